@@ -8,13 +8,17 @@ const entries = [
   { in: "src/cli/main.ts", out: "dist/nwfilter-hook" },
 ];
 
+// `node scripts/build.mjs qemu` builds only the named bundles.
+const wanted = process.argv.slice(2);
+const selected = wanted.length ? entries.filter((e) => wanted.includes(e.out.slice("dist/".length))) : entries;
+
 await mkdir("dist", { recursive: true });
 // The bundles are CommonJS: an extensionless file is loaded as CommonJS by every Node >= 18,
 // and CommonJS loads faster than the ESM loader. This file keeps the project's "type": "module"
 // from applying to dist/.
 await writeFile("dist/package.json", '{ "type": "commonjs" }\n');
 
-for (const entry of entries) {
+for (const entry of selected) {
   await build({
     entryPoints: [entry.in],
     outfile: entry.out,

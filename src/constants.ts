@@ -1,0 +1,52 @@
+// Names and defaults shared by the hook and the admin CLI. Several are fixed by outside tests
+// (see DESIGN.md "Names"): change them only together with the design.
+
+export const PRODUCT = "nwfilter-hook";
+export const DEFAULT_FILTER = "vdsm-no-mac-spoofing";
+export const METADATA_NS = "urn:nwfilter-hook:1";
+
+export const DEFAULT_POLICY_PATH = "/etc/nwfilter-hook/policy.ini";
+export const DEFAULT_NETWORK_DIRS = ["/run/libvirt/network", "/etc/libvirt/qemu/networks"];
+export const DEFAULT_NWFILTER_DIR = "/etc/libvirt/nwfilter";
+export const DEFAULT_SYSFS_NET = "/sys/class/net";
+
+export const ENV_POLICY = "NWFILTER_HOOK_POLICY";
+export const ENV_NETWORK_DIRS = "NWFILTER_HOOK_NETWORK_DIRS";
+export const ENV_NWFILTER_DIR = "NWFILTER_HOOK_NWFILTER_DIR";
+export const ENV_SYSFS_NET = "NWFILTER_HOOK_SYSFS_NET";
+
+/** The feature exists from this cluster level on (oVirt's EnableMACAntiSpoofingFilterRules). */
+export const MIN_CLUSTER_LEVEL = "3.2";
+
+/** Domain XML larger than this is refused: libvirt's own limit for a domain is far below it. */
+export const MAX_XML_BYTES = 16 * 1024 * 1024;
+
+/** Interface types on which libvirt honours a <filterref>. */
+export const FILTERABLE_TYPES: ReadonlySet<string> = new Set(["bridge", "ethernet", "network"]);
+
+/** Forward modes of a libvirt network that hand the guest a macvtap device. */
+export const MACVTAP_FORWARD_MODES: ReadonlySet<string> = new Set(["bridge", "private", "vepa", "passthrough"]);
+
+/**
+ * fast-xml-parser options for every document we read. Positions (captureMetaData) are what the
+ * splice needs; entities are never expanded and values are kept as written, so that what we
+ * compare is what the file says and nothing is ever re-serialised.
+ */
+export const XML_PARSER_OPTIONS = {
+  preserveOrder: true,
+  captureMetaData: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  allowBooleanAttributes: true,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+} as const;
+
+export const XML_VALIDATOR_OPTIONS = {
+  allowBooleanAttributes: false,
+} as const;

@@ -1,0 +1,28 @@
+// The hook's shell: argv, environment, stdin, the policy file and the host in; stdout, stderr,
+// syslog and the exit code out. Everything it decides comes from hook.ts.
+import { MAX_XML_BYTES, PRODUCT } from "./constants.js";
+import { NwfilterHookError, formatError } from "./errors.js";
+import { EXIT_ERROR, decide, type HookOp } from "./hook.js";
+import { nodeHostFacts } from "./node-host-facts.js";
+import { loadPolicy } from "./policy-file.js";
+import { settingsFromEnv } from "./settings.js";
+import { readAllLimited, writeAllSync } from "./stdio.js";
+import { syslog } from "./syslog.js";
+
+export function runHook(domain: string, op: HookOp): void {
+  let outcome;
+  try {
+    const settings = settingsFromEnv(process.env);
+    const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
+    const xml = readAllLimited(0, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
+    outcome = decide(op, domain, xml, policy, nodeHostFacts(settings));
+  } catch (error) {
+    if (!(error instanceof NwfilterHookError)) throw error;
+    const message = formatError(error);
+    outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': ${message}`, log: { priority: "err" as const, message: `${op} of domain '${domain}': ${message}` } };
+  }
+  if (outcome.log) syslog(outcome.log.priority, outcome.log.message);
+  if (outcome.stdout !== undefined) writeAllSync(1, outcome.stdout);
+  if (outcome.stderr !== undefined) writeAllSync(2, `${outcome.stderr}\n`);
+  process.exitCode = outcome.exitCode;
+}

@@ -1,0 +1,94 @@
+// The hook's decisions, as data: given the call, the domain XML, the policy and the host facts,
+// what to print, what to log and how to exit. hook-main.ts does the reading and writing.
+import { PRODUCT } from "./constants.js";
+import type { HostFacts } from "./host-facts.js";
+import type { Policy } from "./policy.js";
+import type { Priority } from "./syslog.js";
+import { transform, type NicReport } from "./transform.js";
+
+export type HookOp = "prepare" | "migrate" | "restore";
+
+export const EXIT_OK = 0;
+export const EXIT_REFUSED = 1;
+export const EXIT_ERROR = 2;
+
+/** Only these calls do any work; libvirt reads stdout only at migrate and restore begin. */
+export function hookOp(op: string | undefined, subop: string | undefined): HookOp | undefined {
+  if (subop !== "begin") return undefined;
+  return op === "prepare" || op === "migrate" || op === "restore" ? op : undefined;
+}
+
+export interface HookOutcome {
+  exitCode: number;
+  stdout?: string;
+  /** One line, without the trailing newline. */
+  stderr?: string;
+  log?: { priority: Priority; message: string };
+}
+
+export function describeNic(nic: NicReport): string {
+  const parts = [`type ${nic.type || "(none)"}`];
+  if (nic.source !== undefined) parts.push(`source ${nic.source}`);
+  if (nic.filter !== undefined) parts.push(`filter ${nic.filter}`);
+  return `${nic.mac ?? `interface #${nic.index + 1}`} (${parts.join(", ")})`;
+}
+
+export function decide(op: HookOp, domainArg: string, xml: string, policy: Policy, host: HostFacts): HookOutcome {
+  const result = transform(xml, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare" });
+  const domain = result.domain ?? domainArg;
+  const filter = policy.filter;
+  const enforce = policy.onMissing === "enforce";
+  const notFound = result.nics.filter((n) => n.reason === "network-not-found");
+  const notes = notFound.map((n) => `${describeNic(n)}: network definition not found, left alone`);
+  const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
+  const undefinedFilter = references && !host.filterDefined(filter);
+  const policyNote = `policy ${policy.source}`;
+
+  if (op === "prepare") {
+    const missing = result.nics.filter((n) => n.status === "missing");
+    if (missing.length > 0) {
+      const what =
+        `domain '${domain}': ${missing.length} interface(s) lack nwfilter '${filter}': ` +
+        `${missing.map(describeNic).join("; ")}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
+      if (enforce) return refuse(`refusing to start ${what} (${policyNote})`);
+      return warn(EXIT_OK, undefined, `audit: ${what} (starting anyway: OnMissing=audit)`, notes);
+    }
+    if (undefinedFilter) {
+      const what = `domain '${domain}' references nwfilter '${filter}', which is not defined on this host; define it with: ${PRODUCT} define-filter`;
+      if (enforce) return refuse(`refusing to start ${what}`);
+      return warn(EXIT_OK, undefined, `audit: ${what}`, notes);
+    }
+    return notes.length > 0 ? warn(EXIT_OK, undefined, `domain '${domain}': ${notes.join("; ")}`, []) : { exitCode: EXIT_OK };
+  }
+
+  // migrate and restore: libvirt takes stdout as the domain XML it goes on with.
+  if (undefinedFilter) {
+    const what = `nwfilter '${filter}' is not defined on this host; define it with: ${PRODUCT} define-filter`;
+    if (enforce) return refuse(`refusing to ${op} domain '${domain}': ${what}`);
+    return warn(EXIT_OK, xml, `audit: ${op} of domain '${domain}' passes unchanged: ${what}`, notes);
+  }
+  const changed = result.nics.filter((n) => n.action !== undefined);
+  if (changed.length === 0) {
+    return notes.length > 0 ? warn(EXIT_OK, xml, `${op} of domain '${domain}': ${notes.join("; ")}`, []) : { exitCode: EXIT_OK, stdout: xml };
+  }
+  const message =
+    `${op} of domain '${domain}': ` +
+    changed.map((n) => `${n.action === "replaced" ? `replaced filter ${n.filter} with` : "added"} '${filter}' on ${describeNic(n)}`).join("; ");
+  return { exitCode: EXIT_OK, stdout: result.xml, log: { priority: "notice", message: [message, ...notes].join("; ") } };
+}
+
+function refuse(message: string): HookOutcome {
+  return { exitCode: EXIT_REFUSED, stderr: `${PRODUCT}: ${message}`, log: { priority: "err", message } };
+}
+
+function warn(exitCode: number, stdout: string | undefined, message: string, notes: string[]): HookOutcome {
+  const full = [message, ...notes].join("; ");
+  const outcome: HookOutcome = { exitCode, stderr: `${PRODUCT}: warning: ${full}`, log: { priority: "warning", message: full } };
+  if (stdout !== undefined) outcome.stdout = stdout;
+  return outcome;
+}
+
+/** Quotes a domain name for the suggested command line only when the shell needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

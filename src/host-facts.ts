@@ -1,0 +1,13 @@
+// The few facts about the host that decide eligibility. The core only sees this interface;
+// node-host-facts.ts reads them from the file system, tests supply their own.
+
+export type BridgeKind = "linux" | "other" | "absent";
+
+export interface HostFacts {
+  /** A libvirt network's definition, the active one first, then the persistent one. */
+  network(name: string): { path: string; text: string } | undefined;
+  /** "linux" for a Linux bridge, "other" for a device that is not one (an OVS bridge), "absent" when there is none. */
+  bridge(name: string): BridgeKind;
+  /** Whether an nwfilter of this name is defined on the host. */
+  filterDefined(name: string): boolean;
+}

@@ -1,0 +1,41 @@
+// HostFacts read from the file system: libvirt's network definitions, sysfs, nwfilter files.
+// Reading files only: a hook must never call libvirt, which would deadlock the daemon.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { HostError } from "./errors.js";
+import type { BridgeKind, HostFacts } from "./host-facts.js";
+import type { Settings } from "./settings.js";
+
+/** A name that is safe to use as one path component (no "/", no "." or ".."). */
+function safeName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0");
+}
+
+export function nodeHostFacts(settings: Settings): HostFacts {
+  return {
+    network(name) {
+      if (!safeName(name)) return undefined;
+      for (const dir of settings.networkDirs) {
+        const path = join(dir, `${name}.xml`);
+        try {
+          return { path, text: readFileSync(path, "utf8") };
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" || code === "ENOTDIR") continue;
+          throw new HostError(`cannot read network definition: ${(error as Error).message}`, { file: path });
+        }
+      }
+      return undefined;
+    },
+    bridge(name): BridgeKind {
+      // An unsafe or unknown name counts as absent: eligible, and libvirt will judge the rest.
+      if (!safeName(name)) return "absent";
+      const dev = join(settings.sysfsNet, name);
+      if (!statSync(dev, { throwIfNoEntry: false })) return "absent";
+      return statSync(join(dev, "bridge"), { throwIfNoEntry: false }) ? "linux" : "other";
+    },
+    filterDefined(name) {
+      return safeName(name) && existsSync(join(settings.nwfilterDir, `${name}.xml`));
+    },
+  };
+}

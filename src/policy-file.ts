@@ -1,0 +1,64 @@
+// Loading the policy file. Whoever can write it can switch the protection off, so a file (or a
+// directory holding it) that others can write is refused rather than read.
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { PolicyError } from "./errors.js";
+import { DEFAULT_POLICY, parsePolicy, type Policy } from "./policy.js";
+
+const MAX_POLICY_BYTES = 1024 * 1024;
+
+export interface LoadOptions {
+  /** The effective uid; when 0, the file and its directory must belong to root. */
+  euid: number | undefined;
+}
+
+export function loadPolicy(path: string, options: LoadOptions): Policy {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { ...DEFAULT_POLICY, source: `${path} (absent: built-in defaults)` };
+    throw new PolicyError(`cannot read the policy: ${describeErrno(error)}`, { file: path });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new PolicyError("the policy is not a regular file", { file: path });
+    checkOwnership(path, st.mode, st.uid, "file", options);
+    const dir = statSync(dirname(path));
+    // A sticky directory (such as /tmp) lets nobody else replace a file they do not own.
+    if ((dir.mode & 0o1000) === 0) checkOwnership(path, dir.mode, dir.uid, "directory", options);
+    if (st.size > MAX_POLICY_BYTES) throw new PolicyError(`the policy is larger than ${MAX_POLICY_BYTES} bytes`, { file: path });
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return parsePolicy(buf.toString("utf8", 0, got), path);
+  } catch (error) {
+    if (error instanceof PolicyError) throw error;
+    throw new PolicyError(`cannot read the policy: ${describeErrno(error)}`, { file: path });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkOwnership(path: string, mode: number, uid: number, what: string, options: LoadOptions): void {
+  const octal = (mode & 0o7777).toString(8).padStart(4, "0");
+  if (mode & 0o022) {
+    throw new PolicyError(
+      `refusing a policy whose ${what} is writable by group or others (mode ${octal}): whoever can write it can switch the protection off (chmod go-w)`,
+      { file: path },
+    );
+  }
+  if (options.euid === 0 && uid !== 0) {
+    throw new PolicyError(`refusing a policy whose ${what} is owned by uid ${uid}, not root (chown root)`, { file: path });
+  }
+}
+
+function describeErrno(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, "")}` : String(e.message ?? e);
+}

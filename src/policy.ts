@@ -1,0 +1,228 @@
+// The policy: parsed from INI text by `ini`, then validated strictly, because a typo that
+// silently switched the protection off would be worse than a refused start.
+import { decode } from "ini";
+import { DEFAULT_FILTER, MIN_CLUSTER_LEVEL } from "./constants.js";
+import { PolicyError } from "./errors.js";
+
+export type OnMissing = "enforce" | "audit";
+export type OnExisting = "keep" | "replace";
+
+export interface Policy {
+  /** Where the policy came from: a path, or "(built-in defaults)". */
+  source: string;
+  enabled: boolean;
+  clusterLevel: string;
+  filter: string;
+  onMissing: OnMissing;
+  onExisting: OnExisting;
+  exempt: {
+    domains: string[];
+    networks: string[];
+    bridges: string[];
+    /** Lower-case, colon-separated. */
+    macs: string[];
+  };
+}
+
+export const DEFAULT_POLICY: Policy = Object.freeze({
+  source: "(built-in defaults)",
+  enabled: true,
+  clusterLevel: "4.7",
+  filter: DEFAULT_FILTER,
+  onMissing: "enforce",
+  onExisting: "keep",
+  exempt: Object.freeze({ domains: [], networks: [], bridges: [], macs: [] }),
+}) as Policy;
+
+/** Whether the policy asks for filtering at all: switched on, at a cluster level that has it. */
+export function isActive(policy: Policy): boolean {
+  return policy.enabled && compareVersions(policy.clusterLevel, MIN_CLUSTER_LEVEL) >= 0;
+}
+
+/** Numeric per component: 3.10 > 3.2, 3.2 == 3.2.0. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+const VERSION_RE = /^\d{1,9}(\.\d{1,9})*$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** libvirt nwfilter names; also keeps the name safe inside an XML attribute. */
+export const FILTER_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+
+type Kind = "boolean" | "version" | "filter" | "onMissing" | "onExisting" | "list" | "macs";
+
+const SCHEMA: Record<string, Record<string, Kind>> = {
+  filtering: {
+    EnableMACAntiSpoofingFilterRules: "boolean",
+    ClusterLevel: "version",
+    Filter: "filter",
+    OnMissing: "onMissing",
+    OnExisting: "onExisting",
+  },
+  exempt: {
+    Domains: "list",
+    Networks: "list",
+    Bridges: "list",
+    MACs: "macs",
+  },
+};
+
+interface Located {
+  line: number;
+  name: string;
+}
+
+/** Section and key names as `ini` sees them, with the line each stands on. */
+function locate(text: string, file: string): { sections: Map<string, Located>; keys: Map<string, Located> } {
+  // The same grammar as ini's decoder, so that what we report is what it read.
+  const re = /^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$/;
+  const sections = new Map<string, Located>();
+  const keys = new Map<string, Located>();
+  let section = "";
+  const lines = text.split(/\r?\n|\r/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] ?? "";
+    const line = i + 1;
+    if (/^\s*([;#]|$)/.test(raw)) continue;
+    const m = re.exec(raw);
+    const where = { file, line };
+    if (!m || (m[1] === undefined && raw.trimStart().startsWith("["))) {
+      throw new PolicyError(`cannot read line: ${JSON.stringify(raw.trim())} (expected "[section]" or "key = value")`, where);
+    }
+    if (m[1] !== undefined) {
+      section = m[1].trim().toLowerCase();
+      if (!sections.has(section)) sections.set(section, { line, name: section });
+      continue;
+    }
+    const key = (m[2] ?? "").trim();
+    const id = `${section}\0${key.toLowerCase()}`;
+    if (keys.has(id)) {
+      throw new PolicyError(`key '${key}' is set more than once in [${section}] (first on line ${keys.get(id)?.line})`, where);
+    }
+    keys.set(id, { line, name: key });
+  }
+  return { sections, keys };
+}
+
+function lookup(schema: Record<string, unknown>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return Object.keys(schema).find((k) => k.toLowerCase() === lower);
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * Parses and validates a policy file's text. Section and key names are matched without regard to
+ * case; everything unknown or malformed is a PolicyError naming the file, line and key.
+ */
+export function parsePolicy(text: string, file: string): Policy {
+  const { sections, keys } = locate(text, file);
+  const decoded = decode(text, { bracketedArray: false }) as Record<string, unknown>;
+
+  const policy: Policy = {
+    ...DEFAULT_POLICY,
+    source: file,
+    exempt: { domains: [], networks: [], bridges: [], macs: [] },
+  };
+
+  for (const [sectionName, sectionValue] of Object.entries(decoded)) {
+    if (sectionValue === null || typeof sectionValue !== "object" || Array.isArray(sectionValue)) {
+      const at = keys.get(`\0${sectionName.toLowerCase()}`);
+      throw new PolicyError(`key '${sectionName}' is outside any section (expected under [filtering] or [exempt])`, {
+        file,
+        line: at?.line,
+      });
+    }
+    const known = lookup(SCHEMA, sectionName);
+    const sectionLine = sections.get(sectionName.toLowerCase())?.line ?? findNestedSectionLine(sections, sectionName.toLowerCase());
+    if (known === undefined) {
+      throw new PolicyError(`unknown section [${sectionName}] (known: [filtering], [exempt])`, { file, line: sectionLine });
+    }
+    const schema = SCHEMA[known] ?? {};
+    for (const [keyName, value] of Object.entries(sectionValue as Record<string, unknown>)) {
+      const line = keys.get(`${sectionName.toLowerCase()}\0${keyName.toLowerCase()}`)?.line ?? sectionLine;
+      const where = { file, line };
+      const key = lookup(schema, keyName);
+      if (key === undefined || typeof value === "object") {
+        // An object here is a dotted section that ini nested ([filtering.x]).
+        const what = typeof value === "object" && value !== null ? `section [${sectionName}.${keyName}]` : `key '${keyName}' in [${known}]`;
+        throw new PolicyError(`unknown ${what} (known: ${Object.keys(schema).join(", ")})`, where);
+      }
+      applyKey(policy, key, schema[key] as Kind, value, where);
+    }
+  }
+  return policy;
+}
+
+function findNestedSectionLine(sections: Map<string, Located>, name: string): number | undefined {
+  for (const [raw, at] of sections) if (raw.startsWith(`${name}.`)) return at.line;
+  return undefined;
+}
+
+const BOOLEANS: Record<string, boolean> = { true: true, yes: true, on: true, "1": true, false: false, no: false, off: false, "0": false };
+
+function applyKey(policy: Policy, key: string, kind: Kind, value: unknown, where: { file: string; line: number | undefined }): void {
+  const fail = (why: string): never => {
+    throw new PolicyError(`${key}: ${why}`, where);
+  };
+  if (typeof value === "boolean" && kind === "boolean") {
+    policy.enabled = value;
+    return;
+  }
+  if (value === true) fail("needs a value (key = value)");
+  if (typeof value !== "string") fail(`bad value ${JSON.stringify(value)}`);
+  const text = (value as string).trim();
+  switch (kind) {
+    case "boolean": {
+      const b = BOOLEANS[text.toLowerCase()];
+      if (b === undefined) fail(`expected true or false, got '${text}'`);
+      policy.enabled = b as boolean;
+      return;
+    }
+    case "version":
+      if (!VERSION_RE.test(text)) fail(`expected a dotted version such as 4.7, got '${text}'`);
+      policy.clusterLevel = text;
+      return;
+    case "filter":
+      if (!FILTER_NAME_RE.test(text)) fail(`'${text}' is not a valid nwfilter name`);
+      policy.filter = text;
+      return;
+    case "onMissing": {
+      const v = text.toLowerCase();
+      if (v !== "enforce" && v !== "audit") fail(`expected enforce or audit, got '${text}'`);
+      policy.onMissing = v as OnMissing;
+      return;
+    }
+    case "onExisting": {
+      const v = text.toLowerCase();
+      if (v !== "keep" && v !== "replace") fail(`expected keep or replace, got '${text}'`);
+      policy.onExisting = v as OnExisting;
+      return;
+    }
+    case "list": {
+      const items = splitList(text);
+      if (key === "Domains") policy.exempt.domains = items;
+      else if (key === "Networks") policy.exempt.networks = items;
+      else policy.exempt.bridges = items;
+      return;
+    }
+    case "macs": {
+      const items = splitList(text);
+      const bad = items.find((m) => !MAC_RE.test(m));
+      if (bad !== undefined) fail(`'${bad}' is not a MAC address (expected six hex pairs such as 52:54:00:aa:bb:cc)`);
+      policy.exempt.macs = items.map((m) => m.toLowerCase());
+      return;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+// Synchronous standard input and output: all of stdin, with a ceiling so that no input can make
+// the process grow without bound, and all of a text to stdout before the process ends.
+import { readSync, writeSync } from "node:fs";
+import { XmlError } from "./errors.js";
+
+const CHUNK = 64 * 1024;
+
+export function readAllLimited(fd: number, limit: number, file: string): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, CHUNK, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        sleep(1);
+        continue;
+      }
+      if (code === "EOF") break;
+      throw error;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > limit) throw new XmlError(`input is larger than ${limit} bytes`, { file });
+    chunks.push(n === CHUNK ? buf : buf.subarray(0, n));
+  }
+  return Buffer.concat(chunks, total).toString("utf8");
+}
+
+/** Writes all of a string to a file descriptor, waiting out a non-blocking pipe that is full. */
+export function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text, "utf8");
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      sleep(1);
+    }
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,285 @@
+// The one pure transformation shared by the hook and the CLI: domain XML text + policy + host
+// facts in; the same text with a filterref spliced into each eligible NIC that lacks it, and a
+// report of every NIC, out.
+import { FILTERABLE_TYPES, METADATA_NS } from "./constants.js";
+import { XmlError, lineOf } from "./errors.js";
+import type { HostFacts } from "./host-facts.js";
+import { classifyNetwork } from "./network.js";
+import { isActive, type Policy } from "./policy.js";
+import { globMatcher } from "./glob.js";
+import {
+  attr,
+  child,
+  endTagStart,
+  isSelfClosing,
+  localName,
+  namespaceOf,
+  parseXml,
+  startTagEnd,
+  textContent,
+  type XmlElement,
+} from "./xml.js";
+
+export type NicStatus = "compliant" | "missing" | "exempt" | "ineligible" | "other-filter";
+
+export type NicReason =
+  | "policy-off"
+  | "domain-policy"
+  | "domain-metadata"
+  | "mac-policy"
+  | "network-policy"
+  | "bridge-policy"
+  | "nic-metadata"
+  | "type"
+  | "virtualport"
+  | "network-not-found"
+  | "network-macvtap"
+  | "network-hostdev"
+  | "network-virtualport"
+  | "not-linux-bridge";
+
+export interface NicReport {
+  /** 0-based position among the domain's interfaces. */
+  index: number;
+  line: number;
+  mac: string | undefined;
+  type: string;
+  /** The bridge, network (with its portgroup) or target device the NIC names. */
+  source: string | undefined;
+  /** The filter the NIC referenced in the input. */
+  filter: string | undefined;
+  status: NicStatus;
+  reason?: NicReason;
+  detail?: string;
+  action?: "injected" | "replaced";
+}
+
+export interface TransformResult {
+  xml: string;
+  changed: boolean;
+  /** The domain's <name>; undefined for a lone <interface>. */
+  domain: string | undefined;
+  /** The policy's filter. */
+  filter: string;
+  nics: NicReport[];
+}
+
+export interface TransformOptions {
+  /** Names the input in error messages. */
+  file: string;
+  /** Only report; leave the text as it is. */
+  checkOnly?: boolean;
+}
+
+interface Exemptions {
+  domain: NicReason | undefined;
+  macs: Set<string>;
+}
+
+/**
+ * Accepts a <domain> or, for hot-plug, a single <interface>. Throws XmlError for input that is
+ * malformed or not one of those; never returns partial output.
+ */
+export function transform(xml: string, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult {
+  const { file } = options;
+  const root = parseXml(xml, file);
+  let nicElements: XmlElement[];
+  let domain: string | undefined;
+  let exemptions: Exemptions = { domain: undefined, macs: new Set() };
+  if (root.name === "domain") {
+    const nameEl = child(root, "name");
+    domain = nameEl ? textContent(xml, nameEl, file) : undefined;
+    const devices = child(root, "devices");
+    nicElements = devices ? devices.children.filter((c) => c.name === "interface") : [];
+    exemptions = readMetadata(xml, root, file);
+    if (exemptions.domain === undefined && domain !== undefined && policy.exempt.domains.length > 0) {
+      if (globMatcher(policy.exempt.domains)(domain)) exemptions.domain = "domain-policy";
+    }
+  } else if (root.name === "interface") {
+    nicElements = [root];
+  } else {
+    throw new XmlError(`expected a <domain> (or a single <interface>), found <${root.name}>`, {
+      file,
+      line: lineOf(xml, root.start),
+    });
+  }
+  if (!isActive(policy)) exemptions.domain = "policy-off";
+
+  const nics: NicReport[] = [];
+  const edits: Edit[] = [];
+  nicElements.forEach((nic, index) => {
+    const report = judge(xml, nic, index, policy, host, exemptions, file);
+    nics.push(report);
+    if (options.checkOnly) return;
+    if (report.status === "missing") {
+      edits.push(insertFilterref(xml, nic, policy.filter));
+      report.action = "injected";
+    } else if (report.status === "other-filter" && policy.onExisting === "replace") {
+      edits.push(replaceFilter(xml, nic, policy.filter, file));
+      report.action = "replaced";
+    }
+  });
+  return { xml: applyEdits(xml, edits), changed: edits.length > 0, domain, filter: policy.filter, nics };
+}
+
+function judge(
+  xml: string,
+  nic: XmlElement,
+  index: number,
+  policy: Policy,
+  host: HostFacts,
+  exemptions: Exemptions,
+  file: string,
+): NicReport {
+  const get = (e: XmlElement | undefined, name: string) => (e ? attr(e, name, file, xml) : undefined);
+  const type = get(nic, "type") ?? "";
+  const macEl = child(nic, "mac");
+  const mac = get(macEl, "address")?.toLowerCase();
+  const sourceEl = child(nic, "source");
+  const filterEl = child(nic, "filterref");
+  const filter = filterEl ? (get(filterEl, "filter") ?? "") : undefined;
+  const network = type === "network" ? get(sourceEl, "network") : undefined;
+  const portgroup = type === "network" ? get(sourceEl, "portgroup") : undefined;
+  let bridge = type === "bridge" ? get(sourceEl, "bridge") : undefined;
+  let source: string | undefined;
+  if (type === "network") source = network !== undefined && portgroup !== undefined ? `${network}/${portgroup}` : network;
+  else if (type === "bridge") source = bridge;
+  else source = get(child(nic, "target"), "dev") ?? get(sourceEl, "dev");
+
+  const report: NicReport = { index, line: lineOf(xml, nic.start), mac, type, source, filter, status: "compliant" };
+  const mark = (status: NicStatus, reason: NicReason, detail?: string): NicReport => {
+    report.status = status;
+    report.reason = reason;
+    if (detail !== undefined) report.detail = detail;
+    return report;
+  };
+
+  if (!FILTERABLE_TYPES.has(type)) return mark("ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
+  if (child(nic, "virtualport")) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
+  if (exemptions.domain !== undefined) return mark("exempt", exemptions.domain);
+  if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark("exempt", "mac-policy");
+  if (mac !== undefined && exemptions.macs.has(mac)) return mark("exempt", "nic-metadata");
+  if (network !== undefined && policy.exempt.networks.includes(network)) return mark("exempt", "network-policy");
+
+  if (type === "network") {
+    const def = network === undefined ? undefined : host.network(network);
+    if (!def) return mark("ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
+    const kind = classifyNetwork(def.text, def.path, portgroup);
+    if (!kind.eligible) return mark("ineligible", kind.reason, kind.detail);
+    bridge = kind.bridge;
+  }
+  if (bridge !== undefined) {
+    if (policy.exempt.bridges.includes(bridge)) return mark("exempt", "bridge-policy");
+    if (host.bridge(bridge) === "other") return mark("ineligible", "not-linux-bridge", `'${bridge}' is not a Linux bridge (Open vSwitch?)`);
+  }
+  if (filter === undefined) report.status = "missing";
+  else if (filter !== policy.filter) report.status = "other-filter";
+  return report;
+}
+
+/** Domain-wide and per-NIC exemptions from <metadata><policy xmlns="urn:nwfilter-hook:1">. */
+function readMetadata(xml: string, domain: XmlElement, file: string): Exemptions {
+  const result: Exemptions = { domain: undefined, macs: new Set() };
+  for (const metadata of domain.children) {
+    if (metadata.name !== "metadata") continue;
+    for (const policy of metadata.children) {
+      if (namespaceOf(policy) !== METADATA_NS) continue;
+      if (localName(policy) !== "policy") throw metadataError(xml, policy, file, `unknown element <${policy.name}> (expected policy)`);
+      checkAttrs(xml, policy, ["exempt"], file);
+      if (readBool(xml, policy, file)) result.domain = "domain-metadata";
+      for (const nic of policy.children) {
+        if (namespaceOf(nic) !== METADATA_NS || localName(nic) !== "interface") {
+          throw metadataError(xml, nic, file, `unexpected element <${nic.name}> in the policy (expected interface)`);
+        }
+        checkAttrs(xml, nic, ["mac", "exempt"], file);
+        const mac = attr(nic, "mac", file, xml);
+        if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) {
+          throw metadataError(xml, nic, file, `interface needs mac="xx:xx:xx:xx:xx:xx", got ${mac === undefined ? "none" : `'${mac}'`}`);
+        }
+        if (readBool(xml, nic, file)) result.macs.add(mac.toLowerCase());
+      }
+    }
+  }
+  return result;
+}
+
+function checkAttrs(xml: string, element: XmlElement, allowed: string[], file: string): void {
+  for (const name of Object.keys(element.attrs)) {
+    if (name === "xmlns" || name.startsWith("xmlns:") || allowed.includes(name)) continue;
+    throw metadataError(xml, element, file, `unknown attribute '${name}' on <${element.name}>`);
+  }
+}
+
+function readBool(xml: string, element: XmlElement, file: string): boolean {
+  const value = attr(element, "exempt", file, xml);
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw metadataError(xml, element, file, `exempt must be true or false, got '${value}'`);
+}
+
+function metadataError(xml: string, element: XmlElement, file: string, message: string): XmlError {
+  return new XmlError(`${METADATA_NS} metadata: ${message}`, { file, line: lineOf(xml, element.start) });
+}
+
+interface Edit {
+  at: number;
+  remove: number;
+  insert: string;
+}
+
+function applyEdits(xml: string, edits: Edit[]): string {
+  if (edits.length === 0) return xml;
+  // Edits come in document order and never overlap; join the untouched stretches between them.
+  const parts: string[] = [];
+  let pos = 0;
+  for (const e of edits) {
+    parts.push(xml.slice(pos, e.at), e.insert);
+    pos = e.at + e.remove;
+  }
+  parts.push(xml.slice(pos));
+  return parts.join("");
+}
+
+/** `<filterref filter='NAME'/>` as the last child, on its own line and indented like its siblings. */
+function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
+  const element = `<filterref filter='${filter}'/>`;
+  if (isSelfClosing(xml, nic)) {
+    // `<interface .../>` becomes `<interface ...><filterref .../></interface>`.
+    const slash = xml.lastIndexOf("/", nic.end - 1);
+    return { at: slash, remove: nic.end - slash, insert: `>${element}</${nic.name}>` };
+  }
+  const close = endTagStart(xml, nic);
+  let contentEnd = close;
+  while (contentEnd > nic.start && isSpace(xml.charCodeAt(contentEnd - 1))) contentEnd--;
+  const gap = xml.slice(contentEnd, close);
+  const newline = gap.lastIndexOf("\n");
+  if (newline === -1) return { at: close, remove: 0, insert: element }; // written on one line
+  const eol = gap[newline - 1] === "\r" ? "\r\n" : "\n";
+  return { at: contentEnd, remove: 0, insert: `${eol}${childIndent(xml, nic, gap.slice(newline + 1))}${element}` };
+}
+
+/** The indentation of the NIC's first child when it starts a line, else the NIC's own plus two spaces. */
+function childIndent(xml: string, nic: XmlElement, closingIndent: string): string {
+  const first = nic.children[0];
+  if (first) {
+    const lineStart = xml.lastIndexOf("\n", first.start - 1) + 1;
+    const before = xml.slice(lineStart, first.start);
+    if (lineStart > startTagEnd(xml, nic) && /^[ \t]*$/.test(before)) return before;
+  }
+  const unit = closingIndent.includes("\t") ? "\t" : "  ";
+  return closingIndent + unit;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** Rewrites only the value of the first filterref's filter attribute, keeping its quotes and parameters. */
+function replaceFilter(xml: string, nic: XmlElement, filter: string, file: string): Edit {
+  const ref = child(nic, "filterref") as XmlElement;
+  const tag = xml.slice(ref.start, startTagEnd(xml, ref));
+  const m = /(\sfilter\s*=\s*)(["'])([^"']*)\2/.exec(tag);
+  if (!m) throw new XmlError("filterref without a filter attribute", { file, line: lineOf(xml, ref.start) });
+  const at = ref.start + m.index + (m[1] as string).length + 1;
+  return { at, remove: (m[3] as string).length, insert: filter };
+}

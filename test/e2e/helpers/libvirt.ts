@@ -164,7 +164,10 @@ export function defineDomain(xml: string): string {
 
 const GONE = /failed to get domain|Domain not found|domain is not running|no domain with matching/i;
 
-/** Destroys (if running) and undefines (if persistent) a domain; a missing domain is fine. */
+/**
+ * Destroys (if running) and undefines (if persistent) a domain; a missing domain is fine.
+ * Also removes the domain's qemu log, so that test runs leave nothing behind.
+ */
 export function destroyAndUndefine(name: string): void {
   for (const args of [['destroy', name], ['undefine', '--managed-save', name]]) {
     try {
@@ -173,6 +176,7 @@ export function destroyAndUndefine(name: string): void {
       if (!(e instanceof VirshError && GONE.test(e.stderr))) throw e;
     }
   }
+  if (!name.includes('/')) rmSync(`/var/log/libvirt/qemu/${name}.log`, { force: true });
 }
 
 /** Whether a domain of that name exists (running or defined). */

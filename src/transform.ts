@@ -69,6 +69,8 @@ export interface TransformOptions {
   file: string;
   /** Only report; leave the text as it is. */
   checkOnly?: boolean;
+  /** Refuse a lone <interface>: the hook always gets a whole domain. */
+  domainOnly?: boolean;
 }
 
 interface Exemptions {
@@ -95,10 +97,10 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
     if (exemptions.domain === undefined && domain !== undefined && policy.exempt.domains.length > 0) {
       if (globMatcher(policy.exempt.domains)(domain)) exemptions.domain = "domain-policy";
     }
-  } else if (root.name === "interface") {
+  } else if (root.name === "interface" && !options.domainOnly) {
     nicElements = [root];
   } else {
-    throw new XmlError(`expected a <domain> (or a single <interface>), found <${root.name}>`, {
+    throw new XmlError(`expected a <domain>${options.domainOnly ? "" : " (or a single <interface>)"}, found <${root.name}>`, {
       file,
       line: lineOf(xml, root.start),
     });

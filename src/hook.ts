@@ -45,7 +45,8 @@ export function decide(op: HookOp, domainArg: string, xml: string, policy: Polic
   const policyNote = `policy ${policy.source}`;
 
   if (op === "prepare") {
-    const missing = result.nics.filter((n) => n.status === "missing");
+    // Under OnExisting=replace, a NIC that references another filter does not meet the policy either.
+    const missing = result.nics.filter((n) => n.status === "missing" || (n.status === "other-filter" && policy.onExisting === "replace"));
     if (missing.length > 0) {
       const what =
         `domain '${domain}': ${missing.length} interface(s) lack nwfilter '${filter}': ` +

@@ -2,7 +2,8 @@
 // syslog and the exit code out. Everything it decides comes from hook.ts.
 import { MAX_XML_BYTES, PRODUCT } from "./constants.js";
 import { NwfilterHookError, formatError } from "./errors.js";
-import { EXIT_ERROR, decide, type HookOp } from "./hook.js";
+import { EXIT_ERROR, decide } from "./hook.js";
+import type { HookOp } from "./hook-op.js";
 import { nodeHostFacts } from "./node-host-facts.js";
 import { loadPolicy } from "./policy-file.js";
 import { settingsFromEnv } from "./settings.js";
@@ -26,3 +27,5 @@ export function runHook(domain: string, op: HookOp): void {
   if (outcome.stderr !== undefined) writeAllSync(2, `${outcome.stderr}\n`);
   process.exitCode = outcome.exitCode;
 }
+
+export { warmUp } from "./warm-up.js";

@@ -1,22 +1,15 @@
 // The hook's decisions, as data: given the call, the domain XML, the policy and the host facts,
 // what to print, what to log and how to exit. hook-main.ts does the reading and writing.
 import { PRODUCT } from "./constants.js";
+import type { HookOp } from "./hook-op.js";
 import type { HostFacts } from "./host-facts.js";
 import type { Policy } from "./policy.js";
 import type { Priority } from "./syslog.js";
 import { transform, type NicReport } from "./transform.js";
 
-export type HookOp = "prepare" | "migrate" | "restore";
-
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_ERROR = 2;
-
-/** Only these calls do any work; libvirt reads stdout only at migrate and restore begin. */
-export function hookOp(op: string | undefined, subop: string | undefined): HookOp | undefined {
-  if (subop !== "begin") return undefined;
-  return op === "prepare" || op === "migrate" || op === "restore" ? op : undefined;
-}
 
 export interface HookOutcome {
   exitCode: number;

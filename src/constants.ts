@@ -45,6 +45,7 @@ export const XML_PARSER_OPTIONS = {
   trimValues: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
+  jPath: false,
 } as const;
 
 export const XML_VALIDATOR_OPTIONS = {

@@ -36,9 +36,22 @@ export function formatError(error: NwfilterHookError): string {
   return `${at}: ${error.message}`;
 }
 
-/** 1-based line number of an offset in a text. */
+let indexed: { text: string; starts: number[] } | undefined;
+
+/** 1-based line number of an offset in a text. Indexes the text once, so that many look-ups stay cheap. */
 export function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) line++;
-  return line;
+  if (indexed?.text !== text) {
+    const starts = [0];
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+    indexed = { text, starts };
+  }
+  const { starts } = indexed;
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((starts[mid] as number) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
 }

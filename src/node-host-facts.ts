@@ -12,6 +12,8 @@ function safeName(name: string): boolean {
 }
 
 export function nodeHostFacts(settings: Settings): HostFacts {
+  // Many NICs share a few bridges: ask sysfs once per name.
+  const bridges = new Map<string, BridgeKind>();
   return {
     network(name) {
       if (!safeName(name)) return undefined;
@@ -28,14 +30,23 @@ export function nodeHostFacts(settings: Settings): HostFacts {
       return undefined;
     },
     bridge(name): BridgeKind {
-      // An unsafe or unknown name counts as absent: eligible, and libvirt will judge the rest.
-      if (!safeName(name)) return "absent";
-      const dev = join(settings.sysfsNet, name);
-      if (!statSync(dev, { throwIfNoEntry: false })) return "absent";
-      return statSync(join(dev, "bridge"), { throwIfNoEntry: false }) ? "linux" : "other";
+      let kind = bridges.get(name);
+      if (kind === undefined) {
+        kind = bridgeKind(settings.sysfsNet, name);
+        bridges.set(name, kind);
+      }
+      return kind;
     },
     filterDefined(name) {
       return safeName(name) && existsSync(join(settings.nwfilterDir, `${name}.xml`));
     },
   };
+}
+
+function bridgeKind(sysfsNet: string, name: string): BridgeKind {
+  // An unsafe or unknown name counts as absent: eligible, and libvirt will judge the rest.
+  if (!safeName(name)) return "absent";
+  const dev = join(sysfsNet, name);
+  if (!statSync(dev, { throwIfNoEntry: false })) return "absent";
+  return statSync(join(dev, "bridge"), { throwIfNoEntry: false }) ? "linux" : "other";
 }

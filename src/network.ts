@@ -27,9 +27,12 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
   const bridge = bridgeEl ? get(bridgeEl, "name") : undefined;
 
   if (mode === "hostdev") return { eligible: false, reason: "network-hostdev", detail: "SR-IOV (forward mode hostdev)" };
-  if (MACVTAP_FORWARD_MODES.has(mode) && bridge === undefined) {
-    return { eligible: false, reason: "network-macvtap", detail: `macvtap (forward mode ${mode})` };
-  }
+  // macvtap hands out devices from a pool (forward dev, <interface>, <pf>, VF <address>es).
+  // Without a pool, a virtualport (Open vSwitch) is what the network is, and is reported as such.
+  const macvtap: NetworkClass = { eligible: false, reason: "network-macvtap", detail: `macvtap (forward mode ${mode})` };
+  const isMacvtap = MACVTAP_FORWARD_MODES.has(mode) && bridge === undefined;
+  const pool = forward !== undefined && (get(forward, "dev") !== undefined || forward.children.some((c) => c.name === "interface" || c.name === "pf" || c.name === "address"));
+  if (isMacvtap && pool) return macvtap;
 
   const portgroups = network.children.filter((c) => c.name === "portgroup");
   const chosen =
@@ -44,5 +47,6 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
       return { eligible: false, reason: "network-virtualport", detail: `virtualport type ${type} in the ${where}` };
     }
   }
+  if (isMacvtap) return macvtap;
   return { eligible: true, bridge };
 }

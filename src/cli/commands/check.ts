@@ -1,0 +1,110 @@
+// `check`: like `nginx -t`. Validates the policy and prints it as it takes effect, then checks
+// that the hook is installed and executable, that the daemon runs it, and that the filter is
+// defined. Exit 0 only when all of that holds.
+import { accessSync, constants } from "node:fs";
+import { DEFAULT_FILTER } from "../../constants.js";
+import { NwfilterHookError, formatError } from "../../errors.js";
+import { compareVersions, type Policy } from "../../policy.js";
+import type { Context } from "../context.js";
+import { describeDaemon } from "../daemon.js";
+import { EXIT } from "../errors.js";
+import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs, readIfExists } from "../hook-file.js";
+import { QEMU_D_SINCE, hookLocations } from "../paths.js";
+import { policyLocation, policyText, readPolicy } from "../policy.js";
+
+export interface CheckOptions {
+  hooksDir: string;
+  policy: string | undefined;
+  uri: string;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function check(ctx: Context, options: CheckOptions): number {
+  const say = (line: string) => ctx.stdout(`${line}\n`);
+  const problems: string[] = [];
+  const fail = (what: string, why: string) => {
+    say(`${what}: FAILED: ${why}`);
+    problems.push(what);
+  };
+
+  // 1. The policy.
+  const location = policyLocation(ctx, options.policy, options.hooksDir);
+  let policy: Policy | undefined;
+  try {
+    policy = readPolicy(ctx, location);
+    say(`policy ${location.path}: ok${policy.source === location.path ? "" : " (absent: built-in defaults)"} [${location.origin}]`);
+    ctx.stdout(policyText(policy));
+  } catch (error) {
+    if (!(error instanceof NwfilterHookError)) throw error;
+    fail(`policy ${location.path}`, formatError(error));
+  }
+
+  // 2. The hook.
+  const where = hookLocations(options.hooksDir);
+  const hooks = findInstalledHooks(options.hooksDir);
+  if (hooks.length === 0) {
+    const foreign = readIfExists(where.qemuD);
+    fail(
+      `hook ${where.qemuD}`,
+      foreign && !isOurs(foreign.text) ? "a file that nwfilter-hook did not install is in its place" : `not installed in ${options.hooksDir}: run nwfilter-hook install`,
+    );
+  }
+  for (const hook of hooks) {
+    const node = interpreterOf(hook.text);
+    const baked = bakedPolicyPath(hook.text);
+    if (!executable(hook.path) || (hook.mode & 0o111) === 0) fail(`hook ${hook.path}`, "not executable (chmod 0755, or install again)");
+    else if (node === undefined || !executable(node)) fail(`hook ${hook.path}`, `its interpreter ${node ?? "(none)"} is missing or not executable: install again`);
+    else {
+      const note = baked !== location.path ? `; note: it reads the policy ${baked}, not ${location.path}` : "";
+      say(`hook ${hook.path}: ok (installed, executable, interpreter ${node}${note})`);
+    }
+  }
+  if (hooks.length > 1) say(`warning: the hook is installed twice (${hooks.map((h) => h.path).join(", ")}): run nwfilter-hook install to fix it`);
+
+  // 3. The daemon.
+  const virsh = ctx.virsh(options.uri);
+  let reachable = false;
+  try {
+    const version = virsh.daemonVersion();
+    reachable = true;
+    const daemon = ctx.daemon.find();
+    const name = daemon ? describeDaemon(daemon) : "the libvirt daemon";
+    const qemuD = compareVersions(version, QEMU_D_SINCE) >= 0;
+    const inQemuD = hooks.some((h) => h.path === where.qemuD);
+    if (inQemuD && !qemuD) fail(`daemon`, `libvirt ${version} runs only hooks/qemu, not qemu.d (that needs ${QEMU_D_SINCE}): run nwfilter-hook install again`);
+    else say(`daemon: ok (${name}, libvirt ${version}, runs ${qemuD ? "hooks/qemu and qemu.d/*" : "hooks/qemu"})`);
+  } catch (error) {
+    if (!(error instanceof NwfilterHookError)) throw error;
+    fail("daemon", formatError(error));
+  }
+
+  // 4. The filter.
+  const filter = policy?.filter ?? DEFAULT_FILTER;
+  if (!reachable) {
+    fail(`nwfilter '${filter}'`, "cannot tell: libvirt is not reachable");
+  } else {
+    try {
+      const xml = virsh.nwfilterXml(filter);
+      if (xml === undefined) fail(`nwfilter '${filter}'`, "not defined: run nwfilter-hook define-filter");
+      else say(`nwfilter '${filter}': ok (defined)`);
+    } catch (error) {
+      if (!(error instanceof NwfilterHookError)) throw error;
+      fail(`nwfilter '${filter}'`, formatError(error));
+    }
+  }
+
+  if (problems.length > 0) {
+    say(`check: FAILED (${problems.length} problem${problems.length === 1 ? "" : "s"})`);
+    return EXIT.FINDINGS;
+  }
+  say("check: ok");
+  return EXIT.OK;
+}

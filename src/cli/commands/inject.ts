@@ -1,0 +1,71 @@
+// `inject [--device] [--diff] [FILE|-]`: the transformation on a domain XML, or on one
+// <interface> for hot-plug, printed (or shown as a unified diff). Pure: libvirt is not called.
+import { readFileSync } from "node:fs";
+import { createTwoFilesPatch } from "diff";
+import { MAX_XML_BYTES } from "../../constants.js";
+import { XmlError } from "../../errors.js";
+import { describeNic } from "../../hook.js";
+import { nodeHostFacts } from "../../node-host-facts.js";
+import { settingsFromEnv } from "../../settings.js";
+import { transform } from "../../transform.js";
+import { parseXml } from "../../xml.js";
+import type { Context } from "../context.js";
+import { EXIT, UsageError, fsError } from "../errors.js";
+import { reasonText } from "../format.js";
+import { policyLocation, readPolicy } from "../policy.js";
+
+export interface InjectOptions {
+  file: string | undefined;
+  device: boolean;
+  diff: boolean;
+  policy: string | undefined;
+  hooksDir: string;
+}
+
+function readInput(ctx: Context, file: string | undefined): { text: string; name: string } {
+  if (file === undefined || file === "-") {
+    if (ctx.stdinIsTTY) throw new UsageError("no input: give a FILE, or pipe the XML into stdin ('-')");
+    return { text: ctx.readStdin(), name: "stdin" };
+  }
+  try {
+    const text = readFileSync(file, "utf8");
+    if (text.length > MAX_XML_BYTES) throw new XmlError(`input is larger than ${MAX_XML_BYTES} bytes`, { file });
+    return { text, name: file };
+  } catch (error) {
+    throw fsError(error, "read the XML", file);
+  }
+}
+
+export function inject(ctx: Context, options: InjectOptions): number {
+  const note = (line: string) => ctx.stderr(`nwfilter-hook: ${line}\n`);
+  const policy = readPolicy(ctx, policyLocation(ctx, options.policy, options.hooksDir));
+  const input = readInput(ctx, options.file);
+  const root = parseXml(input.text, input.name);
+  if (options.device && root.name !== "interface") {
+    throw new XmlError(`--device expects one <interface> element, found <${root.name}>`, { file: input.name });
+  }
+  if (!options.device && root.name === "interface") {
+    throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
+  }
+  const host = nodeHostFacts(settingsFromEnv(ctx.env));
+  const result = transform(input.text, policy, host, { file: input.name });
+
+  if (options.diff) {
+    if (result.changed) ctx.stdout(createTwoFilesPatch(input.name, input.name, input.text, result.xml, "", "", { context: 3 }));
+  } else {
+    ctx.stdout(result.xml);
+  }
+
+  for (const nic of result.nics) {
+    if (nic.action === "injected") note(`added filterref '${result.filter}' to ${describeNic(nic)}`);
+    else if (nic.action === "replaced") note(`replaced filter '${nic.filter}' with '${result.filter}' on ${describeNic(nic)}`);
+    else if (nic.status === "exempt" || nic.status === "ineligible") note(`left alone: ${describeNic(nic)}: ${nic.status} (${reasonText(nic)})`);
+    else if (nic.status === "other-filter") note(`left alone: ${describeNic(nic)}: references another filter (OnExisting=keep)`);
+  }
+  if (!result.changed) note(`no change${result.nics.length === 0 ? " (no interfaces)" : ""}`);
+  const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
+  if (references && !host.filterDefined(result.filter)) {
+    note(`warning: nwfilter '${result.filter}' is not defined on this host: libvirt will refuse the XML until it is (nwfilter-hook define-filter)`);
+  }
+  return EXIT.OK;
+}

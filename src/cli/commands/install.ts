@@ -1,0 +1,163 @@
+// `install`: the hook into the hooks directory, the default policy when there is none, the
+// filter into libvirt, a reload so that the daemon notices the hook, and a self-test.
+// Idempotent: whatever is already as it should be is left alone and reported "unchanged".
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { HostError } from "../../errors.js";
+import { compareVersions } from "../../policy.js";
+import type { Context } from "../context.js";
+import { EXIT, fsError } from "../errors.js";
+import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
+import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
+import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
+import { selfTest } from "../self-test.js";
+import { packageVersion } from "../version.js";
+import { defineFilter, describeDefine } from "./define-filter.js";
+
+export interface InstallOptions {
+  hooksDir: string;
+  policy: string | undefined;
+  reload: boolean;
+  force: boolean;
+  uri: string;
+}
+
+/** A free name for a backup of `path`. */
+function backupName(path: string): string {
+  let candidate = `${path}${BACKUP_SUFFIX}`;
+  for (let i = 1; existsSync(candidate); i++) candidate = `${path}${BACKUP_SUFFIX}.${i}`;
+  return candidate;
+}
+
+export function install(ctx: Context, options: InstallOptions): number {
+  const say = (line: string) => ctx.stdout(`${line}\n`);
+  const virsh = ctx.virsh(options.uri);
+  let changed = false;
+  /** Whether the hook files changed: only then does the daemon need a reload. */
+  let hookChanged = false;
+
+  // Everything that can fail without changing anything comes first.
+  const bundlePath = builtHookPath(ctx);
+  let bundle: string;
+  try {
+    bundle = readFileSync(bundlePath, "utf8");
+  } catch (error) {
+    throw fsError(error, "read the built hook (run: npm run build)", bundlePath);
+  }
+  const filterPath = shippedFilterPath(ctx);
+  const libvirtVersion = virsh.daemonVersion();
+  const useQemuD = compareVersions(libvirtVersion, QEMU_D_SINCE) >= 0;
+  const where = hookLocations(options.hooksDir);
+  const target = useQemuD ? where.qemuD : where.main;
+  const location = policyLocation(ctx, options.policy, options.hooksDir);
+  const policyExists = existsSync(location.path);
+  // A broken policy would make the hook refuse every start: stop before installing it.
+  const policy = policyExists ? readPolicy(ctx, location) : undefined;
+  const content = hookContent({ bundle, nodePath: ctx.execPath, policyPath: location.path, version: packageVersion(ctx.packageRoot) });
+  const existing = readIfExists(target);
+  if (existing && !isOurs(existing.text) && !options.force) {
+    throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
+  }
+
+  // 1. The hook.
+  const hookLabel = `hook ${target}`;
+  if (existing && existing.text === content && (existing.mode & 0o7777) === 0o755) {
+    say(`${hookLabel}: unchanged`);
+  } else {
+    try {
+      mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    } catch (error) {
+      throw fsError(error, "create the hooks directory", dirname(target));
+    }
+    if (existing && !isOurs(existing.text)) {
+      const backup = backupName(target);
+      try {
+        copyFileSync(target, backup);
+      } catch (error) {
+        throw fsError(error, "back up the existing hook", backup);
+      }
+      say(`${hookLabel}: the existing hook, not ours, is kept as ${backup} (--force)`);
+    }
+    // The temporary file goes to the hooks directory itself: libvirt runs only fixed names there.
+    writeAtomically(target, content, 0o755, where.dir);
+    say(`${hookLabel}: ${existing ? "updated" : "installed"} (interpreter ${ctx.execPath}${location.origin === "default" ? "" : `, policy ${location.path}`})`);
+    changed = hookChanged = true;
+  }
+  if (useQemuD) {
+    // An earlier install for libvirt < 6.5 put the hook in hooks/qemu: it would now run twice.
+    const old = readIfExists(where.main);
+    if (old && isOurs(old.text)) {
+      try {
+        rmSync(where.main);
+        const backup = `${where.main}${BACKUP_SUFFIX}`;
+        if (existsSync(backup)) renameSync(backup, where.main);
+      } catch (error) {
+        throw fsError(error, "remove the older hook", where.main);
+      }
+      say(`hook ${where.main}: removed (an older install; libvirt ${libvirtVersion} runs qemu.d)`);
+      changed = hookChanged = true;
+    }
+  }
+
+  // 2. The policy: written only when there is none.
+  if (policyExists) {
+    say(`policy ${location.path}: exists, left alone`);
+  } else {
+    writeDefaultPolicy(ctx, location.path);
+    say(`policy ${location.path}: written (the defaults, every key commented out)`);
+    changed = true;
+  }
+
+  // 3. The filter.
+  const defined = defineFilter(virsh, filterPath);
+  say(describeDefine(defined));
+  if (defined.outcome !== "unchanged") changed = true;
+  const effective = policy ?? readPolicy(ctx, location);
+  if (effective.filter !== defined.name && virsh.nwfilterXml(effective.filter) === undefined) {
+    say(`warning: the policy's Filter '${effective.filter}' is not defined in libvirt: define it (nwfilter-hook define-filter FILE)`);
+  }
+
+  // 4. The daemon notices a first hook only when it starts or reloads.
+  let status: number = EXIT.OK;
+  if (!hookChanged) {
+    say("daemon: no reload needed (the hook is unchanged)");
+  } else if (!options.reload) {
+    say("daemon: not reloaded (--no-reload): libvirt notices a new hook only after a reload or restart");
+  } else {
+    const daemon = ctx.daemon.find();
+    if (!daemon) {
+      say("daemon: FAILED: cannot find libvirtd or virtqemud (no systemd unit, no pid file in /run): reload it yourself so that it notices the hook");
+      status = EXIT.FINDINGS;
+    } else {
+      say(`daemon: ${ctx.daemon.reload(daemon)}`);
+      // The reload is asynchronous; wait until the daemon answers again.
+      ctx.sleep(300);
+      virsh.daemonVersion();
+    }
+  }
+
+  // 5. Run the installed hook the way libvirt will.
+  const test = selfTest(ctx, target, location.path);
+  say(`self-test: ${test.ok ? "ok" : "FAILED"}: ${test.message}`);
+  if (!test.ok) status = EXIT.FINDINGS;
+
+  say(status !== EXIT.OK ? "install: incomplete (see above)" : changed ? "install: done" : "install: nothing changed (already installed)");
+  return status;
+}
+
+/** The default policy, created exclusively (never over an existing file), mode 0644, owned by root. */
+function writeDefaultPolicy(ctx: Context, path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const fd = openSync(path, "wx", 0o644);
+    try {
+      writeSync(fd, defaultPolicyText());
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(path, 0o644);
+    if (ctx.euid === 0) chownSync(path, 0, 0);
+  } catch (error) {
+    throw fsError(error, "write the default policy", path);
+  }
+}

@@ -1,0 +1,125 @@
+// `uninstall [--purge]`: removes only what `install` put there (files marked as ours); with
+// --purge also the policy, and the filter when nothing references it any more.
+import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import type { Virsh } from "../../virsh.js";
+import { attr, parseXml, type XmlElement } from "../../xml.js";
+import type { Context } from "../context.js";
+import { EXIT, fsError } from "../errors.js";
+import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";
+import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
+import { policyLocation } from "../policy.js";
+import { readFilterFile } from "./define-filter.js";
+
+export interface UninstallOptions {
+  hooksDir: string;
+  policy: string | undefined;
+  purge: boolean;
+  reload: boolean;
+  uri: string;
+}
+
+export function uninstall(ctx: Context, options: UninstallOptions): number {
+  const say = (line: string) => ctx.stdout(`${line}\n`);
+  const where = hookLocations(options.hooksDir);
+  // Read before the hook goes: it may name the policy it reads.
+  const location = policyLocation(ctx, options.policy, options.hooksDir);
+  let status: number = EXIT.OK;
+  let removed = 0;
+
+  for (const hook of findInstalledHooks(options.hooksDir)) {
+    try {
+      rmSync(hook.path);
+    } catch (error) {
+      throw fsError(error, "remove the hook", hook.path);
+    }
+    say(`hook ${hook.path}: removed`);
+    removed++;
+    const backup = `${hook.path}${BACKUP_SUFFIX}`;
+    if (existsSync(backup)) {
+      try {
+        renameSync(backup, hook.path);
+      } catch (error) {
+        throw fsError(error, "restore the hook that install replaced", hook.path);
+      }
+      say(`hook ${hook.path}: restored the hook that 'install --force' had replaced`);
+    }
+  }
+  const foreign = readIfExists(where.qemuD);
+  if (foreign && !isOurs(foreign.text)) say(`hook ${where.qemuD}: left alone (not installed by nwfilter-hook)`);
+
+  if (removed > 0) {
+    if (!options.reload) {
+      say("daemon: not reloaded (--no-reload)");
+    } else {
+      const daemon = ctx.daemon.find();
+      say(daemon ? `daemon: ${ctx.daemon.reload(daemon)}` : "daemon: not found, not reloaded (a removed hook is simply not run)");
+    }
+  }
+
+  if (options.purge) {
+    if (existsSync(location.path)) {
+      try {
+        rmSync(location.path);
+      } catch (error) {
+        throw fsError(error, "remove the policy", location.path);
+      }
+      say(`policy ${location.path}: removed`);
+      removed++;
+      // The directory install made for it, when it is now empty.
+      const dir = dirname(location.path);
+      if (basename(dir) === "nwfilter-hook" && readdirSync(dir).length === 0) {
+        rmdirSync(dir);
+        say(`policy directory ${dir}: removed`);
+      }
+    }
+    const virsh = ctx.virsh(options.uri);
+    const { name } = readFilterFile(shippedFilterPath(ctx));
+    if (virsh.nwfilterXml(name) !== undefined) {
+      const users = filterUsers(virsh, name);
+      if (users.length > 0) {
+        say(`nwfilter '${name}': kept, referenced by ${users.join(", ")}`);
+      } else {
+        try {
+          virsh.nwfilterUndefine(name);
+          say(`nwfilter '${name}': undefined`);
+          removed++;
+        } catch (error) {
+          say(`nwfilter '${name}': kept: ${(error as Error).message}`);
+          status = EXIT.FINDINGS;
+        }
+      }
+    }
+  }
+
+  say(removed === 0 ? "uninstall: nothing to remove" : status === EXIT.OK ? "uninstall: done" : "uninstall: incomplete (see above)");
+  return status;
+}
+
+/** Domains (persistent or live definitions) and active bindings that reference the filter. */
+export function filterUsers(virsh: Virsh, filter: string): string[] {
+  const users = new Set<string>();
+  for (const d of virsh.domains()) {
+    const views: Array<"config" | "live"> = [];
+    if (d.persistent) views.push("config");
+    if (d.active) views.push("live");
+    for (const view of views) {
+      let xml: string;
+      try {
+        xml = virsh.dumpxml(d.name, view);
+      } catch {
+        continue; // it went away meanwhile
+      }
+      if (references(xml, filter, d.name)) users.add(`domain '${d.name}'`);
+    }
+  }
+  for (const b of virsh.nwfilterBindings()) if (b.filter === filter) users.add(`binding of port ${b.port}`);
+  return [...users];
+}
+
+function references(xml: string, filter: string, domain: string): boolean {
+  const file = `definition of domain '${domain}'`;
+  const walk = (e: XmlElement): boolean =>
+    (e.name === "filterref" && attr(e, "filter", file, xml) === filter) || e.children.some(walk);
+  return walk(parseXml(xml, file));
+}

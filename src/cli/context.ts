@@ -1,0 +1,46 @@
+// Everything a command touches outside its arguments, in one place, so that tests can run the
+// commands in-process with their own virsh, daemon and output.
+import type { Virsh } from "../virsh.js";
+import type { DaemonControl } from "./daemon.js";
+
+export interface RunResult {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the program could not be started at all. */
+  error?: Error;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface Context {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdinIsTTY: boolean;
+  /** Terminal width, when stdout is a terminal. */
+  columns: number | undefined;
+  readStdin(): string;
+  /** The effective uid (0 for root). */
+  euid: number | undefined;
+  /** The absolute path of the Node binary running the CLI: the installed hook's interpreter. */
+  execPath: string;
+  /** The directory of the CLI bundle (dist/): the built hook is dist/qemu beside it. */
+  bundleDir: string;
+  /** The package root: nwfilter/ is there. */
+  packageRoot: string;
+  /** A virsh for a connection URI. */
+  virsh(uri: string): Virsh;
+  daemon: DaemonControl;
+  /** Runs a program (the installed hook, for its self-test). */
+  runFile(path: string, args: readonly string[], options: RunOptions): RunResult;
+  sleep(ms: number): void;
+}

@@ -1,0 +1,271 @@
+// nwfilter-hook, the admin CLI: parses the command line with yargs, runs one command from
+// commands/, prints, and maps failures to one line and an exit code. Unlike the hook, it may
+// call libvirt (through virsh).
+import { spawnSync } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { dirname } from "node:path";
+import { MAX_XML_BYTES, PRODUCT } from "../constants.js";
+import { NwfilterHookError, formatError } from "../errors.js";
+import { readAllLimited, writeAllSync } from "../stdio.js";
+import { Virsh, processVirsh } from "../virsh.js";
+import { apply } from "./commands/apply.js";
+import { audit } from "./commands/audit.js";
+import { check } from "./commands/check.js";
+import { defineFilter, describeDefine } from "./commands/define-filter.js";
+import { inject } from "./commands/inject.js";
+import { install } from "./commands/install.js";
+import { uninstall } from "./commands/uninstall.js";
+import type { Context } from "./context.js";
+import { systemDaemonControl } from "./daemon.js";
+import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
+import { DEFAULT_HOOKS_DIR, DEFAULT_URI, shippedFilterPath } from "./paths.js";
+import { packageVersion } from "./version.js";
+
+// yargs through require(): esbuild then bundles its CommonJS build, whose help text wraps at word
+// boundaries (the ESM build's cliui breaks words in the middle).
+const yargs = require("yargs") as typeof import("yargs").default;
+
+const EXIT_CODES = `Exit codes:
+  0   success (check: everything holds; audit: no interface lacks the filter)
+  1   the command found or left a problem: check failed, audit found a 'missing'
+      interface, apply failed for some domain, install or uninstall did not complete
+  2   bad command line
+  3   invalid policy file or XML
+  4   libvirt or host error: virsh missing, daemon not running, domain not found,
+      a virsh command failed, a file could not be read or written
+  5   permission denied (run as root)
+  70  internal error (a bug)`;
+
+const ENVIRONMENT = `Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
+NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
+LIBVIRT_DEFAULT_URI (overridden by --connect).`;
+
+/** Runs the CLI with these arguments; returns the exit code. Never throws. */
+export function runCli(args: readonly string[], ctx: Context): number {
+  let code: number = EXIT.OK;
+  let failure: unknown;
+  let ran = false;
+  const run = (fn: () => number) => {
+    ran = true;
+    try {
+      code = fn();
+    } catch (error) {
+      failure = error;
+    }
+  };
+
+  const parser = yargs([...args])
+    .scriptName(PRODUCT)
+    .usage(
+      `$0 COMMAND [options]\n\nMakes every VM network interface on this libvirt host reference the anti-MAC-spoofing nwfilter: installs the qemu hook that guards VM starts, and fixes, audits and checks domains.`,
+    )
+    .option("connect", {
+      alias: "c",
+      type: "string",
+      describe: "libvirt connection URI",
+      default: ctx.env.LIBVIRT_DEFAULT_URI || DEFAULT_URI,
+      defaultDescription: "$LIBVIRT_DEFAULT_URI or qemu:///system",
+      global: true,
+    })
+    .option("hooks-dir", {
+      type: "string",
+      describe: "libvirt's hooks directory",
+      default: DEFAULT_HOOKS_DIR,
+      global: true,
+    })
+    .option("policy", {
+      type: "string",
+      describe: "policy file",
+      defaultDescription: "$NWFILTER_HOOK_POLICY, else the one the installed hook reads, else /etc/nwfilter-hook/policy.ini",
+      global: true,
+    })
+    .command(
+      "install",
+      "install the hook, the default policy (when there is none) and the filter; reload the daemon; self-test",
+      (y) =>
+        y
+          .option("reload", { type: "boolean", default: true, describe: "make the daemon notice the hook (--no-reload: don't)" })
+          .option("force", { type: "boolean", default: false, describe: "replace a hook that is not ours (a backup is kept)" })
+          .example("$0 install", "install for the system libvirt")
+          .example("$0 install --policy /etc/nwfilter-hook/lab.ini", "install with a policy elsewhere (the hook is told where)")
+          .epilog("Copies the built hook to HOOKS-DIR/qemu.d/50-nwfilter-hook (libvirt >= 6.5; older: HOOKS-DIR/qemu), with the absolute path of this Node on its #! line. Running it again changes nothing and says so."),
+      (a) => run(() => install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect })),
+    )
+    .command(
+      "uninstall",
+      "remove what install put there",
+      (y) =>
+        y
+          .option("purge", { type: "boolean", default: false, describe: "also remove the policy, and undefine the filter when no domain references it" })
+          .option("reload", { type: "boolean", default: true, describe: "reload the daemon (--no-reload: don't)" })
+          .example("$0 uninstall", "remove the hook; running VMs keep running")
+          .example("$0 uninstall --purge", "remove the hook, the policy and the filter"),
+      (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect })),
+    )
+    .command(
+      "define-filter [file]",
+      "define or update the nwfilter, reusing the UUID of an existing definition",
+      (y) =>
+        y
+          .positional("file", { type: "string", describe: "filter definition", defaultDescription: "the shipped nwfilter/vdsm-no-mac-spoofing.xml" })
+          .example("$0 define-filter", "define vdsm-no-mac-spoofing (created, updated or unchanged)")
+          .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter)"),
+      (a) =>
+        run(() => {
+          const result = defineFilter(ctx.virsh(a.connect), a.file ?? shippedFilterPath(ctx));
+          ctx.stdout(`${describeDefine(result)}\n`);
+          return EXIT.OK;
+        }),
+    )
+    .command(
+      "check",
+      "validate the policy and print it; check the hook, the daemon and the filter (exit 0 only when all hold)",
+      (y) =>
+        y
+          .example("$0 check", "after editing the policy, like nginx -t")
+          .example("$0 check --policy new.ini", "check a policy file before putting it in place"),
+      (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect })),
+    )
+    .command(
+      "inject [file]",
+      "add the filterref to a domain XML (or, with --device, to one <interface>) and print it",
+      (y) =>
+        y
+          .positional("file", { type: "string", describe: "XML file, or - for stdin", defaultDescription: "stdin" })
+          .option("device", { type: "boolean", default: false, describe: "the input is one <interface> element (hot-plug)" })
+          .option("diff", { type: "boolean", default: false, describe: "print a unified diff instead of the XML" })
+          .example("$0 inject --device nic.xml > nic2.xml && virsh attach-device DOM nic2.xml --live --config", "hot-plug a NIC with the filter")
+          .example("virsh dumpxml --inactive DOM | $0 inject --diff", "show what apply would change")
+          .epilog("Reads no libvirt state except network definitions and sysfs (like the hook); messages go to stderr."),
+      (a) => run(() => inject(ctx, { file: a.file, device: a.device, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] })),
+    )
+    .command(
+      "audit [domains..]",
+      "report every NIC of every (or the named) domain: persistent and live; exit 1 when any is missing the filter",
+      (y) =>
+        y
+          .positional("domains", { type: "string", array: true, describe: "domain names", defaultDescription: "all domains" })
+          .option("json", { type: "boolean", default: false, describe: "machine-readable output" })
+          .example("$0 audit", "a table of every NIC: compliant, missing, exempt, ineligible, other-filter")
+          .example("$0 audit --json web1 | jq '.domains[].live'", "the running NICs of one domain"),
+      (a) => run(() => audit(ctx, { domains: (a.domains ?? []).map(String), json: a.json, policy: a.policy, hooksDir: a["hooks-dir"], uri: a.connect })),
+    )
+    .command(
+      "apply [domains..]",
+      "add the filter to persistent definitions (and with --live to running NICs)",
+      (y) =>
+        y
+          .positional("domains", { type: "string", array: true, describe: "domain names" })
+          .option("all", { type: "boolean", default: false, describe: "every domain" })
+          .option("live", { type: "boolean", default: false, describe: "also the running NICs (update-device --live), no restart needed" })
+          .option("dry-run", { type: "boolean", default: false, describe: "show the diffs, change nothing" })
+          .example("$0 apply web1", "fix web1's definition; the next start has the filter")
+          .example("$0 apply --all --live", "upgrade a host: every definition and every running NIC")
+          .example("$0 apply --all --dry-run", "show what would change"),
+      (a) =>
+        run(() =>
+          apply(ctx, {
+            domains: (a.domains ?? []).map(String),
+            all: a.all,
+            live: a.live,
+            dryRun: a["dry-run"],
+            policy: a.policy,
+            hooksDir: a["hooks-dir"],
+            uri: a.connect,
+          }),
+        ),
+    )
+    .demandCommand(1, "name a command")
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias("help", "h")
+    .version(packageVersion(ctx.packageRoot))
+    .epilog(`${EXIT_CODES}\n\n${ENVIRONMENT}`)
+    .wrap(Math.min(100, ctx.columns ?? 100))
+    .showHelpOnFail(false)
+    .exitProcess(false)
+    .fail((message, error) => {
+      // Throwing stops yargs here: it would otherwise go on and run the command.
+      throw error ?? new UsageError(`${message} (see ${PRODUCT} --help)`);
+    });
+
+  let output = "";
+  try {
+    parser.parse([...args], {}, (_err, _argv, text) => {
+      output = text;
+    });
+  } catch (error) {
+    failure ??= error;
+  }
+
+  if (failure !== undefined) return report(ctx, failure);
+  if (!ran && output) ctx.stdout(`${output}\n`);
+  return code;
+}
+
+function report(ctx: Context, error: unknown): number {
+  let e = error;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (!(e instanceof NwfilterHookError) && typeof code === "string" && /^E[A-Z]+$/.test(code)) {
+    e = fsError(e, "complete the operation", (e as NodeJS.ErrnoException).path ?? "?");
+  }
+  if (e instanceof NwfilterHookError) {
+    ctx.stderr(`${PRODUCT}: ${formatError(e)}\n`);
+    return exitCodeFor(e);
+  }
+  const detail = ctx.env.NWFILTER_HOOK_DEBUG ? ((e as Error)?.stack ?? String(e)) : String((e as Error)?.message ?? e);
+  ctx.stderr(`${PRODUCT}: internal error: ${detail}\n`);
+  return EXIT.INTERNAL;
+}
+
+/** Writes everything, synchronously; a closed pipe (`| head`) ends the output quietly. */
+function writer(fd: number): (text: string) => void {
+  let closed = false;
+  return (text) => {
+    if (closed) return;
+    try {
+      writeAllSync(fd, text);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EPIPE") closed = true;
+      else throw error;
+    }
+  };
+}
+
+export function processContext(): Context {
+  const entry = process.argv[1];
+  const bundleDir = typeof __dirname === "string" ? __dirname : dirname(realpathSync(entry ?? "."));
+  return {
+    env: process.env,
+    stdout: writer(1),
+    stderr: writer(2),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    readStdin: () => readAllLimited(0, MAX_XML_BYTES, "stdin"),
+    euid: process.geteuid?.(),
+    execPath: process.execPath,
+    bundleDir,
+    packageRoot: dirname(bundleDir),
+    virsh: (uri) => new Virsh(processVirsh({ uri })),
+    daemon: systemDaemonControl(),
+    runFile(path, args, options) {
+      const r = spawnSync(path, args, {
+        input: options.input,
+        env: options.env,
+        cwd: options.cwd,
+        timeout: options.timeoutMs,
+        encoding: "utf8",
+      });
+      return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(r.error ? { error: r.error } : {}) };
+    },
+    sleep: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),
+  };
+}
+
+// The entry point of the bundle (dist/nwfilter-hook); importing this module runs nothing.
+if (typeof require !== "undefined" && typeof module !== "undefined" && require.main === module) {
+  process.exitCode = runCli(process.argv.slice(2), processContext());
+}

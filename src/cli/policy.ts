@@ -1,0 +1,93 @@
+// Which policy file a command uses, the file `install` writes, and the effective policy as text.
+import { ENV_POLICY } from "../constants.js";
+import { DEFAULT_POLICY, isActive, type Policy } from "../policy.js";
+import { loadPolicy } from "../policy-file.js";
+import { settingsFromEnv } from "../settings.js";
+import type { Context } from "./context.js";
+import { bakedPolicyPath, findInstalledHooks } from "./hook-file.js";
+
+export interface PolicyLocation {
+  path: string;
+  /** Where the path came from, for messages. */
+  origin: string;
+}
+
+/**
+ * --policy, else NWFILTER_HOOK_POLICY, else (when asked) the path the installed hook reads, else
+ * the default: the CLI judges with the policy the hook enforces.
+ */
+export function policyLocation(ctx: Context, flag: string | undefined, hooksDir: string | undefined): PolicyLocation {
+  if (flag !== undefined && flag !== "") return { path: flag, origin: "--policy" };
+  const env = ctx.env[ENV_POLICY];
+  if (env !== undefined && env !== "") return { path: env, origin: ENV_POLICY };
+  if (hooksDir !== undefined) {
+    const hook = findInstalledHooks(hooksDir)[0];
+    if (hook) return { path: bakedPolicyPath(hook.text), origin: `read by the installed hook ${hook.path}` };
+  }
+  return { path: settingsFromEnv({}).policyPath, origin: "default" };
+}
+
+export function readPolicy(ctx: Context, location: PolicyLocation): Policy {
+  return loadPolicy(location.path, { euid: ctx.euid });
+}
+
+/** The policy file `install` writes when there is none: every key, commented out, at its default. */
+export function defaultPolicyText(): string {
+  const d = DEFAULT_POLICY;
+  return `# nwfilter-hook policy: which VM network interfaces must reference the anti-MAC-spoofing
+# nwfilter. Read by the libvirt qemu hook at every VM start, restore and incoming migration, and
+# by the nwfilter-hook CLI. Every key is shown at its default, commented out: remove the ';' to
+# change one. Check the file after editing it with:  nwfilter-hook check
+
+[filtering]
+# Master switch (oVirt's EnableMACAntiSpoofingFilterRules): true or false.
+;EnableMACAntiSpoofingFilterRules = ${d.enabled}
+# Cluster compatibility level, a dotted version; filtering applies from 3.2 on.
+;ClusterLevel = ${d.clusterLevel}
+# The nwfilter every eligible interface must reference (define it with: nwfilter-hook define-filter).
+;Filter = ${d.filter}
+# An interface without the filter at VM start: enforce (refuse the start) or audit (log, start).
+;OnMissing = ${d.onMissing}
+# An interface that references another filter: keep it, or replace it with Filter.
+;OnExisting = ${d.onExisting}
+
+[exempt]
+# Comma-separated lists. Domain-name globs, e.g.: lab-*, nested-router
+;Domains =
+# libvirt network names, e.g.: trunk
+;Networks =
+# Host bridge names, e.g.: br-trunk
+;Bridges =
+# Interface MAC addresses, any case, e.g.: 52:54:00:aa:bb:cc
+;MACs =
+`;
+}
+
+/** The effective policy, in the policy file's own syntax. */
+export function policyText(policy: Policy): string {
+  const list = (items: string[]) => items.join(", ");
+  const lines = [
+    `# effective policy (${policy.source})`,
+    "[filtering]",
+    `EnableMACAntiSpoofingFilterRules = ${policy.enabled}`,
+    `ClusterLevel = ${policy.clusterLevel}`,
+    `Filter = ${policy.filter}`,
+    `OnMissing = ${policy.onMissing}`,
+    `OnExisting = ${policy.onExisting}`,
+    "",
+    "[exempt]",
+    `Domains = ${list(policy.exempt.domains)}`,
+    `Networks = ${list(policy.exempt.networks)}`,
+    `Bridges = ${list(policy.exempt.bridges)}`,
+    `MACs = ${list(policy.exempt.macs)}`,
+  ];
+  if (!isActive(policy)) {
+    lines.push(
+      "",
+      policy.enabled
+        ? `# filtering is OFF: ClusterLevel ${policy.clusterLevel} is below 3.2`
+        : "# filtering is OFF: EnableMACAntiSpoofingFilterRules = false",
+    );
+  }
+  return `${lines.map((l) => l.replace(/ $/, "")).join("\n")}\n`;
+}

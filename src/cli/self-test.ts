@@ -1,0 +1,53 @@
+// Runs an installed hook the way libvirt does (scrubbed environment, cwd /, domain XML on
+// stdin) on a sample domain, and compares what it does with what the core says it must do.
+import { decide } from "../hook.js";
+import { nodeHostFacts } from "../node-host-facts.js";
+import { loadPolicy } from "../policy-file.js";
+import { settingsFromEnv } from "../settings.js";
+import { ENV_POLICY } from "../constants.js";
+import type { Context } from "./context.js";
+
+export const SELF_TEST_DOMAIN = "nwfilter-hook-self-test";
+
+/** What libvirt gives a hook: LC_ALL=C and a fixed PATH (plus HOME, USER, LOGNAME, TMPDIR). */
+export const HOOK_ENV = { LC_ALL: "C", PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+
+export const SAMPLE_DOMAIN = `<domain type='kvm'>
+  <name>${SELF_TEST_DOMAIN}</name>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <interface type='ethernet'>
+      <mac address='52:54:00:4e:57:46'/>
+      <target dev='nwfh-selftest'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+`;
+
+export interface SelfTestResult {
+  ok: boolean;
+  message: string;
+}
+
+export function selfTest(ctx: Context, hookPath: string, policyPath: string): SelfTestResult {
+  const settings = settingsFromEnv({ [ENV_POLICY]: policyPath });
+  const policy = loadPolicy(policyPath, { euid: ctx.euid });
+  const expected = decide("restore", SELF_TEST_DOMAIN, SAMPLE_DOMAIN, policy, nodeHostFacts(settings));
+  const r = ctx.runFile(hookPath, [SELF_TEST_DOMAIN, "restore", "begin", "-"], { input: SAMPLE_DOMAIN, env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 });
+  const firstLine = (s: string) => s.trim().split("\n")[0] ?? "";
+  if (r.error) return { ok: false, message: `cannot run ${hookPath}: ${r.error.message}` };
+  if (r.status !== expected.exitCode) {
+    const why = firstLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : "no message");
+    return { ok: false, message: `${hookPath} exited ${r.status ?? r.signal} on a sample restore, expected ${expected.exitCode}: ${why}` };
+  }
+  if (r.stdout !== (expected.stdout ?? "")) {
+    return { ok: false, message: `${hookPath} printed other XML than expected on a sample restore` };
+  }
+  const added = expected.stdout !== undefined && expected.stdout !== SAMPLE_DOMAIN;
+  const what = expected.exitCode !== 0 ? "refused it, as the policy says" : added ? "added the filter" : "left it unchanged, as the policy says";
+  return { ok: true, message: `the installed hook ran a sample restore and ${what}` };
+}

@@ -80,9 +80,11 @@ async function hookWithCodeCache() {
   // faster than it scans string literals of the same size; the loader reads them back.
   // Inside the comment, "*/" is written "*\x01/" (esbuild's ASCII output never has a raw \x01).
   if (wrapped.includes("\x01")) throw new Error("the hook's code contains a raw \\x01");
+  // The loader reads the file back as latin1, a plain copy, which is right only for ASCII.
+  if (/[^\x00-\x7f]/.test(wrapped)) throw new Error("the hook's code is not ASCII");
   const loader = [
     '"use strict";',
-    'const text = require("node:fs").readFileSync(__filename, "utf8");',
+    'const text = require("node:fs").readFileSync(__filename, "latin1");',
     'const at = (mark) => text.indexOf(mark) + mark.length;',
     'const code = text.slice(at("\\n/*CODE\\n"), text.lastIndexOf("\\nCODE*/")).replaceAll("*\\x01/", "*/");',
     'const cachedData = Buffer.from(text.slice(at("\\n/*CACHE\\n"), text.lastIndexOf("\\nCACHE*/")), "base64");',

@@ -1,8 +1,31 @@
 import { defineConfig } from "vitest/config";
 
+// Two projects. "unit" runs its files in parallel. "e2e" drives the one real libvirtd of the
+// machine (and its real /etc/libvirt/hooks): its files must never overlap, so they run one
+// after another in a single fork.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**", "**/node_modules/**"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
   },
 });

@@ -1,0 +1,165 @@
+// decide (src/hook.ts): the hook's outcome for each call as data (exit code, stdout, stderr,
+// syslog), with an in-memory HostFacts.
+import { describe, expect, it } from "vitest";
+import { XmlError } from "../../src/errors.js";
+import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, decide, describeNic } from "../../src/hook.js";
+import { DEFAULT_POLICY, type Policy } from "../../src/policy.js";
+import { NETWORKS, fakeHost, type FakeHostSpec } from "../support/fake-host.js";
+
+type Op = Parameters<typeof decide>[0];
+const F = "<filterref filter='vdsm-no-mac-spoofing'/>";
+
+function policy(changes: Partial<Omit<Policy, "exempt">> & { exempt?: Partial<Policy["exempt"]> } = {}): Policy {
+  return { ...DEFAULT_POLICY, source: "/etc/nwfilter-hook/policy.ini", ...changes, exempt: { ...DEFAULT_POLICY.exempt, ...changes.exempt } };
+}
+
+const HOST: FakeHostSpec = { networks: { default: NETWORKS.nat() }, bridges: { br0: "linux", virbr0: "linux" } };
+
+const bridgeNic = (m: string, extra = "") => `    <interface type='bridge'>\n      <mac address='${m}'/>\n      <source bridge='br0'/>\n${extra}    </interface>\n`;
+const domain = (devices: string, name = "vm1") => `<domain type='kvm'>\n  <name>${name}</name>\n  <devices>\n${devices}  </devices>\n</domain>\n`;
+
+const MISSING = domain(bridgeNic("52:54:00:00:00:01") + `    <interface type='user'/>\n`);
+const COMPLIANT = domain(bridgeNic("52:54:00:00:00:01", `      ${F}\n`));
+const NOT_FOUND = domain(`    <interface type='network'>\n      <mac address='52:54:00:00:00:09'/>\n      <source network='gone'/>\n    </interface>\n`);
+
+const go = (op: Op, xml: string, p: Policy = policy(), host: FakeHostSpec = HOST, arg = "vm1") => decide(op, arg, xml, p, fakeHost(host));
+
+describe("prepare", () => {
+  it("refuses (exit 1) when a NIC lacks the filter, naming domain, NIC, filter and the fix", () => {
+    const o = go("prepare", MISSING);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stdout).toBeUndefined();
+    expect(o.stderr).toBe(
+      "nwfilter-hook: refusing to start domain 'vm1': 1 interface(s) lack nwfilter 'vdsm-no-mac-spoofing': 52:54:00:00:00:01 (type bridge, source br0); fix with: nwfilter-hook apply vm1 (policy /etc/nwfilter-hook/policy.ini)",
+    );
+    expect(o.log).toEqual({ priority: "err", message: (o.stderr as string).replace(/^nwfilter-hook: /, "") });
+  });
+
+  it("audit: exit 0 with a warning and a log entry", () => {
+    const o = go("prepare", MISSING, policy({ onMissing: "audit" }));
+    expect(o.exitCode).toBe(EXIT_OK);
+    expect(o.stdout).toBeUndefined();
+    expect(o.stderr).toMatch(/^nwfilter-hook: warning: audit: domain 'vm1': 1 interface\(s\) lack nwfilter 'vdsm-no-mac-spoofing': .* \(starting anyway: OnMissing=audit\)$/);
+    expect(o.log?.priority).toBe("warning");
+  });
+
+  it("compliant: exit 0, silent, nothing logged", () => {
+    expect(go("prepare", COMPLIANT)).toEqual({ exitCode: EXIT_OK });
+  });
+
+  it("no eligible NIC at all: exit 0, silent", () => {
+    expect(go("prepare", domain(`    <interface type='direct'><source dev='eth0' mode='vepa'/></interface>\n`))).toEqual({ exitCode: EXIT_OK });
+  });
+
+  it("compliant, but the filter is not defined on this host: refused, or warned in audit mode", () => {
+    const none = { ...HOST, filters: [] };
+    const o = go("prepare", COMPLIANT, policy(), none);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toMatch(/which is not defined on this host; define it with: nwfilter-hook define-filter$/);
+    const a = go("prepare", COMPLIANT, policy({ onMissing: "audit" }), none);
+    expect(a.exitCode).toBe(EXIT_OK);
+    expect(a.stderr).toMatch(/^nwfilter-hook: warning: audit: /);
+  });
+
+  it("policy off or domain exempt: exit 0 and silent even with the filter undefined", () => {
+    const none = { ...HOST, filters: [] };
+    expect(go("prepare", MISSING, policy({ enabled: false }), none)).toEqual({ exitCode: EXIT_OK });
+    expect(go("prepare", COMPLIANT, policy({ clusterLevel: "3.1" }), none)).toEqual({ exitCode: EXIT_OK });
+    expect(go("prepare", MISSING, policy({ exempt: { domains: ["vm*"] } }), none)).toEqual({ exitCode: EXIT_OK });
+  });
+
+  it("OnExisting=keep accepts a NIC with another filter; replace refuses it", () => {
+    const other = domain(bridgeNic("52:54:00:00:00:02", "      <filterref filter='clean-traffic'/>\n"));
+    expect(go("prepare", other)).toEqual({ exitCode: EXIT_OK });
+    const o = go("prepare", other, policy({ onExisting: "replace" }));
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toContain("52:54:00:00:00:02 (type bridge, source br0, filter clean-traffic)");
+  });
+
+  it("a network without a definition is reported, not refused", () => {
+    const o = go("prepare", NOT_FOUND);
+    expect(o.exitCode).toBe(EXIT_OK);
+    expect(o.stderr).toBe("nwfilter-hook: warning: domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone");
+    expect(o.log).toEqual({ priority: "warning", message: "domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone" });
+  });
+
+  it("a refusal also names the NICs whose network was not found", () => {
+    const o = go("prepare", domain(bridgeNic("52:54:00:00:00:01") + NOT_FOUND.slice(NOT_FOUND.indexOf("    <interface"), NOT_FOUND.indexOf("  </devices>"))), policy({ onMissing: "audit" }));
+    expect(o.stderr).toMatch(/starting anyway: OnMissing=audit\); 52:54:00:00:00:09 \(type network, source gone\): network definition not found, left alone$/);
+  });
+
+  it("names the domain by its XML <name>, and quotes it for the shell when needed", () => {
+    const o = go("prepare", domain(bridgeNic("52:54:00:00:00:01"), "my vm"), policy(), HOST, "ignored-arg");
+    expect(o.stderr).toContain("refusing to start domain 'my vm':");
+    expect(o.stderr).toContain("fix with: nwfilter-hook apply 'my vm' (policy");
+    const q = go("prepare", domain(bridgeNic("52:54:00:00:00:01"), "it&apos;s"));
+    expect(q.stderr).toContain(`fix with: nwfilter-hook apply 'it'\\''s' (policy`);
+  });
+});
+
+describe.each<Op>(["migrate", "restore"])("%s", (op) => {
+  it("adds the filterref, prints the whole XML and logs what it did", () => {
+    const o = go(op, MISSING);
+    expect(o.exitCode).toBe(EXIT_OK);
+    expect(o.stdout).toBe(MISSING.replace("<source bridge='br0'/>\n", `<source bridge='br0'/>\n      ${F}\n`));
+    expect(o.stderr).toBeUndefined();
+    expect(o.log).toEqual({ priority: "notice", message: `${op} of domain 'vm1': added 'vdsm-no-mac-spoofing' on 52:54:00:00:00:01 (type bridge, source br0)` });
+  });
+
+  it("prints the input unchanged, silently, when nothing needs doing", () => {
+    expect(go(op, COMPLIANT)).toEqual({ exitCode: EXIT_OK, stdout: COMPLIANT });
+    expect(go(op, MISSING, policy({ enabled: false }))).toEqual({ exitCode: EXIT_OK, stdout: MISSING });
+  });
+
+  it("refuses (nothing on stdout) when the filter is not defined here; audit passes the XML unchanged", () => {
+    const none = { ...HOST, filters: [] };
+    const o = go(op, MISSING, policy(), none);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stdout).toBeUndefined();
+    expect(o.stderr).toBe(`nwfilter-hook: refusing to ${op} domain 'vm1': nwfilter 'vdsm-no-mac-spoofing' is not defined on this host; define it with: nwfilter-hook define-filter`);
+    const a = go(op, MISSING, policy({ onMissing: "audit" }), none);
+    expect(a).toMatchObject({ exitCode: EXIT_OK, stdout: MISSING, log: { priority: "warning" } });
+    expect(a.stderr).toMatch(new RegExp(`^nwfilter-hook: warning: audit: ${op} of domain 'vm1' passes unchanged: `));
+  });
+
+  it("an undefined filter does not matter when no NIC needs it", () => {
+    const none = { ...HOST, filters: [] };
+    const xml = domain(`    <interface type='user'/>\n`);
+    expect(go(op, xml, policy(), none)).toEqual({ exitCode: EXIT_OK, stdout: xml });
+  });
+
+  it("replace: logs the replaced filter", () => {
+    const other = domain(bridgeNic("52:54:00:00:00:02", "      <filterref filter='clean-traffic'/>\n"));
+    const o = go(op, other, policy({ onExisting: "replace" }));
+    expect(o.stdout).toBe(other.replace("clean-traffic", "vdsm-no-mac-spoofing"));
+    expect(o.log?.message).toBe(`${op} of domain 'vm1': replaced filter clean-traffic with 'vdsm-no-mac-spoofing' on 52:54:00:00:00:02 (type bridge, source br0, filter clean-traffic)`);
+  });
+
+  it("a network without a definition: XML unchanged, a warning", () => {
+    const o = go(op, NOT_FOUND);
+    expect(o).toMatchObject({ exitCode: EXIT_OK, stdout: NOT_FOUND, log: { priority: "warning" } });
+    expect(o.stderr).toBe(`nwfilter-hook: warning: ${op} of domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone`);
+  });
+
+  it("malformed XML is thrown as an XmlError for the shell to report", () => {
+    expect(() => go(op, "<domain>")).toThrow(XmlError);
+    expect(() => go(op, "<interface type='bridge'/>")).toThrow(/expected a <domain>, found <interface>/);
+  });
+});
+
+describe("describeNic", () => {
+  const base = { index: 2, line: 1, type: "bridge", status: "missing" as const };
+  it.each([
+    [{ ...base, mac: "52:54:00:00:00:01", source: "br0", filter: undefined }, "52:54:00:00:00:01 (type bridge, source br0)"],
+    [{ ...base, mac: undefined, source: undefined, filter: undefined }, "interface #3 (type bridge)"],
+    [{ ...base, mac: undefined, source: "default/pg", filter: "x" }, "interface #3 (type bridge, source default/pg, filter x)"],
+    [{ ...base, type: "", mac: undefined, source: undefined, filter: "" }, "interface #3 (type (none), filter )"],
+  ])("%j", (nic, text) => {
+    expect(describeNic(nic)).toBe(text);
+  });
+});
+
+it("exit codes are distinct", () => {
+  expect(new Set([EXIT_OK, EXIT_REFUSED, EXIT_ERROR]).size).toBe(3);
+  expect(EXIT_OK).toBe(0);
+});

@@ -1,0 +1,193 @@
+// parsePolicy, compareVersions, isActive (src/policy.ts): the policy is validated strictly, and
+// every error names the file, the line and the key.
+import { describe, expect, it } from "vitest";
+import { PolicyError, formatError } from "../../src/errors.js";
+import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, parsePolicy, type Policy } from "../../src/policy.js";
+
+const FILE = "/etc/nwfilter-hook/policy.ini";
+
+function parseError(text: string): PolicyError {
+  try {
+    parsePolicy(text, FILE);
+  } catch (error) {
+    expect(error).toBeInstanceOf(PolicyError);
+    return error as PolicyError;
+  }
+  throw new Error(`accepted: ${JSON.stringify(text)}`);
+}
+
+describe("defaults", () => {
+  it("an empty file (or one with comments only) gives the built-in defaults, feature on", () => {
+    for (const text of ["", "\n\n", "; nothing here\n# nor here\n", "[filtering]\n[exempt]\n"]) {
+      const p = parsePolicy(text, FILE);
+      expect(p).toEqual({ ...DEFAULT_POLICY, source: FILE, exempt: { domains: [], networks: [], bridges: [], macs: [] } });
+      expect(isActive(p)).toBe(true);
+    }
+  });
+
+  it("the defaults are those of the design", () => {
+    expect(DEFAULT_POLICY).toMatchObject({
+      enabled: true,
+      filter: "vdsm-no-mac-spoofing",
+      onMissing: "enforce",
+      onExisting: "keep",
+      exempt: { domains: [], networks: [], bridges: [], macs: [] },
+    });
+    expect(compareVersions(DEFAULT_POLICY.clusterLevel, "3.2")).toBeGreaterThanOrEqual(0);
+  });
+
+  it("parsing does not share or change the defaults' lists", () => {
+    const p = parsePolicy("[exempt]\nDomains = a\n", FILE);
+    p.exempt.networks.push("x");
+    expect(DEFAULT_POLICY.exempt.domains).toEqual([]);
+    expect(DEFAULT_POLICY.exempt.networks).toEqual([]);
+    expect(parsePolicy("", FILE).exempt.networks).toEqual([]);
+  });
+});
+
+describe("values", () => {
+  it("reads every key of the design's example", () => {
+    const p = parsePolicy(
+      [
+        "[filtering]",
+        "EnableMACAntiSpoofingFilterRules = true   ; default true",
+        "ClusterLevel = 4.7                        ; dotted version",
+        "Filter = clean-traffic                    ; nwfilter to reference",
+        "OnMissing = audit",
+        "OnExisting = replace",
+        "",
+        "[exempt]",
+        "Domains = lab-*, nested-router",
+        "Networks = trunk, , storage ",
+        "Bridges = br-trunk",
+        "MACs = 52:54:00:AA:bb:cc, 52:54:00:00:00:01",
+      ].join("\n"),
+      FILE,
+    );
+    expect(p).toEqual<Policy>({
+      source: FILE,
+      enabled: true,
+      clusterLevel: "4.7",
+      filter: "clean-traffic",
+      onMissing: "audit",
+      onExisting: "replace",
+      exempt: {
+        domains: ["lab-*", "nested-router"],
+        networks: ["trunk", "storage"],
+        bridges: ["br-trunk"],
+        macs: ["52:54:00:aa:bb:cc", "52:54:00:00:00:01"],
+      },
+    });
+  });
+
+  it.each([
+    ["true", true],
+    ["false", false],
+    ["yes", true],
+    ["no", false],
+    ["on", true],
+    ["off", false],
+    ["1", true],
+    ["0", false],
+    ["TRUE", true],
+    ["False", false],
+    ["No", false],
+  ])("EnableMACAntiSpoofingFilterRules = %s -> %s", (value, enabled) => {
+    expect(parsePolicy(`[filtering]\nEnableMACAntiSpoofingFilterRules = ${value}\n`, FILE).enabled).toBe(enabled);
+  });
+
+  it("section, key and enum names are case-insensitive", () => {
+    const p = parsePolicy("[FILTERING]\nonmissing = AUDIT\nONEXISTING = Replace\nclusterlevel = 3.10\n[Exempt]\nmacs = 52:54:00:00:00:0A\n", FILE);
+    expect(p.onMissing).toBe("audit");
+    expect(p.onExisting).toBe("replace");
+    expect(p.clusterLevel).toBe("3.10");
+    expect(p.exempt.macs).toEqual(["52:54:00:00:00:0a"]);
+  });
+
+  it("accepts CRLF line endings", () => {
+    const p = parsePolicy("[filtering]\r\nOnMissing = audit\r\n[exempt]\r\nDomains = a, b\r\n", FILE);
+    expect(p.onMissing).toBe("audit");
+    expect(p.exempt.domains).toEqual(["a", "b"]);
+  });
+
+  it.each(["vdsm-no-mac-spoofing", "clean-traffic", "no_ip.spoofing:v2", "a"])("accepts filter name %s", (name) => {
+    expect(parsePolicy(`[filtering]\nFilter = ${name}\n`, FILE).filter).toBe(name);
+    expect(FILTER_NAME_RE.test(name)).toBe(true);
+  });
+
+  it.each(["no spaces", "quote'd", "<x>", "-leading-dash", "a/b", 'dq"'])("refuses filter name %j", (name) => {
+    expect(FILTER_NAME_RE.test(name)).toBe(false);
+    expect(parseError(`[filtering]\nFilter = ${name}\n`).message).toMatch(/^Filter: /);
+  });
+});
+
+describe("errors name the file, the line and the key", () => {
+  const cases: [string, string, number, RegExp][] = [
+    ["unknown section", "[filtering]\nOnMissing = audit\n[exemptions]\nDomains = x\n", 3, /unknown section \[exemptions\]/],
+    ["dotted section", "[filtering.extra]\nX = 1\n", 1, /unknown section \[filtering\.extra\]/],
+    ["unknown key", "[filtering]\n\nOnMising = audit\n", 3, /unknown key 'OnMising' in \[filtering\]/],
+    ["key of the other section", "[exempt]\nFilter = x\n", 2, /unknown key 'Filter' in \[exempt\]/],
+    ["bad boolean", "[filtering]\nEnableMACAntiSpoofingFilterRules = maybe\n", 2, /^EnableMACAntiSpoofingFilterRules: expected true or false, got 'maybe'$/],
+    ["bad version (letters)", "[filtering]\nClusterLevel = 4.x\n", 2, /^ClusterLevel: expected a dotted version/],
+    ["bad version (trailing dot)", "[filtering]\nClusterLevel = 4.\n", 2, /^ClusterLevel: /],
+    ["bad version (empty)", "[filtering]\nClusterLevel =\n", 2, /^ClusterLevel: /],
+    ["bad version (negative)", "[filtering]\nClusterLevel = -1\n", 2, /^ClusterLevel: /],
+    ["bad OnMissing", "[filtering]\nOnMissing = warn\n", 2, /^OnMissing: expected enforce or audit, got 'warn'$/],
+    ["bad OnExisting", "[filtering]\nOnExisting = drop\n", 2, /^OnExisting: expected keep or replace, got 'drop'$/],
+    ["bad MAC", "[exempt]\nMACs = 52:54:00:aa:bb:cc, 52-54-00-aa-bb-cd\n", 2, /^MACs: '52-54-00-aa-bb-cd' is not a MAC address/],
+    ["short MAC", "[exempt]\nMACs = 52:54:00:aa:bb\n", 2, /^MACs: '52:54:00:aa:bb' is not a MAC address/],
+    ["key outside a section", "Filter = x\n[filtering]\n", 1, /key 'Filter' is outside any section/],
+    ["duplicate key", "[filtering]\nFilter = a\nFILTER = b\n", 3, /key 'FILTER' is set more than once in \[filtering\] \(first on line 2\)/],
+    ["key without a value", "[filtering]\nOnMissing\n", 2, /^OnMissing: needs a value/],
+    ["unreadable line", "[filtering\n", 1, /cannot read line: "\[filtering"/],
+  ];
+  it.each(cases)("%s", (_what, text, line, message) => {
+    const error = parseError(text);
+    expect(error.message).toMatch(message);
+    expect(error.where).toEqual({ file: FILE, line });
+    expect(formatError(error)).toBe(`${FILE}:${line}: ${error.message}`);
+  });
+
+  it("a duplicate section is merged, but a key set in both halves is still a duplicate", () => {
+    expect(parsePolicy("[filtering]\nFilter = a\n[exempt]\nDomains = x\n[filtering]\nOnMissing = audit\n", FILE)).toMatchObject({
+      filter: "a",
+      onMissing: "audit",
+    });
+    expect(parseError("[filtering]\nFilter = a\n[exempt]\n[filtering]\nFilter = b\n").where).toEqual({ file: FILE, line: 5 });
+  });
+});
+
+describe("compareVersions", () => {
+  it.each([
+    ["3.10", "3.2", 1],
+    ["3.2", "3.10", -1],
+    ["3.2", "3.2", 0],
+    ["3.2.0", "3.2", 0],
+    ["3.2", "3.2.1", -1],
+    ["4", "3.99", 1],
+    ["3.1", "3.2", -1],
+    ["10.0", "9.9", 1],
+    ["03.2", "3.2", 0],
+  ])("%s vs %s -> %d", (a, b, sign) => {
+    const sgn = (n: number) => (n > 0 ? 1 : n < 0 ? -1 : 0);
+    expect(sgn(compareVersions(a, b))).toBe(sign);
+    expect(sgn(compareVersions(b, a))).toBe(sign === 0 ? 0 : -sign);
+  });
+});
+
+describe("isActive", () => {
+  const at = (clusterLevel: string, enabled = true): Policy => ({ ...DEFAULT_POLICY, clusterLevel, enabled });
+  it.each([
+    ["3.1", false],
+    ["3.1.99", false],
+    ["3.2", true],
+    ["3.10", true],
+    ["4.7", true],
+    ["2.99", false],
+  ])("cluster level %s -> %s", (level, active) => {
+    expect(isActive(at(level))).toBe(active);
+  });
+  it("switched off, at any level", () => {
+    expect(isActive(at("4.7", false))).toBe(false);
+  });
+});

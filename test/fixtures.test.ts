@@ -1,0 +1,218 @@
+// Table-driven hook tests: each folder under test/fixtures/ is one case (see
+// test/fixtures/README.md for the layout). Every case runs the BUILT dist/qemu as a separate
+// process, the way libvirt runs it, against a sandbox built from the folder; exit code, stdout
+// (byte for byte), stderr and what went to syslog are all checked.
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureHookBuilt } from "./support/build.js";
+import { makeSandbox, runQemu, stderrProblem, type Sandbox, type SandboxSpec } from "./support/hook-process.js";
+import { FIXTURES_DIR } from "./support/paths.js";
+import { validateFiles, xmllintUsable } from "./support/xmllint.js";
+
+interface LogSpec {
+  priority: "err" | "warning" | "notice";
+  message: string;
+}
+
+interface CaseSpec {
+  description: string;
+  args: string[] | string[][];
+  stdin?: string;
+  bridges?: Record<string, "linux" | "ovs">;
+  filters?: string[];
+  policyMode?: string;
+  policyDirMode?: string;
+  exit: number;
+  stdout?: "input";
+  stderr?: string;
+  log?: LogSpec[];
+  maxMs?: number;
+}
+
+const CASE_KEYS = new Set(["description", "args", "stdin", "bridges", "filters", "policyMode", "policyDirMode", "exit", "stdout", "stderr", "log", "maxMs"]);
+const FOLDER_ENTRIES = new Set(["case.json", "domain.xml", "policy.ini", "expected.xml", "networks", "networks-persistent"]);
+
+interface Case {
+  name: string;
+  dir: string;
+  spec: CaseSpec;
+  stdin: Buffer;
+  expected: Buffer | undefined;
+  sandbox: SandboxSpec;
+}
+
+function readNetworks(dir: string): Record<string, Buffer> | undefined {
+  if (!existsSync(dir)) return undefined;
+  const out: Record<string, Buffer> = {};
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith(".xml")) throw new Error(`${dir}/${f}: network files are NAME.xml`);
+    out[f.slice(0, -4)] = readFileSync(join(dir, f));
+  }
+  return out;
+}
+
+/** Reads and checks one case folder; a malformed case is an error, never a silent pass. */
+function loadCase(name: string): Case {
+  const dir = join(FIXTURES_DIR, name);
+  for (const entry of readdirSync(dir)) {
+    if (!FOLDER_ENTRIES.has(entry)) throw new Error(`${name}: unexpected file ${entry} (see test/fixtures/README.md)`);
+  }
+  const spec = JSON.parse(readFileSync(join(dir, "case.json"), "utf8")) as CaseSpec;
+  for (const key of Object.keys(spec)) if (!CASE_KEYS.has(key)) throw new Error(`${name}/case.json: unknown key '${key}'`);
+  if (typeof spec.description !== "string" || !Array.isArray(spec.args) || typeof spec.exit !== "number") {
+    throw new Error(`${name}/case.json: description, args and exit are required`);
+  }
+  const hasDomain = existsSync(join(dir, "domain.xml"));
+  if (hasDomain === (spec.stdin !== undefined)) throw new Error(`${name}: give exactly one of domain.xml and "stdin"`);
+  const expected = existsSync(join(dir, "expected.xml")) ? readFileSync(join(dir, "expected.xml")) : undefined;
+  if (expected && spec.stdout !== undefined) throw new Error(`${name}: expected.xml and "stdout" exclude each other`);
+  const policyFile = join(dir, "policy.ini");
+  const sandbox: SandboxSpec = {
+    policy: existsSync(policyFile) ? readFileSync(policyFile) : undefined,
+    policyMode: spec.policyMode === undefined ? undefined : Number.parseInt(spec.policyMode, 8),
+    policyDirMode: spec.policyDirMode === undefined ? undefined : Number.parseInt(spec.policyDirMode, 8),
+    activeNetworks: readNetworks(join(dir, "networks")),
+    persistentNetworks: readNetworks(join(dir, "networks-persistent")),
+    bridges: spec.bridges,
+    filters: spec.filters,
+  };
+  const stdin = hasDomain ? readFileSync(join(dir, "domain.xml")) : Buffer.from(spec.stdin ?? "", "utf8");
+  return { name, dir, spec, stdin, expected, sandbox };
+}
+
+const caseNames = readdirSync(FIXTURES_DIR)
+  .filter((n) => statSync(join(FIXTURES_DIR, n)).isDirectory())
+  .sort();
+const cases = caseNames.map(loadCase);
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A case's pattern, with {policy} and {sandbox} standing for the policy path and the sandbox directory. */
+function pattern(source: string, sandbox: Sandbox): RegExp {
+  const fill = (text: string, key: string, value: string) => text.split(key).join(escapeRe(value));
+  return new RegExp(fill(fill(source, "{policy}", sandbox.policyPath), "{sandbox}", sandbox.dir));
+}
+
+beforeAll(() => {
+  ensureHookBuilt();
+});
+
+describe("fixture folders", () => {
+  it("are there, and every one has a case.json", () => {
+    expect(cases.length).toBeGreaterThan(50);
+  });
+});
+
+describe.concurrent("hook fixtures (dist/qemu as a process)", () => {
+  for (const c of cases) {
+    const argLists = (Array.isArray(c.spec.args[0]) ? c.spec.args : [c.spec.args]) as string[][];
+    for (const args of argLists) {
+      const title = argLists.length > 1 ? `${c.name} [${args.join(" ")}]` : c.name;
+      it(`${title}: ${c.spec.description}`, async () => {
+        const sandbox = makeSandbox(c.sandbox);
+        try {
+          const run = await runQemu(args, c.stdin, sandbox.env);
+          expect(run.timedOut, "the hook hung").toBe(false);
+          const stderrContext = `stderr: ${run.stderr}`;
+          expect(run.status, stderrContext).toBe(c.spec.exit);
+
+          const expectedStdout = c.expected ?? (c.spec.stdout === "input" ? c.stdin : Buffer.alloc(0));
+          // Compared as text for a readable diff, then as bytes (a BOM or CR must survive too).
+          expect(run.stdout.toString("utf8"), stderrContext).toBe(expectedStdout.toString("utf8"));
+          expect(run.stdout.equals(expectedStdout)).toBe(true);
+
+          expect(stderrProblem(run.stderr)).toBeUndefined();
+          if (c.spec.stderr === undefined) expect(run.stderr).toBe("");
+          else expect(run.stderr).toMatch(pattern(c.spec.stderr, sandbox));
+
+          const expectedLog = c.spec.log ?? [];
+          const logged = await sandbox.logged(expectedLog.length);
+          expect(logged.map((l) => `${l.priority} ${l.message}`)).toHaveLength(expectedLog.length);
+          expectedLog.forEach((want, i) => {
+            const got = logged[i];
+            expect(got?.tag).toBe("nwfilter-hook");
+            expect(got?.priority).toBe(`daemon.${want.priority}`);
+            expect(got?.message).toMatch(pattern(want.message, sandbox));
+          });
+          if (c.spec.maxMs !== undefined) expect(run.ms).toBeLessThan(c.spec.maxMs);
+        } finally {
+          sandbox.remove();
+        }
+      });
+    }
+  }
+});
+
+describe("generated inputs", () => {
+  it("refuses a domain larger than 16 MiB without printing it, with one line on stderr", async () => {
+    const head = "<domain type='kvm'>\n  <name>big</name>\n  <description>";
+    const tail = "</description>\n  <devices>\n    <interface type='bridge'><source bridge='br0'/></interface>\n  </devices>\n</domain>\n";
+    const size = 16 * 1024 * 1024 + 1;
+    const big = head + "x".repeat(size - head.length - tail.length) + tail;
+    expect(Buffer.byteLength(big)).toBe(size);
+    const sandbox = makeSandbox({ bridges: { br0: "linux" } });
+    try {
+      for (const op of ["migrate", "prepare"]) {
+        const run = await runQemu(["big", op, "begin", "-"], big, sandbox.env);
+        expect(run.status).toBe(2);
+        expect(run.stdout.length).toBe(0);
+        expect(stderrProblem(run.stderr)).toBeUndefined();
+        expect(run.stderr).toMatch(/^nwfilter-hook: .*domain XML of 'big' on stdin: input is larger than 16777216 bytes\n$/);
+      }
+    } finally {
+      sandbox.remove();
+    }
+  });
+
+  it("accepts a domain of just under 16 MiB (the limit is on bytes, not characters)", async () => {
+    // Multi-byte characters: 16 MiB of bytes is far fewer characters; the limit must count bytes
+    // both ways, and a large but legal document must still come back byte for byte.
+    const head = "<domain type='kvm'>\n  <name>big</name>\n  <description>";
+    const tail = "</description>\n  <devices>\n    <interface type='bridge'><source bridge='br0'/></interface>\n  </devices>\n</domain>\n";
+    const filler = "é".repeat(Math.floor((16 * 1024 * 1024 - 64 * 1024 - head.length - tail.length) / 2));
+    const xml = head + filler + tail;
+    const sandbox = makeSandbox({ bridges: { br0: "linux" } });
+    try {
+      const run = await runQemu(["big", "migrate", "begin", "-"], xml, sandbox.env, { timeoutMs: 60_000 });
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      expect(run.stdout.toString("utf8")).toBe(xml.replace("</interface>", "<filterref filter='vdsm-no-mac-spoofing'/></interface>"));
+    } finally {
+      sandbox.remove();
+    }
+  });
+});
+
+describe("expected outputs are valid libvirt domain XML", () => {
+  const ci = process.env.CI === "true";
+  const usable = xmllintUsable();
+  it.skipIf(!usable && !ci)("every expected.xml validates against the libvirt domain schema when its domain.xml does", () => {
+    expect(usable, "xmllint and the libvirt schema (libxml2-utils, libvirt-clients) are required under CI").toBe(true);
+    const pairs = cases.filter((c) => c.expected !== undefined && existsSync(join(c.dir, "domain.xml")));
+    expect(pairs.length).toBeGreaterThan(20);
+    const scratch = mkdtempSync(join(tmpdir(), "nwfh-fixture-schema-"));
+    try {
+      const files: string[] = [];
+      for (const c of pairs) {
+        files.push(join(c.dir, "domain.xml"));
+        // Copied because expected.xml is not a domain file name xmllint would report apart.
+        const out = join(scratch, `${c.name}.expected.xml`);
+        writeFileSync(out, c.expected as Buffer);
+        files.push(out);
+      }
+      const verdict = validateFiles(files);
+      const failures = pairs
+        .filter((c) => verdict.get(join(c.dir, "domain.xml")) && !verdict.get(join(scratch, `${c.name}.expected.xml`)))
+        .map((c) => c.name);
+      expect(failures).toEqual([]);
+      // Not vacuous: most fixture domains are schema-valid.
+      expect(pairs.filter((c) => verdict.get(join(c.dir, "domain.xml"))).length).toBeGreaterThan(pairs.length / 2);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});

@@ -106,10 +106,10 @@ export class Virsh {
     return this.runner.uri;
   }
 
-  /** stdout of a command that must succeed. */
-  call(args: readonly string[], domain?: string): string {
+  /** stdout of a command that must succeed; `shown` is how messages write the command. */
+  call(args: readonly string[], domain?: string, shown: readonly string[] = args): string {
     const r = this.runner.run(args);
-    if (r.status !== 0) throw classify(r, args, this.uri, domain);
+    if (r.status !== 0) throw classify(r, shown, this.uri, domain);
     return r.stdout;
   }
 
@@ -119,7 +119,8 @@ export class Virsh {
     try {
       const file = join(dir, "input.xml");
       writeFileSync(file, text, { mode: 0o600 });
-      return this.call([...args, file, ...after], domain);
+      // The temporary file is gone by the time anyone reads the message: it is not named there.
+      return this.call([...args, file, ...after], domain, [...args, ...after]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

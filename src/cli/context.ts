@@ -42,5 +42,7 @@ export interface Context {
   daemon: DaemonControl;
   /** Runs a program (the installed hook, for its self-test). */
   runFile(path: string, args: readonly string[], options: RunOptions): RunResult;
+  /** The environment the self-test runs the installed hook in; default: what libvirt gives a hook. */
+  hookEnv?: Record<string, string>;
   sleep(ms: number): void;
 }

@@ -1,4 +1,5 @@
-// Text for people: tables, NIC statuses, a progress bar on a terminal.
+// Text for people: tables, NIC statuses, unified diffs, a progress bar on a terminal.
+import { FILE_HEADERS_ONLY, createTwoFilesPatch } from "diff";
 import type { NicReason, NicReport } from "../transform.js";
 
 const REASONS: Partial<Record<NicReason, string>> = {
@@ -21,6 +22,17 @@ export function reasonText(nic: NicReport): string | undefined {
 export function statusText(nic: NicReport): string {
   const why = reasonText(nic);
   return why === undefined ? nic.status : `${nic.status} (${why})`;
+}
+
+/** A unified diff (--- / +++ / @@), three lines of context; "" when the texts are equal. */
+export function unifiedDiff(name: string, before: string, after: string): string {
+  if (before === after) return "";
+  return createTwoFilesPatch(name, name, before, after, undefined, undefined, { context: 3, headerOptions: FILE_HEADERS_ONLY });
+}
+
+/** A word as the shell reads it: quoted only when it needs to be. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.:@%+=,\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */

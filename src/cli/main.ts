@@ -36,9 +36,17 @@ const EXIT_CODES = `Exit codes:
   5   permission denied (run as root)
   70  internal error (a bug)`;
 
-const ENVIRONMENT = `Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
+const ENVIRONMENT = `Policy file: --policy, else $NWFILTER_HOOK_POLICY, else the one the installed hook reads,
+else /etc/nwfilter-hook/policy.ini.
+
+Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
 NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
 LIBVIRT_DEFAULT_URI (overridden by --connect).`;
+
+/** A command's epilog: its own note, then the exit codes. */
+function epilog(note?: string): string {
+  return note === undefined ? EXIT_CODES : `${note}\n\n${EXIT_CODES}`;
+}
 
 /** Runs the CLI with these arguments; returns the exit code. Never throws. */
 export function runCli(args: readonly string[], ctx: Context): number {
@@ -76,7 +84,7 @@ export function runCli(args: readonly string[], ctx: Context): number {
     .option("policy", {
       type: "string",
       describe: "policy file",
-      defaultDescription: "$NWFILTER_HOOK_POLICY, else the one the installed hook reads, else /etc/nwfilter-hook/policy.ini",
+      defaultDescription: "see below",
       global: true,
     })
     .command(
@@ -88,7 +96,11 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .option("force", { type: "boolean", default: false, describe: "replace a hook that is not ours (a backup is kept)" })
           .example("$0 install", "install for the system libvirt")
           .example("$0 install --policy /etc/nwfilter-hook/lab.ini", "install with a policy elsewhere (the hook is told where)")
-          .epilog("Copies the built hook to HOOKS-DIR/qemu.d/50-nwfilter-hook (libvirt >= 6.5; older: HOOKS-DIR/qemu), with the absolute path of this Node on its #! line. Running it again changes nothing and says so."),
+          .epilog(
+            epilog(
+              "Copies the built hook to HOOKS-DIR/qemu.d/50-nwfilter-hook (libvirt >= 6.5; older: HOOKS-DIR/qemu), naming the absolute path of this Node as its interpreter. Running it again changes nothing and says so.",
+            ),
+          ),
       (a) => run(() => install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect })),
     )
     .command(
@@ -99,7 +111,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .option("purge", { type: "boolean", default: false, describe: "also remove the policy, and undefine the filter when no domain references it" })
           .option("reload", { type: "boolean", default: true, describe: "reload the daemon (--no-reload: don't)" })
           .example("$0 uninstall", "remove the hook; running VMs keep running")
-          .example("$0 uninstall --purge", "remove the hook, the policy and the filter"),
+          .example("$0 uninstall --purge", "remove the hook, the policy and the filter")
+          .epilog(epilog()),
       (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect })),
     )
     .command(
@@ -109,7 +122,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
         y
           .positional("file", { type: "string", describe: "filter definition", defaultDescription: "the shipped nwfilter/vdsm-no-mac-spoofing.xml" })
           .example("$0 define-filter", "define vdsm-no-mac-spoofing (created, updated or unchanged)")
-          .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter)"),
+          .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter)")
+          .epilog(epilog()),
       (a) =>
         run(() => {
           const result = defineFilter(ctx.virsh(a.connect), a.file ?? shippedFilterPath(ctx));
@@ -123,7 +137,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
       (y) =>
         y
           .example("$0 check", "after editing the policy, like nginx -t")
-          .example("$0 check --policy new.ini", "check a policy file before putting it in place"),
+          .example("$0 check --policy new.ini", "check a policy file before putting it in place")
+          .epilog(epilog()),
       (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect })),
     )
     .command(
@@ -134,9 +149,17 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .positional("file", { type: "string", describe: "XML file, or - for stdin", defaultDescription: "stdin" })
           .option("device", { type: "boolean", default: false, describe: "the input is one <interface> element (hot-plug)" })
           .option("diff", { type: "boolean", default: false, describe: "print a unified diff instead of the XML" })
-          .example("$0 inject --device nic.xml > nic2.xml && virsh attach-device DOM nic2.xml --live --config", "hot-plug a NIC with the filter")
-          .example("virsh dumpxml --inactive DOM | $0 inject --diff", "show what apply would change")
-          .epilog("Reads no libvirt state except network definitions and sysfs (like the hook); messages go to stderr."),
+          .example("$0 inject --device nic.xml > nic2.xml", "one NIC, for hot-plug (see below)")
+          .example("$0 inject --diff web1.xml", "show what would change in a domain XML")
+          .example("$0 inject - < web1.xml", "from stdin")
+          .epilog(
+            epilog(
+              "Hot-plug a NIC with the filter:\n" +
+                "  nwfilter-hook inject --device nic.xml > nic2.xml\n" +
+                "  virsh attach-device DOMAIN nic2.xml --live --config\n\n" +
+                "Calls no libvirt API: reads network definitions and sysfs, like the hook. The XML goes to stdout, messages to stderr.",
+            ),
+          ),
       (a) => run(() => inject(ctx, { file: a.file, device: a.device, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] })),
     )
     .command(
@@ -147,7 +170,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .positional("domains", { type: "string", array: true, describe: "domain names", defaultDescription: "all domains" })
           .option("json", { type: "boolean", default: false, describe: "machine-readable output" })
           .example("$0 audit", "a table of every NIC: compliant, missing, exempt, ineligible, other-filter")
-          .example("$0 audit --json web1 | jq '.domains[].live'", "the running NICs of one domain"),
+          .example("$0 audit --json web1 | jq '.domains[].live'", "the running NICs of one domain")
+          .epilog(epilog()),
       (a) => run(() => audit(ctx, { domains: (a.domains ?? []).map(String), json: a.json, policy: a.policy, hooksDir: a["hooks-dir"], uri: a.connect })),
     )
     .command(
@@ -161,7 +185,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .option("dry-run", { type: "boolean", default: false, describe: "show the diffs, change nothing" })
           .example("$0 apply web1", "fix web1's definition; the next start has the filter")
           .example("$0 apply --all --live", "upgrade a host: every definition and every running NIC")
-          .example("$0 apply --all --dry-run", "show what would change"),
+          .example("$0 apply --all --dry-run", "show what would change")
+          .epilog(epilog()),
       (a) =>
         run(() =>
           apply(ctx, {

@@ -2,7 +2,6 @@
 // (dumpxml --inactive --security-info, transform, define) and, with --live, into the running
 // NICs (update-device --live with the NIC's live XML plus the filterref). Domains that need
 // nothing are not touched.
-import { createTwoFilesPatch } from "diff";
 import { HostError, NwfilterHookError, formatError } from "../../errors.js";
 import type { HostFacts } from "../../host-facts.js";
 import { describeNic } from "../../hook.js";
@@ -15,7 +14,7 @@ import { child, parseXml, type XmlElement } from "../../xml.js";
 import type { Context } from "../context.js";
 import { nothingToDo, selectDomains } from "../domains.js";
 import { EXIT, UsageError } from "../errors.js";
-import { Progress } from "../format.js";
+import { Progress, unifiedDiff } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 
 export interface ApplyOptions {
@@ -86,12 +85,12 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
   if (d.persistent) {
     const file = `persistent definition of domain '${d.name}'`;
     const before = virsh.dumpxml(d.name, "config");
-    const r = transform(before, policy, host, { file });
+    const r = transform(before, policy, host, { file, domainOnly: true });
     const todo = r.nics.filter((n) => n.action !== undefined);
     if (todo.length === 0) {
       say(`${d.name}: definition: ${nothingToDo(r.nics)}`);
     } else {
-      if (options.dryRun) say(createTwoFilesPatch(`${d.name} (definition)`, `${d.name} (definition)`, before, r.xml, "", "", { context: 3 }).trimEnd());
+      if (options.dryRun) say(unifiedDiff(`${d.name} (definition)`, before, r.xml).trimEnd());
       else virsh.define(r.xml, d.name);
       say(`${d.name}: definition: ${verb} filter '${policy.filter}' to ${nicList(todo)}`);
       changed = true;
@@ -101,7 +100,7 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
   if (d.active) {
     const file = `live definition of domain '${d.name}'`;
     const before = virsh.dumpxml(d.name, "live");
-    const r = transform(before, policy, host, { file });
+    const r = transform(before, policy, host, { file, domainOnly: true });
     const todo = r.nics.filter((n) => n.action !== undefined);
     if (todo.length === 0) {
       say(`${d.name}: running: ${nothingToDo(r.nics)}`);
@@ -115,11 +114,11 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
         const b = now[nic.index] as XmlElement;
         const device = r.xml.slice(b.start, b.end);
         const label = `${d.name} (running interface ${nic.mac ?? nic.index + 1})`;
-        if (options.dryRun) say(createTwoFilesPatch(label, label, `${before.slice(a.start, a.end)}\n`, `${device}\n`, "", "", { context: 3 }).trimEnd());
+        if (options.dryRun) say(unifiedDiff(label, `${before.slice(a.start, a.end)}\n`, `${device}\n`).trimEnd());
         else virsh.updateDeviceLive(d.name, device);
       }
       if (!options.dryRun) {
-        const after = transform(virsh.dumpxml(d.name, "live"), policy, host, { file, checkOnly: true });
+        const after = transform(virsh.dumpxml(d.name, "live"), policy, host, { file, checkOnly: true, domainOnly: true });
         const still = after.nics.filter((n) => n.status === "missing" && todo.some((t) => t.mac === n.mac));
         if (still.length > 0) throw new HostError(`libvirt accepted update-device but the running interface still lacks the filter: ${nicList(still)}`);
       }

@@ -8,7 +8,7 @@ import { transform, type NicReport, type NicStatus } from "../../transform.js";
 import type { Context } from "../context.js";
 import { countStatuses, selectDomains, STATUSES } from "../domains.js";
 import { EXIT, exitCodeFor } from "../errors.js";
-import { statusText, table } from "../format.js";
+import { shellWord, statusText, table } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 
 export interface AuditOptions {
@@ -69,7 +69,7 @@ export function audit(ctx: Context, options: AuditOptions): number {
       const judge = (view: "config" | "live") => {
         const xml = virsh.dumpxml(d.name, view);
         const file = `${view === "config" ? "persistent" : "live"} definition of domain '${d.name}'`;
-        const nics = transform(xml, policy, host, { file, checkOnly: true }).nics;
+        const nics = transform(xml, policy, host, { file, checkOnly: true, domainOnly: true }).nics;
         all.push(...nics);
         return nics.map(toJson);
       };
@@ -115,7 +115,7 @@ export function audit(ctx: Context, options: AuditOptions): number {
     if (!isActive(policy)) ctx.stdout("audit: filtering is off in the policy: every interface counts as exempt\n");
     if (counts.missing > 0) {
       const names = results.filter((r) => [...(r.config ?? []), ...(r.live ?? [])].some((n) => n.status === "missing")).map((r) => r.name);
-      ctx.stdout(`audit: fix with: nwfilter-hook apply --live ${names.join(" ")}\n`);
+      ctx.stdout(`audit: fix with: nwfilter-hook apply --live ${names.map(shellWord).join(" ")}\n`);
     }
   }
   if (errorCode !== EXIT.OK) return errorCode;

@@ -1,7 +1,6 @@
 // `inject [--device] [--diff] [FILE|-]`: the transformation on a domain XML, or on one
 // <interface> for hot-plug, printed (or shown as a unified diff). Pure: libvirt is not called.
 import { readFileSync } from "node:fs";
-import { createTwoFilesPatch } from "diff";
 import { MAX_XML_BYTES } from "../../constants.js";
 import { XmlError } from "../../errors.js";
 import { describeNic } from "../../hook.js";
@@ -11,7 +10,7 @@ import { transform } from "../../transform.js";
 import { parseXml } from "../../xml.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
-import { reasonText } from "../format.js";
+import { reasonText, unifiedDiff } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 
 export interface InjectOptions {
@@ -23,7 +22,8 @@ export interface InjectOptions {
 }
 
 function readInput(ctx: Context, file: string | undefined): { text: string; name: string } {
-  if (file === undefined || file === "-") {
+  // yargs hands a lone "-" over as "".
+  if (file === undefined || file === "-" || file === "") {
     if (ctx.stdinIsTTY) throw new UsageError("no input: give a FILE, or pipe the XML into stdin ('-')");
     return { text: ctx.readStdin(), name: "stdin" };
   }
@@ -51,7 +51,7 @@ export function inject(ctx: Context, options: InjectOptions): number {
   const result = transform(input.text, policy, host, { file: input.name });
 
   if (options.diff) {
-    if (result.changed) ctx.stdout(createTwoFilesPatch(input.name, input.name, input.text, result.xml, "", "", { context: 3 }));
+    ctx.stdout(unifiedDiff(input.name, input.text, result.xml));
   } else {
     ctx.stdout(result.xml);
   }

@@ -5,6 +5,7 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, o
 import { dirname } from "node:path";
 import { HostError } from "../../errors.js";
 import { compareVersions } from "../../policy.js";
+import type { Virsh } from "../../virsh.js";
 import type { Context } from "../context.js";
 import { EXIT, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
@@ -130,9 +131,7 @@ export function install(ctx: Context, options: InstallOptions): number {
       status = EXIT.FINDINGS;
     } else {
       say(`daemon: ${ctx.daemon.reload(daemon)}`);
-      // The reload is asynchronous; wait until the daemon answers again.
-      ctx.sleep(300);
-      virsh.daemonVersion();
+      waitForDaemon(ctx, virsh);
     }
   }
 
@@ -143,6 +142,24 @@ export function install(ctx: Context, options: InstallOptions): number {
 
   say(status !== EXIT.OK ? "install: incomplete (see above)" : changed ? "install: done" : "install: nothing changed (already installed)");
   return status;
+}
+
+/**
+ * The daemon reloads in a thread of its own and says nothing when it is done: wait until it
+ * answers again, and a little longer.
+ */
+export function waitForDaemon(ctx: Context, virsh: Virsh, timeoutMs = 30_000): void {
+  ctx.sleep(200);
+  for (let waited = 200; ; waited += 250) {
+    try {
+      virsh.daemonVersion();
+      break;
+    } catch (error) {
+      if (waited >= timeoutMs) throw error;
+      ctx.sleep(250);
+    }
+  }
+  ctx.sleep(300);
 }
 
 /** The default policy, created exclusively (never over an existing file), mode 0644, owned by root. */

@@ -10,6 +10,7 @@ import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";
 import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
 import { policyLocation } from "../policy.js";
 import { readFilterFile } from "./define-filter.js";
+import { waitForDaemon } from "./install.js";
 
 export interface UninstallOptions {
   hooksDir: string;
@@ -53,7 +54,15 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
       say("daemon: not reloaded (--no-reload)");
     } else {
       const daemon = ctx.daemon.find();
-      say(daemon ? `daemon: ${ctx.daemon.reload(daemon)}` : "daemon: not found, not reloaded (a removed hook is simply not run)");
+      if (!daemon) say("daemon: not found, not reloaded (a removed hook is simply not run)");
+      else {
+        say(`daemon: ${ctx.daemon.reload(daemon)}`);
+        try {
+          waitForDaemon(ctx, ctx.virsh(options.uri));
+        } catch {
+          // Not needed for the removal; a daemon that does not answer is not ours to fix here.
+        }
+      }
     }
   }
 

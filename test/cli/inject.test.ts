@@ -1,0 +1,147 @@
+// inject: the transformation on a domain or one <interface>, byte for byte elsewhere; --diff;
+// messages on stderr; and the errors, each one line with its exit code.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHarness, type Harness } from "./support/harness.js";
+import { bridgeNic, domainXml, userNic } from "./support/xml.js";
+
+const FILTER = "vdsm-no-mac-spoofing";
+
+describe("inject", () => {
+  let h: Harness;
+  let dom: string;
+  beforeAll(() => {
+    h = makeHarness();
+    // The filter is "defined": its file is where the hook and inject look.
+    writeFileSync(join(h.state, "nwfilters", `${FILTER}.xml`), `<filter name='${FILTER}' chain='root'/>\n`);
+    dom = join(h.root, "web1.xml");
+    writeFileSync(dom, domainXml("web1", [bridgeNic("52:54:00:00:00:01"), userNic("52:54:00:00:00:02"), bridgeNic("52:54:00:00:00:03", { filter: FILTER })]));
+  });
+  afterAll(() => h.cleanup());
+
+  it("adds the filterref to each eligible NIC and leaves every other byte alone", () => {
+    const r = h.run(["inject", dom]);
+    expect(r.code).toBe(0);
+    const input = domainXml("web1", [bridgeNic("52:54:00:00:00:01"), userNic("52:54:00:00:00:02"), bridgeNic("52:54:00:00:00:03", { filter: FILTER })]);
+    const expected = input.replace("<model type='virtio'/>\n    </interface>", `<model type='virtio'/>\n      <filterref filter='${FILTER}'/>\n    </interface>`);
+    expect(r.stdout).toBe(expected);
+    expect(r.stderr).toMatchInlineSnapshot(`
+      "nwfilter-hook: added filterref 'vdsm-no-mac-spoofing' to 52:54:00:00:00:01 (type bridge, source br0)
+      nwfilter-hook: left alone: 52:54:00:00:00:02 (type user): ineligible (libvirt ignores filterref on type 'user')
+      "
+    `);
+    expect(h.calls()).toEqual([]); // inject never calls libvirt
+  });
+
+  it("--diff prints a unified diff", () => {
+    const r = h.run(["inject", "--diff", dom]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "--- <tmp>/web1.xml
+      +++ <tmp>/web1.xml
+      @@ -10,6 +10,7 @@
+             <mac address='52:54:00:00:00:01'/>
+             <source bridge='br0'/>
+             <model type='virtio'/>
+      +      <filterref filter='vdsm-no-mac-spoofing'/>
+           </interface>
+           <interface type='user'>
+             <mac address='52:54:00:00:00:02'/>
+      "
+    `);
+  });
+
+  it("--diff prints nothing when nothing changes", () => {
+    const file = join(h.root, "done.xml");
+    writeFileSync(file, domainXml("done", [bridgeNic("52:54:00:00:00:04", { filter: FILTER })]));
+    expect(h.run(["inject", "--diff", file])).toEqual({ code: 0, stdout: "", stderr: "nwfilter-hook: no change\n" });
+  });
+
+  it("--device: one <interface> from stdin, for hot-plug", () => {
+    const nic = "<interface type='bridge'>\n  <mac address='52:54:00:00:00:05'/>\n  <source bridge='br0'/>\n</interface>\n";
+    const r = h.run(["inject", "--device", "-"], { stdin: nic });
+    expect(r).toEqual({
+      code: 0,
+      stdout: `<interface type='bridge'>\n  <mac address='52:54:00:00:00:05'/>\n  <source bridge='br0'/>\n  <filterref filter='${FILTER}'/>\n</interface>\n`,
+      stderr: `nwfilter-hook: added filterref '${FILTER}' to 52:54:00:00:00:05 (type bridge, source br0)\n`,
+    });
+  });
+
+  it("follows the policy: an exempt MAC and an OVS bridge are left alone, OnExisting=replace switches a filter", () => {
+    const policy = join(h.root, "replace.ini");
+    writeFileSync(policy, "[filtering]\nOnExisting = replace\n[exempt]\nMACs = 52:54:00:AA:00:01\n");
+    chmodSync(policy, 0o644);
+    const file = join(h.root, "mixed.xml");
+    writeFileSync(file, domainXml("mixed", [bridgeNic("52:54:00:aa:00:01"), bridgeNic("52:54:00:aa:00:02", { bridge: "ovs0" }), bridgeNic("52:54:00:aa:00:03", { filter: "clean-traffic" })]));
+    const r = h.run(["inject", "--diff", "--policy", policy, file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`-      <filterref filter='clean-traffic'/>\n+      <filterref filter='${FILTER}'/>`);
+    expect(r.stderr).toMatchInlineSnapshot(`
+      "nwfilter-hook: left alone: 52:54:00:aa:00:01 (type bridge, source br0): exempt (policy [exempt] MACs)
+      nwfilter-hook: left alone: 52:54:00:aa:00:02 (type bridge, source ovs0): ineligible ('ovs0' is not a Linux bridge (Open vSwitch?))
+      nwfilter-hook: replaced filter 'clean-traffic' with 'vdsm-no-mac-spoofing' on 52:54:00:aa:00:03 (type bridge, source br0, filter clean-traffic)
+      "
+    `);
+  });
+
+  it("warns when the filter is not defined on this host", () => {
+    const r = h.run(["inject", dom], { env: { NWFILTER_HOOK_NWFILTER_DIR: join(h.root, "empty") } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: nwfilter '${FILTER}' is not defined on this host`);
+  });
+});
+
+describe("inject errors: one line, an exit code", () => {
+  let h: Harness;
+  beforeAll(() => {
+    h = makeHarness();
+    mkdirSync(join(h.root, "in"));
+  });
+  afterAll(() => h.cleanup());
+
+  const tmp = (path: string) => path.replace(h.root, "<tmp>");
+  const write = (name: string, text: string) => {
+    const file = join(h.root, "in", name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("malformed XML: file, line and column, exit 3", () => {
+    const r = h.run(["inject", write("bad.xml", "<domain>\n  <name>x</name>\n  <devices>\n</domain>\n")]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatchInlineSnapshot(`
+      "nwfilter-hook: <tmp>/in/bad.xml:4:1: malformed XML: Expected closing tag 'devices' (opened in line 3, col 3) instead of closing tag 'domain'.
+      "
+    `);
+  });
+
+  it("an <interface> without --device, and a <domain> with it: exit 3", () => {
+    const nic = write("nic.xml", "<interface type='bridge'><source bridge='br0'/></interface>");
+    expect(h.run(["inject", nic])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(nic)}: this is an <interface>, not a <domain>: add --device\n` });
+    const dom = write("dom.xml", domainXml("d", []));
+    expect(h.run(["inject", "--device", dom])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(dom)}: --device expects one <interface> element, found <domain>\n` });
+  });
+
+  it("a missing file: exit 4", () => {
+    const r = h.run(["inject", "/nonexistent/web1.xml"]);
+    expect(r).toEqual({ code: 4, stdout: "", stderr: "nwfilter-hook: /nonexistent/web1.xml: cannot read the XML: ENOENT: no such file or directory\n" });
+  });
+
+  it("an invalid policy: file, line and key, exit 3", () => {
+    const policy = join(h.root, "bad.ini");
+    writeFileSync(policy, "[filtering]\nOnMissing = sometimes\n");
+    chmodSync(policy, 0o644);
+    const r = h.run(["inject", "--policy", policy, write("ok.xml", domainXml("ok", []))]);
+    expect(r).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(policy)}:2: OnMissing: expected enforce or audit, got 'sometimes'\n` });
+  });
+
+  it("no input on a terminal: exit 2", () => {
+    expect(h.run(["inject"], { stdinIsTTY: true })).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "nwfilter-hook: no input: give a FILE, or pipe the XML into stdin ('-')\n",
+    });
+  });
+});

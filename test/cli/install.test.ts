@@ -1,0 +1,341 @@
+// install, uninstall and check against temporary hooks directories and the fake virsh: what
+// they write, that a second install changes nothing, that a foreign hook is kept, and that the
+// installed hook runs (its self-test runs the real built hook).
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HOOK_MARKER, bakedPolicyPath, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
+import { defaultPolicyText } from "../../src/cli/policy.js";
+import { DEFAULT_POLICY, parsePolicy } from "../../src/policy.js";
+import { DIST_QEMU } from "./support/build.js";
+import { makeHarness, type Harness } from "./support/harness.js";
+
+let h: Harness;
+let hook: string;
+beforeEach(() => {
+  h = makeHarness();
+  hook = join(h.hooksDir, "qemu.d", "50-nwfilter-hook");
+});
+afterEach(() => h.cleanup());
+
+const install = (...extra: string[]) => h.run(["install", "--hooks-dir", h.hooksDir, ...extra]);
+
+describe("install", () => {
+  it("installs the hook, the default policy and the filter, reloads the daemon and self-tests", () => {
+    const r = install();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
+      policy <tmp>/policy.ini: written (the defaults, every key commented out)
+      nwfilter 'vdsm-no-mac-spoofing': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)
+      daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
+      self-test: ok: the installed hook ran a sample restore and added the filter
+      install: done
+      "
+    `);
+    expect(h.reloads).toEqual(["libvirtd"]);
+
+    const text = readFileSync(hook, "utf8");
+    expect(statSync(hook).mode & 0o7777).toBe(0o755);
+    expect(isOurs(text)).toBe(true);
+    expect(interpreterOf(text)).toBe(process.execPath);
+    expect(bakedPolicyPath(text)).toBe(h.policyPath);
+    expect(text.split("\n").slice(0, 5).join("\n").replace(process.execPath, "<node>").replace(h.root, "<tmp>")).toMatchInlineSnapshot(`
+      "#!/bin/sh
+      ":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") exec <node> "$0" "$@";; esac; exit 0
+      "use strict";
+      // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
+      process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"
+    `);
+    // The rest is the built hook, unchanged.
+    const ours = (line: string) => line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=");
+    const unmarked = text
+      .split("\n")
+      .filter((line, i) => i > 5 || !ours(line))
+      .join("\n")
+      .replace(`exec ${process.execPath} "$0"`, 'exec node "$0"');
+    expect(unmarked === readFileSync(DIST_QEMU, "utf8")).toBe(true);
+
+    expect(statSync(h.policyPath).mode & 0o7777).toBe(0o644);
+    expect(readFileSync(h.policyPath, "utf8")).toBe(defaultPolicyText());
+    expect(readFileSync(join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml"), "utf8")).toContain("<filterref filter='no-arp-mac-spoofing'/>");
+    // No temporary file is left where libvirt would run it.
+    expect(readFileSyncDir(join(h.hooksDir, "qemu.d"))).toEqual(["50-nwfilter-hook"]);
+    expect(readFileSyncDir(h.hooksDir)).toEqual(["qemu.d"]);
+  });
+
+  it("a second run changes nothing and says so", () => {
+    expect(install().code).toBe(0);
+    const before = { text: readFileSync(hook, "utf8"), mtime: statSync(hook).mtimeMs, policy: readFileSync(h.policyPath, "utf8") };
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: unchanged
+      policy <tmp>/policy.ini: exists, left alone
+      nwfilter 'vdsm-no-mac-spoofing': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)
+      daemon: no reload needed (the hook is unchanged)
+      self-test: ok: the installed hook ran a sample restore and added the filter
+      install: nothing changed (already installed)
+      "
+    `);
+    expect(h.reloads).toEqual(["libvirtd"]); // only the first run reloaded
+    expect(readFileSync(hook, "utf8")).toBe(before.text);
+    expect(statSync(hook).mtimeMs).toBe(before.mtime);
+    expect(readFileSync(h.policyPath, "utf8")).toBe(before.policy);
+    expect(h.calls().filter((c) => c.startsWith("nwfilter-define"))).toHaveLength(1);
+  });
+
+  it("keeps an existing policy, and refuses to install over an invalid one", () => {
+    writeFileSync(h.policyPath, "[filtering]\nOnMissing = audit\n", { mode: 0o644 });
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("policy <tmp>/policy.ini: exists, left alone");
+    expect(readFileSync(h.policyPath, "utf8")).toBe("[filtering]\nOnMissing = audit\n");
+    expect(r.stdout).toMatch(/self-test: ok/);
+
+    writeFileSync(h.policyPath, "[filtering]\nOnMising = audit\n");
+    const bad = install();
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/^nwfilter-hook: <tmp>\/policy.ini:2: unknown key 'OnMising' in \[filtering\]/);
+  });
+
+  it("without --no-reload a changed hook reloads the daemon; with it, it does not", () => {
+    const r = install("--no-reload");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("daemon: not reloaded (--no-reload)");
+    expect(h.reloads).toEqual([]);
+  });
+
+  it("an update (other content) says updated", () => {
+    expect(install().code).toBe(0);
+    writeFileSync(hook, readFileSync(hook, "utf8").replace("do not edit", "edited"));
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hook <tmp>/hooks/qemu.d/50-nwfilter-hook: updated");
+    expect(r.stdout).toContain("install: done");
+  });
+
+  it("for libvirt < 6.5 installs hooks/qemu, never over a foreign hook without --force", () => {
+    writeFileSync(join(h.state, "version"), "6.0.0\n");
+    const main = join(h.hooksDir, "qemu");
+    writeFileSync(main, "#!/bin/sh\n# the site's own hook\nexit 0\n", { mode: 0o755 });
+    const refused = install();
+    expect(refused).toEqual({
+      code: 4,
+      stdout: "",
+      stderr: "nwfilter-hook: <tmp>/hooks/qemu exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)\n",
+    });
+    expect(readFileSync(main, "utf8")).toContain("the site's own hook");
+
+    const forced = install("--force");
+    expect(forced.stdout + forced.stderr).toContain("install: done");
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain("hook <tmp>/hooks/qemu: the existing hook, not ours, is kept as <tmp>/hooks/qemu.nwfilter-hook-backup (--force)");
+    expect(isOurs(readFileSync(main, "utf8"))).toBe(true);
+    expect(existsSync(hook)).toBe(false);
+
+    // uninstall puts the site's hook back.
+    const un = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    expect(un.code).toBe(0);
+    expect(un.stdout).toContain("restored the hook that 'install --force' had replaced");
+    expect(readFileSync(main, "utf8")).toContain("the site's own hook");
+    expect(existsSync(`${main}.nwfilter-hook-backup`)).toBe(false);
+  });
+
+  it("after a libvirt upgrade to >= 6.5, moves its own hooks/qemu to qemu.d", () => {
+    writeFileSync(join(h.state, "version"), "6.0.0\n");
+    expect(install().code).toBe(0);
+    writeFileSync(join(h.state, "version"), "9.0.0\n");
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hook <tmp>/hooks/qemu: removed (an older install; libvirt 9.0.0 runs qemu.d)");
+    expect(existsSync(join(h.hooksDir, "qemu"))).toBe(false);
+    expect(existsSync(hook)).toBe(true);
+  });
+
+  it("stops with one line when the daemon is down, before writing anything", () => {
+    writeFileSync(join(h.state, "down"), "");
+    const r = install();
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatchInlineSnapshot(`
+      "nwfilter-hook: the libvirt daemon is not running (cannot connect to qemu:///system): start libvirtd or virtqemud (failed to connect to the hypervisor; Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory)
+      "
+    `);
+    expect(existsSync(hook)).toBe(false);
+    expect(existsSync(h.policyPath)).toBe(false);
+  });
+
+  it("reports a self-test failure with exit 1", () => {
+    // The hook names a Node that does not exist: libvirt could not run it either.
+    const r = h.run(["install", "--hooks-dir", h.hooksDir], { execPath: "/nonexistent/bin/node" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^self-test: FAILED: <tmp>\/hooks\/qemu.d\/50-nwfilter-hook exited 127 on a sample restore, expected 0: .*nonexistent/m);
+    expect(r.stdout).toMatch(/install: incomplete \(see above\)\n$/);
+  });
+});
+
+describe("the default policy file", () => {
+  it("parses to the built-in defaults: every key is commented out", () => {
+    const policy = parsePolicy(defaultPolicyText(), "policy.ini");
+    expect({ ...policy, source: DEFAULT_POLICY.source }).toEqual(DEFAULT_POLICY);
+    for (const key of ["EnableMACAntiSpoofingFilterRules", "ClusterLevel", "Filter", "OnMissing", "OnExisting", "Domains", "Networks", "Bridges", "MACs"]) {
+      expect(defaultPolicyText()).toMatch(new RegExp(`^;${key} =`, "m"));
+    }
+  });
+});
+
+describe("uninstall", () => {
+  it("removes only what install put there; --purge also the policy and the unreferenced filter", () => {
+    expect(install().code).toBe(0);
+    mkdirSync(join(h.hooksDir, "qemu.d"), { recursive: true });
+    writeFileSync(join(h.hooksDir, "qemu.d", "10-site"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const r = h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: removed
+      daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
+      policy <tmp>/policy.ini: removed
+      nwfilter 'vdsm-no-mac-spoofing': undefined
+      uninstall: done
+      "
+    `);
+    expect(readFileSyncDir(join(h.hooksDir, "qemu.d"))).toEqual(["10-site"]);
+    expect(existsSync(h.policyPath)).toBe(false);
+    expect(existsSync(join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml"))).toBe(false);
+    expect(h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]).stdout).toBe("uninstall: nothing to remove\n");
+  });
+
+  it("--purge keeps the filter while a domain references it", () => {
+    expect(install().code).toBe(0);
+    h.domain("web1", "<domain><name>web1</name><devices><interface type='bridge'><source bridge='br0'/><filterref filter='vdsm-no-mac-spoofing'/></interface></devices></domain>");
+    const r = h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': kept, referenced by domain 'web1'");
+    expect(existsSync(join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml"))).toBe(true);
+  });
+
+  it("leaves a file in its place that is not ours", () => {
+    mkdirSync(join(h.hooksDir, "qemu.d"));
+    writeFileSync(hook, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const r = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    expect(r.stdout).toBe("hook <tmp>/hooks/qemu.d/50-nwfilter-hook: left alone (not installed by nwfilter-hook)\nuninstall: nothing to remove\n");
+    expect(existsSync(hook)).toBe(true);
+  });
+});
+
+describe("check", () => {
+  it("fails, naming each problem, before install", () => {
+    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "policy <tmp>/policy.ini: ok (absent: built-in defaults) [NWFILTER_HOOK_POLICY]
+      # effective policy (<tmp>/policy.ini (absent: built-in defaults))
+      [filtering]
+      EnableMACAntiSpoofingFilterRules = true
+      ClusterLevel = 4.7
+      Filter = vdsm-no-mac-spoofing
+      OnMissing = enforce
+      OnExisting = keep
+
+      [exempt]
+      Domains =
+      Networks =
+      Bridges =
+      MACs =
+      hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not installed in <tmp>/hooks: run nwfilter-hook install
+      daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
+      nwfilter 'vdsm-no-mac-spoofing': FAILED: not defined: run nwfilter-hook define-filter
+      check: FAILED (2 problems)
+      "
+    `);
+  });
+
+  it("passes after install, printing the effective policy", () => {
+    writeFileSync(h.policyPath, "[filtering]\nOnMissing = audit\n[exempt]\nDomains = lab-*, router\nMACs = 52:54:00:AA:BB:CC\n", { mode: 0o644 });
+    expect(install().code).toBe(0);
+    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "policy <tmp>/policy.ini: ok [NWFILTER_HOOK_POLICY]
+      # effective policy (<tmp>/policy.ini)
+      [filtering]
+      EnableMACAntiSpoofingFilterRules = true
+      ClusterLevel = 4.7
+      Filter = vdsm-no-mac-spoofing
+      OnMissing = audit
+      OnExisting = keep
+
+      [exempt]
+      Domains = lab-*, router
+      Networks =
+      Bridges =
+      MACs = 52:54:00:aa:bb:cc
+      hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
+      daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
+      nwfilter 'vdsm-no-mac-spoofing': ok (defined)
+      check: ok
+      "
+    `);
+  });
+
+  it("reads the policy the installed hook reads when neither --policy nor the environment says", () => {
+    expect(install().code).toBe(0);
+    const r = h.run(["check", "--hooks-dir", h.hooksDir], { env: { NWFILTER_HOOK_POLICY: "" } });
+    expect(r.stdout).toContain("policy <tmp>/policy.ini: ok [read by the installed hook <tmp>/hooks/qemu.d/50-nwfilter-hook]");
+  });
+
+  it("reports an invalid policy, a hook that is not executable and a daemon that is down", () => {
+    expect(install().code).toBe(0);
+    writeFileSync(h.policyPath, "[filtering]\nClusterLevel = four\n");
+    chmodSync(hook, 0o644);
+    writeFileSync(join(h.state, "down"), "");
+    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "policy <tmp>/policy.ini: FAILED: <tmp>/policy.ini:2: ClusterLevel: expected a dotted version such as 4.7, got 'four'
+      hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not executable (chmod 0755, or install again)
+      daemon: FAILED: the libvirt daemon is not running (cannot connect to qemu:///system): start libvirtd or virtqemud (failed to connect to the hypervisor; Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory)
+      nwfilter 'vdsm-no-mac-spoofing': FAILED: cannot tell: libvirt is not reachable
+      check: FAILED (4 problems)
+      "
+    `);
+  });
+
+  it("notes when the installed hook reads another policy than the one checked", () => {
+    expect(install().code).toBe(0);
+    const other = join(h.root, "candidate.ini");
+    writeFileSync(other, "[filtering]\nOnMissing = enforce\n", { mode: 0o644 });
+    const r = h.run(["check", "--hooks-dir", h.hooksDir, "--policy", other]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("note: it reads the policy <tmp>/policy.ini, not <tmp>/candidate.ini");
+  });
+});
+
+describe("define-filter", () => {
+  it("says created, unchanged, then updated with the same uuid", () => {
+    const file = join(h.root, "f.xml");
+    writeFileSync(file, "<filter name='site-filter' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n</filter>\n");
+    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    writeFileSync(file, "<!-- more -->\n<filter name=\"site-filter\" chain=\"root\">\n  <filterref filter=\"no-mac-spoofing\"/>\n  <filterref filter=\"no-arp-mac-spoofing\"/>\n</filter>\n");
+    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': updated (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    const defined = readFileSync(join(h.state, "nwfilters", "site-filter.xml"), "utf8");
+    expect(defined).toContain("<uuid>5a1b2c3d-0000-4000-8000-000000000001</uuid>");
+    expect(defined).toContain("no-arp-mac-spoofing");
+    // The uuid was sent with the update (libvirt refuses a new uuid for an existing name).
+    expect(h.calls().filter((c) => c.startsWith("nwfilter-define"))).toHaveLength(2);
+  });
+
+  it("defines the shipped filter by default; refuses what is not a filter", () => {
+    expect(h.run(["define-filter"]).stdout).toMatch(/^nwfilter 'vdsm-no-mac-spoofing': created/);
+    const file = join(h.root, "dom.xml");
+    writeFileSync(file, "<domain/>");
+    expect(h.run(["define-filter", file])).toEqual({ code: 3, stdout: "", stderr: "nwfilter-hook: <tmp>/dom.xml: expected an nwfilter definition (<filter name=...>), found <domain>\n" });
+  });
+});
+
+function readFileSyncDir(dir: string): string[] {
+  return readdirSync(dir).sort();
+}

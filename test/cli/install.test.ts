@@ -294,7 +294,7 @@ describe("check", () => {
     const r = h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatchInlineSnapshot(`
-      "policy <tmp>/policy.ini: FAILED: <tmp>/policy.ini:2: ClusterLevel: expected a dotted version such as 4.7, got 'four'
+      "policy: FAILED: <tmp>/policy.ini:2: ClusterLevel: expected a dotted version such as 4.7, got 'four'
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not executable (chmod 0755, or install again)
       daemon: FAILED: the libvirt daemon is not running (cannot connect to qemu:///system): start libvirtd or virtqemud (failed to connect to the hypervisor; Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: cannot tell: libvirt is not reachable

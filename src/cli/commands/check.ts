@@ -44,7 +44,7 @@ export function check(ctx: Context, options: CheckOptions): number {
     ctx.stdout(policyText(policy));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;
-    fail(`policy ${location.path}`, formatError(error));
+    fail("policy", formatError(error)); // the message names the file
   }
 
   // 2. The hook.

@@ -55,3 +55,8 @@ export function lineOf(text: string, offset: number): number {
   }
   return lo + 1;
 }
+
+/** A message on one line: libvirt shows the hook's stderr to the user as it is. */
+export function oneLine(message: string): string {
+  return message.replace(/[\r\n\t]+/g, " ").trim();
+}

@@ -1,7 +1,7 @@
 // The hook's shell: argv, environment, stdin, the policy file and the host in; stdout, stderr,
 // syslog and the exit code out. Everything it decides comes from hook.ts.
 import { MAX_XML_BYTES, PRODUCT } from "./constants.js";
-import { NwfilterHookError, formatError } from "./errors.js";
+import { NwfilterHookError, formatError, oneLine } from "./errors.js";
 import { EXIT_ERROR, decide } from "./hook.js";
 import type { HookOp } from "./hook-op.js";
 import { nodeHostFacts } from "./node-host-facts.js";
@@ -24,7 +24,7 @@ export function runHook(domain: string, op: HookOp): void {
   }
   if (outcome.log) syslog(outcome.log.priority, outcome.log.message);
   if (outcome.stdout !== undefined) writeAllSync(1, outcome.stdout);
-  if (outcome.stderr !== undefined) writeAllSync(2, `${outcome.stderr}\n`);
+  if (outcome.stderr !== undefined) writeAllSync(2, `${oneLine(outcome.stderr)}\n`);
   process.exitCode = outcome.exitCode;
 }
 

@@ -101,6 +101,8 @@ function locate(text: string, file: string): { sections: Map<string, Located>; k
       continue;
     }
     const key = (m[2] ?? "").trim();
+    // ini reads a bare key as true; here every key needs a value.
+    if (m[3] === undefined) throw new PolicyError(`${key}: needs a value (key = value)`, where);
     const id = `${section}\0${key.toLowerCase()}`;
     if (keys.has(id)) {
       throw new PolicyError(`key '${key}' is set more than once in [${section}] (first on line ${keys.get(id)?.line})`, where);
@@ -154,7 +156,7 @@ export function parsePolicy(text: string, file: string): Policy {
       const line = keys.get(`${sectionName.toLowerCase()}\0${keyName.toLowerCase()}`)?.line ?? sectionLine;
       const where = { file, line };
       const key = lookup(schema, keyName);
-      if (key === undefined || typeof value === "object") {
+      if (key === undefined || (typeof value === "object" && value !== null)) {
         // An object here is a dotted section that ini nested ([filtering.x]).
         const what = typeof value === "object" && value !== null ? `section [${sectionName}.${keyName}]` : `key '${keyName}' in [${known}]`;
         throw new PolicyError(`unknown ${what} (known: ${Object.keys(schema).join(", ")})`, where);
@@ -176,13 +178,10 @@ function applyKey(policy: Policy, key: string, kind: Kind, value: unknown, where
   const fail = (why: string): never => {
     throw new PolicyError(`${key}: ${why}`, where);
   };
-  if (typeof value === "boolean" && kind === "boolean") {
-    policy.enabled = value;
-    return;
-  }
-  if (value === true) fail("needs a value (key = value)");
-  if (typeof value !== "string") fail(`bad value ${JSON.stringify(value)}`);
-  const text = (value as string).trim();
+  // ini turns the words true, false and null into values of their own; bare keys were refused
+  // in locate(), so anything else is text as written.
+  if (Array.isArray(value) || (typeof value === "object" && value !== null)) fail(`bad value ${JSON.stringify(value)}`);
+  const text = String(value).trim();
   switch (kind) {
     case "boolean": {
       const b = BOOLEANS[text.toLowerCase()];

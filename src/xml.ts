@@ -3,7 +3,7 @@
 // is never re-serialised.
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { XML_PARSER_OPTIONS, XML_VALIDATOR_OPTIONS } from "./constants.js";
-import { XmlError, lineOf } from "./errors.js";
+import { XmlError, lineOf, oneLine } from "./errors.js";
 
 export interface XmlElement {
   /** Qualified name as written, prefix included. */
@@ -36,7 +36,14 @@ export function parseXml(text: string, file: string): XmlElement {
     const { msg, line, col } = verdict.err;
     throw new XmlError(`malformed XML: ${msg}`, { file, line, column: col });
   }
-  const nodes = new XMLParser(XML_PARSER_OPTIONS).parse(text) as FxpNode[];
+  let nodes: FxpNode[];
+  try {
+    nodes = new XMLParser(XML_PARSER_OPTIONS).parse(text) as FxpNode[];
+  } catch (error) {
+    // The parser refuses a few inputs the validator lets through (an unclosed comment after
+    // the root, a second DOCTYPE): malformed all the same.
+    throw new XmlError(`malformed XML: ${oneLine((error as Error).message)}`, { file });
+  }
   const roots: XmlElement[] = [];
   convert(nodes, undefined, roots);
   if (roots.length !== 1) {
@@ -168,7 +175,7 @@ export function isSelfClosing(text: string, element: XmlElement): boolean {
 /** Offset of the '<' of the element's end tag (its end when it is self-closing). */
 export function endTagStart(text: string, element: XmlElement): number {
   if (isSelfClosing(text, element)) return element.end;
-  return text.lastIndexOf("</", element.end);
+  return text.lastIndexOf("</", element.end - 1);
 }
 
 /** The character data of a simple element such as <name>, entity references decoded. */

@@ -139,6 +139,9 @@ describe("errors name the file, the line and the key", () => {
     ["key outside a section", "Filter = x\n[filtering]\n", 1, /key 'Filter' is outside any section/],
     ["duplicate key", "[filtering]\nFilter = a\nFILTER = b\n", 3, /key 'FILTER' is set more than once in \[filtering\] \(first on line 2\)/],
     ["key without a value", "[filtering]\nOnMissing\n", 2, /^OnMissing: needs a value/],
+    ["boolean key without a value", "[filtering]\nEnableMACAntiSpoofingFilterRules\n", 2, /^EnableMACAntiSpoofingFilterRules: needs a value/],
+    ["a word ini reads as a boolean, for an enum", "[filtering]\nOnMissing = true\n", 2, /^OnMissing: expected enforce or audit, got 'true'$/],
+    ["a word ini reads as null, for a version", "[filtering]\nClusterLevel = null\n", 2, /^ClusterLevel: expected a dotted version such as 4\.7, got 'null'$/],
     ["unreadable line", "[filtering\n", 1, /cannot read line: "\[filtering"/],
   ];
   it.each(cases)("%s", (_what, text, line, message) => {

@@ -59,10 +59,11 @@ export function hookContent(options: HookFileOptions): string {
   } else {
     head.push(`#!${nodePath}`);
   }
-  const maybeStrict = lineAt(bundle, pos);
-  if (/^(["'])use strict\1;?$/.test(maybeStrict.line.trim())) {
-    head.push(maybeStrict.line);
-    pos = maybeStrict.next;
+  // A "use strict" directive (alone on its line, or followed by minified code) stays first.
+  const strict = /^(["'])use strict\1;?[ \t]*\n?/.exec(bundle.slice(pos, pos + 32));
+  if (strict) {
+    head.push('"use strict";');
+    pos += strict[0].length;
   }
   head.push(`${HOOK_MARKER} (version ${version}); do not edit: install again to change it`);
   if (policyPath !== DEFAULT_POLICY_PATH) head.push(`process.env.${ENV_POLICY}=${JSON.stringify(policyPath)};`);

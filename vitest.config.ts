@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     testTimeout: 30_000,
+    globalSetup: ["test/global-setup.ts"],
     projects: [
       {
         extends: true,

@@ -27,7 +27,7 @@ export function describeNic(nic: NicReport): string {
 }
 
 export function decide(op: HookOp, domainArg: string, xml: string, policy: Policy, host: HostFacts): HookOutcome {
-  const result = transform(xml, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", domainOnly: true });
+  const result = transform(xml, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain" });
   const domain = result.domain ?? domainArg;
   const filter = policy.filter;
   const enforce = policy.onMissing === "enforce";

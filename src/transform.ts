@@ -69,8 +69,13 @@ export interface TransformOptions {
   file: string;
   /** Only report; leave the text as it is. */
   checkOnly?: boolean;
-  /** Refuse a lone <interface>: the hook always gets a whole domain. */
-  domainOnly?: boolean;
+  /** Which root to accept; by default a <domain> or a lone <interface>. The hook always gets a domain. */
+  root?: "domain" | "interface";
+  /**
+   * For a lone <interface>: the XML of the domain it is meant for, whose name and metadata
+   * exemptions then apply to it as they would inside the domain.
+   */
+  owner?: { xml: string; file: string };
 }
 
 interface Exemptions {
@@ -88,19 +93,21 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
   let nicElements: XmlElement[];
   let domain: string | undefined;
   let exemptions: Exemptions = { domain: undefined, macs: new Set() };
-  if (root.name === "domain") {
-    const nameEl = child(root, "name");
-    domain = nameEl ? textContent(xml, nameEl, file) : undefined;
+  if (root.name === "domain" && options.root !== "interface") {
+    domain = domainName(xml, root, file);
     const devices = child(root, "devices");
     nicElements = devices ? devices.children.filter((c) => c.name === "interface") : [];
-    exemptions = readMetadata(xml, root, file);
-    if (exemptions.domain === undefined && domain !== undefined && policy.exempt.domains.length > 0) {
-      if (globMatcher(policy.exempt.domains)(domain)) exemptions.domain = "domain-policy";
-    }
-  } else if (root.name === "interface" && !options.domainOnly) {
+    exemptions = domainExemptions(xml, root, domain, policy, file);
+  } else if (root.name === "interface" && options.root !== "domain") {
     nicElements = [root];
+    if (options.owner) {
+      const owner = parseXml(options.owner.xml, options.owner.file);
+      if (owner.name !== "domain") throw new XmlError(`expected a <domain>, found <${owner.name}>`, { file: options.owner.file });
+      exemptions = domainExemptions(options.owner.xml, owner, domainName(options.owner.xml, owner, options.owner.file), policy, options.owner.file);
+    }
   } else {
-    throw new XmlError(`expected a <domain>${options.domainOnly ? "" : " (or a single <interface>)"}, found <${root.name}>`, {
+    const expected = { domain: "a <domain>", interface: "an <interface>", either: "a <domain> (or a single <interface>)" }[options.root ?? "either"];
+    throw new XmlError(`expected ${expected}, found <${root.name}>`, {
       file,
       line: lineOf(xml, root.start),
     });
@@ -177,6 +184,20 @@ function judge(
   if (filter === undefined) report.status = "missing";
   else if (filter !== policy.filter) report.status = "other-filter";
   return report;
+}
+
+function domainName(xml: string, domain: XmlElement, file: string): string | undefined {
+  const nameEl = child(domain, "name");
+  return nameEl ? textContent(xml, nameEl, file) : undefined;
+}
+
+/** The domain's metadata exemptions, and the policy's exemption of its name. */
+function domainExemptions(xml: string, domain: XmlElement, name: string | undefined, policy: Policy, file: string): Exemptions {
+  const exemptions = readMetadata(xml, domain, file);
+  if (exemptions.domain === undefined && name !== undefined && policy.exempt.domains.length > 0) {
+    if (globMatcher(policy.exempt.domains)(name)) exemptions.domain = "domain-policy";
+  }
+  return exemptions;
 }
 
 /** Domain-wide and per-NIC exemptions from <metadata><policy xmlns="urn:nwfilter-hook:1">. */

@@ -72,7 +72,7 @@ beforeAll(() => {
   for (const e of entries) {
     try {
       // As the hook runs it: a whole domain is required.
-      e.result = transform(e.input, DEFAULT_POLICY, host, { file: e.name, domainOnly: true });
+      e.result = transform(e.input, DEFAULT_POLICY, host, { file: e.name, root: "domain" });
     } catch (error) {
       if (!(error instanceof NwfilterHookError)) throw new Error(`${e.name}: transform crashed: ${(error as Error).stack}`);
       if (!(error instanceof XmlError)) throw new Error(`${e.name}: unexpected ${error.name}: ${error.message}`);

@@ -148,19 +148,27 @@ export function runCli(args: readonly string[], ctx: Context): number {
         y
           .positional("file", { type: "string", describe: "XML file, or - for stdin", defaultDescription: "stdin" })
           .option("device", { type: "boolean", default: false, describe: "the input is one <interface> element (hot-plug)" })
+          .option("domain", {
+            type: "string",
+            describe: "with --device: the domain the NIC is for; its exemptions (name, metadata) then apply (reads its definition with virsh)",
+          })
           .option("diff", { type: "boolean", default: false, describe: "print a unified diff instead of the XML" })
           .example("$0 inject --device nic.xml > nic2.xml", "one NIC, for hot-plug (see below)")
+
           .example("$0 inject --diff web1.xml", "show what would change in a domain XML")
           .example("$0 inject - < web1.xml", "from stdin")
           .epilog(
             epilog(
               "Hot-plug a NIC with the filter:\n" +
-                "  nwfilter-hook inject --device nic.xml > nic2.xml\n" +
+                "  nwfilter-hook inject --device --domain DOMAIN nic.xml > nic2.xml\n" +
                 "  virsh attach-device DOMAIN nic2.xml --live --config\n\n" +
-                "Calls no libvirt API: reads network definitions and sysfs, like the hook. The XML goes to stdout, messages to stderr.",
+                "Without --domain, calls no libvirt API: reads network definitions and sysfs, like the hook. The XML goes to stdout, messages to stderr.",
             ),
           ),
-      (a) => run(() => inject(ctx, { file: a.file, device: a.device, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] })),
+      (a) =>
+        run(() =>
+          inject(ctx, { file: a.file, device: a.device, domain: a.domain, uri: a.connect, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] }),
+        ),
     )
     .command(
       "audit [domains..]",

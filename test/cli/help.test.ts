@@ -90,6 +90,8 @@ describe("nwfilter-hook --help", () => {
         -h, --help       Show help                                                               [boolean]
             --version    Show version number                                                     [boolean]
             --device     the input is one <interface> element (hot-plug)        [boolean] [default: false]
+            --domain     with --device: the domain the NIC is for; its exemptions (name, metadata) then
+                         apply (reads its definition with virsh)                                  [string]
             --diff       print a unified diff instead of the XML                [boolean] [default: false]
 
       Examples:
@@ -98,11 +100,11 @@ describe("nwfilter-hook --help", () => {
         nwfilter-hook inject - < web1.xml                 from stdin
 
       Hot-plug a NIC with the filter:
-        nwfilter-hook inject --device nic.xml > nic2.xml
+        nwfilter-hook inject --device --domain DOMAIN nic.xml > nic2.xml
         virsh attach-device DOMAIN nic2.xml --live --config
 
-      Calls no libvirt API: reads network definitions and sysfs, like the hook. The XML goes to stdout,
-      messages to stderr.
+      Without --domain, calls no libvirt API: reads network definitions and sysfs, like the hook. The XML
+      goes to stdout, messages to stderr.
 
       Exit codes:
         0   success (check: everything holds; audit: no interface lacks the filter)

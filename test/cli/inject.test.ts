@@ -68,6 +68,30 @@ describe("inject", () => {
     });
   });
 
+  it("--device --domain: the domain's exemptions apply to the NIC meant for it", () => {
+    const nic = "<interface type='bridge'>\n  <mac address='52:54:00:00:00:06'/>\n  <source bridge='br0'/>\n</interface>\n";
+    const exemptByMetadata = domainXml("lab1", []).replace(
+      "</name>",
+      "</name>\n  <metadata>\n    <n:policy xmlns:n='urn:nwfilter-hook:1'>\n      <n:interface mac='52:54:00:00:00:06' exempt='true'/>\n    </n:policy>\n  </metadata>",
+    );
+    h.domain("lab1", exemptByMetadata);
+    h.domain("web2", domainXml("web2", []));
+    const left = h.run(["inject", "--device", "--domain", "lab1", "-"], { stdin: nic });
+    expect(left).toEqual({
+      code: 0,
+      stdout: nic,
+      stderr: "nwfilter-hook: left alone: 52:54:00:00:00:06 (type bridge, source br0): exempt (interface metadata exempt=true)\nnwfilter-hook: no change\n",
+    });
+    const added = h.run(["inject", "--device", "--domain", "web2", "-"], { stdin: nic });
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain(`<filterref filter='${FILTER}'/>`);
+    expect(h.calls().filter((c) => c.includes("dumpxml"))).toHaveLength(2);
+  });
+
+  it("--domain without --device is a usage error", () => {
+    expect(h.run(["inject", "--domain", "web1", dom]).code).toBe(2);
+  });
+
   it("follows the policy: an exempt MAC and an OVS bridge are left alone, OnExisting=replace switches a filter", () => {
     const policy = join(h.root, "replace.ini");
     writeFileSync(policy, "[filtering]\nOnExisting = replace\n[exempt]\nMACs = 52:54:00:AA:00:01\n");

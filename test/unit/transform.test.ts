@@ -320,7 +320,20 @@ describe("layout of the insertion", () => {
   it("a lone <interface> (the CLI's hot-plug input) is accepted, but not where a domain is required", () => {
     const lone = "<interface type='bridge'><source bridge='br0'/></interface>";
     expect(run(lone).domain).toBeUndefined();
-    expect(() => transform(lone, policy(), fakeHost(HOST), { file: "f", domainOnly: true })).toThrow(/expected a <domain>, found <interface>/);
+    expect(() => transform(lone, policy(), fakeHost(HOST), { file: "f", root: "domain" })).toThrow(/expected a <domain>, found <interface>/);
+  });
+
+  it("a lone <interface> takes the exemptions of the domain it is meant for (owner)", () => {
+    const lone = "<interface type='bridge'><mac address='52:54:00:00:00:07'/><source bridge='br0'/></interface>";
+    const at = (owner: string, p: Policy = policy()) =>
+      transform(lone, p, fakeHost(HOST), { file: "nic.xml", root: "interface", owner: { xml: owner, file: "owner.xml" } }).nics[0];
+    const meta = (inner: string) => `  <metadata>\n    <n:policy xmlns:n='urn:nwfilter-hook:1'${inner}\n  </metadata>\n`;
+    expect(at(domain("", { name: "lab-1" }), policy({ exempt: { domains: ["lab-*"] } }))).toMatchObject({ status: "exempt", reason: "domain-policy" });
+    expect(at(domain("", { extra: meta(" exempt='true'/>") }))).toMatchObject({ status: "exempt", reason: "domain-metadata" });
+    expect(at(domain("", { extra: meta("><n:interface mac='52:54:00:00:00:07' exempt='true'/></n:policy>") }))).toMatchObject({ status: "exempt", reason: "nic-metadata" });
+    expect(at(domain("", { name: "web1" }), policy({ exempt: { domains: ["lab-*"] } }))).toMatchObject({ status: "missing", action: "injected" });
+    expect(() => at("<network><name>x</name></network>")).toThrow(/expected a <domain>, found <network>/);
+    expect(() => transform(domain(""), policy(), fakeHost(HOST), { file: "f", root: "interface" })).toThrow(/expected an <interface>, found <domain>/);
   });
 
   it("only direct children of /domain/devices are NICs", () => {

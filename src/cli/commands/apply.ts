@@ -85,7 +85,7 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
   if (d.persistent) {
     const file = `persistent definition of domain '${d.name}'`;
     const before = virsh.dumpxml(d.name, "config");
-    const r = transform(before, policy, host, { file, domainOnly: true });
+    const r = transform(before, policy, host, { file, root: "domain" });
     const todo = r.nics.filter((n) => n.action !== undefined);
     if (todo.length === 0) {
       say(`${d.name}: definition: ${nothingToDo(r.nics)}`);
@@ -100,7 +100,7 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
   if (d.active) {
     const file = `live definition of domain '${d.name}'`;
     const before = virsh.dumpxml(d.name, "live");
-    const r = transform(before, policy, host, { file, domainOnly: true });
+    const r = transform(before, policy, host, { file, root: "domain" });
     const todo = r.nics.filter((n) => n.action !== undefined);
     if (todo.length === 0) {
       say(`${d.name}: running: ${nothingToDo(r.nics)}`);
@@ -118,7 +118,7 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
         else virsh.updateDeviceLive(d.name, device);
       }
       if (!options.dryRun) {
-        const after = transform(virsh.dumpxml(d.name, "live"), policy, host, { file, checkOnly: true, domainOnly: true });
+        const after = transform(virsh.dumpxml(d.name, "live"), policy, host, { file, checkOnly: true, root: "domain" });
         const still = after.nics.filter((n) => n.status === "missing" && todo.some((t) => t.mac === n.mac));
         if (still.length > 0) throw new HostError(`libvirt accepted update-device but the running interface still lacks the filter: ${nicList(still)}`);
       }

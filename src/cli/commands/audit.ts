@@ -69,7 +69,7 @@ export function audit(ctx: Context, options: AuditOptions): number {
       const judge = (view: "config" | "live") => {
         const xml = virsh.dumpxml(d.name, view);
         const file = `${view === "config" ? "persistent" : "live"} definition of domain '${d.name}'`;
-        const nics = transform(xml, policy, host, { file, checkOnly: true, domainOnly: true }).nics;
+        const nics = transform(xml, policy, host, { file, checkOnly: true, root: "domain" }).nics;
         all.push(...nics);
         return nics.map(toJson);
       };

@@ -7,7 +7,6 @@ import { describeNic } from "../../hook.js";
 import { nodeHostFacts } from "../../node-host-facts.js";
 import { settingsFromEnv } from "../../settings.js";
 import { transform } from "../../transform.js";
-import { parseXml } from "../../xml.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
 import { reasonText, unifiedDiff } from "../format.js";
@@ -16,6 +15,9 @@ import { policyLocation, readPolicy } from "../policy.js";
 export interface InjectOptions {
   file: string | undefined;
   device: boolean;
+  /** With device: the domain the NIC is for, whose exemptions then apply to it. */
+  domain: string | undefined;
+  uri: string;
   diff: boolean;
   policy: string | undefined;
   hooksDir: string;
@@ -40,15 +42,21 @@ export function inject(ctx: Context, options: InjectOptions): number {
   const note = (line: string) => ctx.stderr(`nwfilter-hook: ${line}\n`);
   const policy = readPolicy(ctx, policyLocation(ctx, options.policy, options.hooksDir));
   const input = readInput(ctx, options.file);
-  const root = parseXml(input.text, input.name);
-  if (options.device && root.name !== "interface") {
-    throw new XmlError(`--device expects one <interface> element, found <${root.name}>`, { file: input.name });
-  }
-  if (!options.device && root.name === "interface") {
-    throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
-  }
+  if (options.domain !== undefined && !options.device) throw new UsageError("--domain goes with --device");
+  const owner =
+    options.domain === undefined ? undefined : { xml: ctx.virsh(options.uri).dumpxml(options.domain, "config"), file: `domain '${options.domain}'` };
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
-  const result = transform(input.text, policy, host, { file: input.name });
+  let result;
+  try {
+    result = transform(input.text, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
+  } catch (error) {
+    // Point at the option that fixes a root mismatch.
+    if (error instanceof XmlError && /found <interface>/.test(error.message)) throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
+    if (error instanceof XmlError && options.device && /^expected an <interface>/.test(error.message)) {
+      throw new XmlError(`--device expects one <interface> element, ${error.message.replace(/^expected an <interface>, /, "")}`, { file: input.name });
+    }
+    throw error;
+  }
 
   if (options.diff) {
     ctx.stdout(unifiedDiff(input.name, input.text, result.xml));

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eHost, FILTER, cli, configInterfaces, liveInterfaces, macPattern } from "./helpers/cli.js";
-import { bindingList, bridgeNic, defineDomain, domainTaps, domState, ebtablesNat, requireLibvirt, tinyDomainXml, virsh, VirshError } from "./helpers/libvirt.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, domState, ebtablesNat, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const MAC = "52:54:00:4e:e2:01";
@@ -25,14 +25,7 @@ describe.skipIf(!HAVE_LIBVIRT)("the start guard, apply and hot-plug with the rea
 
   it("refuses to start a domain whose bridge NIC lacks the filter, naming the NIC", () => {
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: MAC })] }));
-    let error: unknown;
-    try {
-      virsh("start", name);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(VirshError);
-    const message = (error as VirshError).stderr;
+    const message = virshFails("start", name).stderr;
     expect(message).toMatch(/Hook script execution failed/);
     expect(message).toContain(`refusing to start domain '${name}'`);
     expect(message).toContain(`${MAC} (type bridge, source nwfh-br0)`);

@@ -5,7 +5,7 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eHost, cli, configInterfaces, liveInterfaces, makeLowerLink } from "./helpers/cli.js";
-import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, VirshError } from "./helpers/libvirt.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const MACVTAP_MAC = "52:54:00:4e:e4:01";
@@ -83,14 +83,7 @@ describe.skipIf(!HAVE_LIBVIRT)("interfaces the policy leaves alone, with the rea
     writeFileSync(host.policy, "[filtering]\nOnMissing = sometimes\n");
     chmodSync(host.policy, 0o644);
     try {
-      let error: unknown;
-      try {
-        virsh("start", name);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(VirshError);
-      expect((error as VirshError).stderr).toContain(`${host.policy}:2: OnMissing: expected enforce or audit, got 'sometimes'`);
+      expect(virshFails("start", name).stderr).toContain(`${host.policy}:2: OnMissing: expected enforce or audit, got 'sometimes'`);
       expect(domState(name)).toBe("shut off");
     } finally {
       rmSync(host.policy, { force: true });

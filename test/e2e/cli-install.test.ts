@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eHost, FILTER, HOOK_PATH, cli, domainId, filterXml } from "./helpers/cli.js";
-import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, VirshError } from "./helpers/libvirt.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const PROBE_MAC = "52:54:00:4e:e1:01";
@@ -44,14 +44,7 @@ describe.skipIf(!HAVE_LIBVIRT)("install and uninstall with the real libvirtd", (
 
     // libvirtd runs the hook: a domain whose NIC lacks the filter does not start.
     defineDomain(tinyDomainXml({ name: probe, nics: [bridgeNic({ mac: PROBE_MAC })] }));
-    let error: unknown;
-    try {
-      virsh("start", probe);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(VirshError);
-    expect((error as VirshError).stderr).toMatch(/refusing to start domain/);
+    expect(virshFails("start", probe).stderr).toMatch(/refusing to start domain/);
     expect(domState(probe)).toBe("shut off");
   });
 

@@ -16,7 +16,7 @@ import {
   TEST_BRIDGE,
   tinyDomainXml,
   virsh,
-  VirshError,
+  virshFails,
 } from './helpers/libvirt.js';
 
 const HAVE_LIBVIRT = requireLibvirt();
@@ -57,13 +57,6 @@ describe.skipIf(!HAVE_LIBVIRT)('real libvirt test environment', () => {
   });
 
   it("reports virsh's own error text", () => {
-    let caught: unknown;
-    try {
-      virsh('domstate', `${NAME}-does-not-exist`);
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(VirshError);
-    expect((caught as VirshError).stderr).toMatch(/failed to get domain|Domain not found/);
+    expect(virshFails('domstate', `${NAME}-does-not-exist`).stderr).toMatch(/failed to get domain|Domain not found/);
   });
 });

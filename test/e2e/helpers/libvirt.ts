@@ -27,6 +27,17 @@ export class VirshError extends Error {
   }
 }
 
+/** Runs a virsh command that must fail, and returns its VirshError (throws when it succeeds). */
+export function virshFails(...args: string[]): VirshError {
+  try {
+    virsh(...args);
+  } catch (error) {
+    if (error instanceof VirshError) return error;
+    throw error;
+  }
+  throw new Error(`virsh ${args.join(' ')} succeeded; it was expected to fail`);
+}
+
 interface ExecFailure {
   status?: number | null;
   stderr?: string | Buffer;

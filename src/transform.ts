@@ -4,7 +4,7 @@
 import { FILTERABLE_TYPES, METADATA_NS } from "./constants.js";
 import { XmlError, lineOf } from "./errors.js";
 import type { HostFacts } from "./host-facts.js";
-import { classifyNetwork } from "./network.js";
+import { classifyNetwork, type NetworkClass } from "./network.js";
 import { isActive, type Policy } from "./policy.js";
 import { globMatcher } from "./glob.js";
 import {
@@ -116,8 +116,9 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
 
   const nics: NicReport[] = [];
   const edits: Edit[] = [];
+  const networks = networkResolver(host);
   nicElements.forEach((nic, index) => {
-    const report = judge(xml, nic, index, policy, host, exemptions, file);
+    const report = judge(xml, nic, index, policy, host, networks, exemptions, file);
     nics.push(report);
     if (options.checkOnly) return;
     if (report.status === "missing") {
@@ -131,12 +132,30 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
   return { xml: applyEdits(xml, edits), changed: edits.length > 0, domain, filter: policy.filter, nics };
 }
 
+type NetworkResolver = (name: string, portgroup: string | undefined) => NetworkClass | undefined;
+
+/** Reads each network once and classifies each (network, portgroup) once per document: many NICs share one network. */
+function networkResolver(host: HostFacts): NetworkResolver {
+  const defs = new Map<string, ReturnType<HostFacts["network"]>>();
+  const classes = new Map<string, NetworkClass | undefined>();
+  return (name, portgroup) => {
+    const key = `${name}\0${portgroup ?? ""}`;
+    if (!classes.has(key)) {
+      if (!defs.has(name)) defs.set(name, host.network(name));
+      const def = defs.get(name);
+      classes.set(key, def && classifyNetwork(def.text, def.path, portgroup));
+    }
+    return classes.get(key);
+  };
+}
+
 function judge(
   xml: string,
   nic: XmlElement,
   index: number,
   policy: Policy,
   host: HostFacts,
+  networks: NetworkResolver,
   exemptions: Exemptions,
   file: string,
 ): NicReport {
@@ -171,9 +190,8 @@ function judge(
   if (network !== undefined && policy.exempt.networks.includes(network)) return mark("exempt", "network-policy");
 
   if (type === "network") {
-    const def = network === undefined ? undefined : host.network(network);
-    if (!def) return mark("ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
-    const kind = classifyNetwork(def.text, def.path, portgroup);
+    const kind = network === undefined ? undefined : networks(network, portgroup);
+    if (!kind) return mark("ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
     if (!kind.eligible) return mark("ineligible", kind.reason, kind.detail);
     bridge = kind.bridge;
   }

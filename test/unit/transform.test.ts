@@ -83,6 +83,15 @@ describe("interface types", () => {
 });
 
 describe("networks and bridges", () => {
+  it("reads and classifies each network once per document, however many NICs use it", () => {
+    const host = fakeHost(HOST);
+    const net = (m: string, pg = "") => nic("network", `${mac(m)}      <source network='default'${pg}/>\n`);
+    const xml = domain(net("52:54:00:00:0a:01") + net("52:54:00:00:0a:02") + net("52:54:00:00:0a:03", " portgroup='x'") + net("52:54:00:00:0a:04"));
+    const r = transform(xml, policy(), host, { file: "f" });
+    expect(r.nics.map((n) => n.action)).toEqual(["injected", "injected", "injected", "injected"]);
+    expect(host.asked.filter((a) => a === "network:default")).toHaveLength(1);
+  });
+
   const netNic = (network: string, extra = "") => domain(nic("network", `      <source network='${network}'${extra}/>\n`));
   it.each([
     ["default", "missing", undefined],

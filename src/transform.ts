@@ -52,6 +52,15 @@ export interface NicReport {
   reason?: NicReason;
   detail?: string;
   action?: "injected" | "replaced";
+  /** Where the <interface> element stands in the input text. */
+  input: Span;
+  /** Where it stands in the returned text, filterref included. */
+  output: Span;
+}
+
+export interface Span {
+  start: number;
+  end: number;
 }
 
 export interface TransformResult {
@@ -117,17 +126,27 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
   const nics: NicReport[] = [];
   const edits: Edit[] = [];
   const networks = networkResolver(host);
+  // NICs never nest and each gets at most one edit inside it: a NIC's place in the output is its
+  // place in the input, shifted by the edits before it and its own.
+  let shift = 0;
   nicElements.forEach((nic, index) => {
     const report = judge(xml, nic, index, policy, host, networks, exemptions, file);
     nics.push(report);
-    if (options.checkOnly) return;
-    if (report.status === "missing") {
-      edits.push(insertFilterref(xml, nic, policy.filter));
+    const start = nic.start + shift;
+    let edit: Edit | undefined;
+    if (options.checkOnly) edit = undefined;
+    else if (report.status === "missing") {
+      edit = insertFilterref(xml, nic, policy.filter);
       report.action = "injected";
     } else if (report.status === "other-filter" && policy.onExisting === "replace") {
-      edits.push(replaceFilter(xml, nic, policy.filter, file));
+      edit = replaceFilter(xml, nic, policy.filter, file);
       report.action = "replaced";
     }
+    if (edit) {
+      edits.push(edit);
+      shift += edit.insert.length - edit.remove;
+    }
+    report.output = { start, end: nic.end + shift };
   });
   return { xml: applyEdits(xml, edits), changed: edits.length > 0, domain, filter: policy.filter, nics };
 }
@@ -174,7 +193,8 @@ function judge(
   else if (type === "bridge") source = bridge;
   else source = get(child(nic, "target"), "dev") ?? get(sourceEl, "dev");
 
-  const report: NicReport = { index, line: lineOf(xml, nic.start), mac, type, source, filter, status: "compliant" };
+  const span = { start: nic.start, end: nic.end };
+  const report: NicReport = { index, line: lineOf(xml, nic.start), mac, type, source, filter, status: "compliant", input: span, output: span };
   const mark = (status: NicStatus, reason: NicReason, detail?: string): NicReport => {
     report.status = status;
     report.reason = reason;

@@ -148,7 +148,8 @@ describe.each<Op>(["migrate", "restore"])("%s", (op) => {
 });
 
 describe("describeNic", () => {
-  const base = { index: 2, line: 1, type: "bridge", status: "missing" as const };
+  const span = { start: 0, end: 0 };
+  const base = { index: 2, line: 1, type: "bridge", status: "missing" as const, input: span, output: span };
   it.each([
     [{ ...base, mac: "52:54:00:00:00:01", source: "br0", filter: undefined }, "52:54:00:00:00:01 (type bridge, source br0)"],
     [{ ...base, mac: undefined, source: undefined, filter: undefined }, "interface #3 (type bridge)"],

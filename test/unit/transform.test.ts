@@ -38,6 +38,18 @@ function run(xml: string, p: Policy = policy(), host: FakeHostSpec = HOST, check
   expect(edits.insertedAt).toHaveLength(result.nics.filter((n) => n.action === "injected").length);
   expect(edits.replacedAt).toHaveLength(result.nics.filter((n) => n.action === "replaced").length);
   expect(result.changed).toBe(result.xml !== xml);
+  // Each NIC's spans point at its element in the input and in the output.
+  for (const n of result.nics) {
+    const before = xml.slice(n.input.start, n.input.end);
+    const after = result.xml.slice(n.output.start, n.output.end);
+    expect(before).toMatch(/^<interface[\s>/][\s\S]*>$/);
+    if (n.action === "injected") {
+      const removed = after.replace(/(\r?\n[ \t]*)?<filterref filter='[^']*'\/>/, "");
+      expect(before.endsWith("/>") ? removed.replace(/><\/interface>$/, "/>") : removed).toBe(before);
+    }
+    else if (n.action === undefined) expect(after).toBe(before);
+    else expect(after).toMatch(new RegExp(`filter\\s*=\\s*(["'])${p.filter}\\1`));
+  }
   return result;
 }
 
@@ -53,8 +65,22 @@ describe("interface types", () => {
     const xml = domain(nic(type, mac("52:54:00:00:00:01") + inner));
     const r = run(xml);
     expect(r.xml).toBe(domain(nic(type, mac("52:54:00:00:00:01") + inner + `      ${F}\n`)));
+    const start = xml.indexOf("<interface");
+    const end = xml.indexOf("</interface>") + "</interface>".length;
+    const inserted = `\n      ${F}`.length;
     expect(r.nics).toEqual([
-      { index: 0, line: 4, mac: "52:54:00:00:00:01", type, source, filter: undefined, status: "missing", action: "injected" },
+      {
+        index: 0,
+        line: 4,
+        mac: "52:54:00:00:00:01",
+        type,
+        source,
+        filter: undefined,
+        status: "missing",
+        action: "injected",
+        input: { start, end },
+        output: { start, end: end + inserted },
+      },
     ]);
   });
 

@@ -10,7 +10,6 @@ import type { Policy } from "../../policy.js";
 import { settingsFromEnv } from "../../settings.js";
 import { transform, type NicReport } from "../../transform.js";
 import type { DomainInfo, Virsh } from "../../virsh.js";
-import { child, parseXml, type XmlElement } from "../../xml.js";
 import type { Context } from "../context.js";
 import { nothingToDo, selectDomains } from "../domains.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -72,11 +71,6 @@ function nicList(nics: NicReport[]): string {
   return nics.map(describeNic).join("; ");
 }
 
-function interfaces(xml: string, file: string): XmlElement[] {
-  const devices = child(parseXml(xml, file), "devices");
-  return devices ? devices.children.filter((c) => c.name === "interface") : [];
-}
-
 /** Returns whether the domain was (or, in a dry run, would be) changed. */
 function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFacts, options: ApplyOptions, say: (line: string) => void): boolean {
   let changed = false;
@@ -107,14 +101,10 @@ function applyDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFact
     } else if (!options.live) {
       say(`${d.name}: running: ${todo.length} interface(s) lack the filter until the domain restarts; add --live to fix them now: ${nicList(todo)}`);
     } else {
-      const old = interfaces(before, file);
-      const now = interfaces(r.xml, file);
       for (const nic of todo) {
-        const a = old[nic.index] as XmlElement;
-        const b = now[nic.index] as XmlElement;
-        const device = r.xml.slice(b.start, b.end);
+        const device = r.xml.slice(nic.output.start, nic.output.end);
         const label = `${d.name} (running interface ${nic.mac ?? nic.index + 1})`;
-        if (options.dryRun) say(unifiedDiff(label, `${before.slice(a.start, a.end)}\n`, `${device}\n`).trimEnd());
+        if (options.dryRun) say(unifiedDiff(label, `${before.slice(nic.input.start, nic.input.end)}\n`, `${device}\n`).trimEnd());
         else virsh.updateDeviceLive(d.name, device);
       }
       if (!options.dryRun) {

@@ -4,6 +4,7 @@ import { PRODUCT } from "./constants.js";
 import type { HookOp } from "./hook-op.js";
 import type { HostFacts } from "./host-facts.js";
 import type { Policy } from "./policy.js";
+import { shellWord } from "./shell-word.js";
 import type { Priority } from "./syslog.js";
 import { transform, type NicReport } from "./transform.js";
 
@@ -80,9 +81,4 @@ function warn(exitCode: number, stdout: string | undefined, message: string, not
   const outcome: HookOutcome = { exitCode, stderr: `${PRODUCT}: warning: ${full}`, log: { priority: "warning", message: full } };
   if (stdout !== undefined) outcome.stdout = stdout;
   return outcome;
-}
-
-/** Quotes a domain name for the suggested command line only when the shell needs it. */
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_.:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

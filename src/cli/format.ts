@@ -30,11 +30,6 @@ export function unifiedDiff(name: string, before: string, after: string): string
   return createTwoFilesPatch(name, name, before, after, undefined, undefined, { context: 3, headerOptions: FILE_HEADERS_ONLY });
 }
 
-/** A word as the shell reads it: quoted only when it needs to be. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_.:@%+=,\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];

@@ -1,8 +1,7 @@
 // Which policy file a command uses, the file `install` writes, and the effective policy as text.
-import { ENV_POLICY } from "../constants.js";
+import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../constants.js";
 import { DEFAULT_POLICY, isActive, type Policy } from "../policy.js";
 import { loadPolicy } from "../policy-file.js";
-import { settingsFromEnv } from "../settings.js";
 import type { Context } from "./context.js";
 import { bakedPolicyPath, findInstalledHooks } from "./hook-file.js";
 
@@ -24,7 +23,7 @@ export function policyLocation(ctx: Context, flag: string | undefined, hooksDir:
     const hook = findInstalledHooks(hooksDir)[0];
     if (hook) return { path: bakedPolicyPath(hook.text), origin: `read by the installed hook ${hook.path}` };
   }
-  return { path: settingsFromEnv({}).policyPath, origin: "default" };
+  return { path: DEFAULT_POLICY_PATH, origin: "default" };
 }
 
 export function readPolicy(ctx: Context, location: PolicyLocation): Policy {

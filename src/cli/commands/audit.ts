@@ -8,7 +8,8 @@ import { transform, type NicReport, type NicStatus } from "../../transform.js";
 import type { Context } from "../context.js";
 import { countStatuses, selectDomains, STATUSES } from "../domains.js";
 import { EXIT, exitCodeFor } from "../errors.js";
-import { shellWord, statusText, table } from "../format.js";
+import { shellWord } from "../../shell-word.js";
+import { statusText, table } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 
 export interface AuditOptions {
@@ -59,11 +60,12 @@ export function audit(ctx: Context, options: AuditOptions): number {
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
   const domains = selectDomains(virsh, options.domains);
 
-  const results: AuditDomain[] = [];
+  // The reports themselves, for the table; AuditDomain (with AuditNic) is their JSON form.
+  const results: Array<Omit<AuditDomain, "config" | "live"> & { config: NicReport[] | null; live: NicReport[] | null }> = [];
   const all: NicReport[] = [];
   let errorCode: number = EXIT.OK;
   for (const d of domains) {
-    const entry: AuditDomain = { name: d.name, state: d.active ? "running" : "shut off", persistent: d.persistent, config: null, live: null, error: null };
+    const entry: (typeof results)[number] = { name: d.name, state: d.active ? "running" : "shut off", persistent: d.persistent, config: null, live: null, error: null };
     try {
       if (d.active) entry.state = virsh.domainState(d.name);
       const judge = (view: "config" | "live") => {
@@ -71,7 +73,7 @@ export function audit(ctx: Context, options: AuditOptions): number {
         const file = `${view === "config" ? "persistent" : "live"} definition of domain '${d.name}'`;
         const nics = transform(xml, policy, host, { file, checkOnly: true, root: "domain" }).nics;
         all.push(...nics);
-        return nics.map(toJson);
+        return nics;
       };
       if (d.persistent) entry.config = judge("config");
       if (d.active) entry.live = judge("live");
@@ -88,24 +90,21 @@ export function audit(ctx: Context, options: AuditOptions): number {
   if (options.json) {
     const doc = {
       policy: { source: policy.source, filter: policy.filter, onMissing: policy.onMissing, onExisting: policy.onExisting, active: isActive(policy) },
-      domains: results,
+      domains: results.map((r): AuditDomain => ({ ...r, config: r.config?.map(toJson) ?? null, live: r.live?.map(toJson) ?? null })),
       summary: { domains: results.length, interfaces: all.length, ...counts },
     };
     ctx.stdout(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     const rows: string[][] = [];
     for (const r of results) {
-      const views: Array<[string, AuditNic[] | null]> = [
+      const views: Array<[string, NicReport[] | null]> = [
         ["config", r.config],
         ["live", r.live],
       ];
       for (const [view, nics] of views) {
         if (nics === null) continue;
         if (nics.length === 0) rows.push([r.name, r.state, view, "-", "-", "-", "-", "(no interfaces)"]);
-        for (const n of nics) {
-          const report = { status: n.status, reason: n.reason ?? undefined, detail: n.detail ?? undefined } as NicReport;
-          rows.push([r.name, r.state, view, n.mac ?? "-", n.type || "-", n.source ?? "-", n.filter ?? "-", statusText(report)]);
-        }
+        for (const n of nics) rows.push([r.name, r.state, view, n.mac ?? "-", n.type || "-", n.source ?? "-", n.filter ?? "-", statusText(n)]);
       }
       if (r.error !== null) rows.push([r.name, r.state, "-", "-", "-", "-", "-", `error: ${r.error}`]);
     }

@@ -26,28 +26,3 @@ export const FILTERABLE_TYPES: ReadonlySet<string> = new Set(["bridge", "etherne
 
 /** Forward modes of a libvirt network that hand the guest a macvtap device. */
 export const MACVTAP_FORWARD_MODES: ReadonlySet<string> = new Set(["bridge", "private", "vepa", "passthrough"]);
-
-/**
- * fast-xml-parser options for every document we read. Positions (captureMetaData) are what the
- * splice needs; entities are never expanded and values are kept as written, so that what we
- * compare is what the file says and nothing is ever re-serialised.
- */
-export const XML_PARSER_OPTIONS = {
-  preserveOrder: true,
-  captureMetaData: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "",
-  allowBooleanAttributes: true,
-  processEntities: false,
-  htmlEntities: false,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  jPath: false,
-} as const;
-
-export const XML_VALIDATOR_OPTIONS = {
-  allowBooleanAttributes: false,
-} as const;

@@ -1,9 +1,11 @@
-// Reading XML with positions. fast-xml-parser finds the elements and where they stand in the
-// text; the splice in transform.ts edits the original text at those positions, so the document
-// is never re-serialised.
-import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { XML_PARSER_OPTIONS, XML_VALIDATOR_OPTIONS } from "./constants.js";
-import { XmlError, lineOf, oneLine } from "./errors.js";
+// Reading XML with positions. The scanner below checks that a document is well-formed and finds
+// its elements, their raw attributes and where each stands in the text; the splice in
+// transform.ts edits the original text at those positions, so the document is never
+// re-serialised. It is purpose-built rather than fast-xml-parser's parser because libvirt waits
+// on the hook at every VM start: on a 4-NIC domain fast-xml-parser's validator and parser alone
+// cost more than the hook's whole time budget (bench/RESULTS.md), and on 600 KB about five times
+// Node's start-up. test/unit/xml-oracle.test.ts holds this scanner to fast-xml-parser's results.
+import { XmlError, lineOf } from "./errors.js";
 
 export interface XmlElement {
   /** Qualified name as written, prefix included. */
@@ -12,101 +14,331 @@ export interface XmlElement {
   attrs: Readonly<Record<string, string>>;
   /** Offset of '<' in the text. */
   start: number;
+  /** Offset just past the '>' that ends the start tag (equal to `end` for `<x/>`). */
+  tagEnd: number;
+  /** Offset of the '<' of the end tag (equal to `end` for `<x/>`). */
+  closeStart: number;
   /** Offset just past the element's end ('>' of its end tag, or of '/>'). */
   end: number;
   children: XmlElement[];
   parent: XmlElement | undefined;
 }
 
-const META = XMLParser.getMetaDataSymbol();
-const ATTRS = ":@";
+// XML 1.0 (fifth edition) names, productions [4] and [4a]; U+10000-U+EFFFF as surrogate pairs,
+// which keeps the expressions out of the slower Unicode mode.
+const NAME_START =
+  ":A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D" +
+  "\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD";
+const NAME_CHAR = `${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040`;
+const ASTRAL = "[\\uD800-\\uDB7F][\\uDC00-\\uDFFF]";
+const NAME = `(?:[${NAME_START}]|${ASTRAL})(?:[${NAME_CHAR}]|${ASTRAL})*`;
+const S = "[ \\t\\r\\n]";
 
-type FxpNode = Record<string, unknown> & { [ATTRS]?: Record<string, unknown> };
+const NAME_RE = new RegExp(NAME, "y");
+const END_TAG_RE = new RegExp(`(${NAME})${S}*>`, "y");
+const SPACE_RE = new RegExp(`${S}*`, "y");
+const REF_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
+const XML_DECL_RE = new RegExp(
+  `<\\?xml${S}+version${S}*=${S}*(?:"1\\.[0-9]+"|'1\\.[0-9]+')` +
+    `(?:${S}+encoding${S}*=${S}*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?` +
+    `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>`,
+  "y",
+);
+// Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
+const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
 /**
  * Parses a document and returns its root element. Throws XmlError (with line and column) for
- * empty or malformed input, more than one root, or a DOCTYPE with an internal subset: entity
- * declarations are refused outright rather than expanded.
+ * empty or not well-formed input, more than one root, or a DOCTYPE with an internal subset:
+ * entity declarations are refused outright rather than expanded, and the only entity references
+ * accepted are XML's five predefined ones and character references.
  */
 export function parseXml(text: string, file: string): XmlElement {
   if (text.trim() === "" || text === "\ufeff") throw new XmlError("empty document (expected XML)", { file });
-  refuseDoctypeSubset(text, file);
-  const verdict = XMLValidator.validate(text, XML_VALIDATOR_OPTIONS);
-  if (verdict !== true) {
-    const { msg, line, col } = verdict.err;
-    throw new XmlError(`malformed XML: ${msg}`, { file, line, column: col });
-  }
-  let nodes: FxpNode[];
-  try {
-    nodes = new XMLParser(XML_PARSER_OPTIONS).parse(text) as FxpNode[];
-  } catch (error) {
-    // The parser refuses a few inputs the validator lets through (an unclosed comment after
-    // the root, a second DOCTYPE): malformed all the same.
-    throw new XmlError(`malformed XML: ${oneLine((error as Error).message)}`, { file });
-  }
-  const roots: XmlElement[] = [];
-  convert(nodes, undefined, roots);
-  if (roots.length !== 1) {
-    const second = roots[1];
-    throw new XmlError(`malformed XML: ${roots.length} root elements, expected one`, {
-      file,
-      line: second ? lineOf(text, second.start) : undefined,
-    });
-  }
-  return roots[0] as XmlElement;
+  return new Scanner(text, file).document();
 }
 
-function convert(nodes: FxpNode[], parent: XmlElement | undefined, out: XmlElement[]): void {
-  for (const node of nodes) {
-    const meta = node[META as unknown as string] as { startIndex: number; endIndex: number } | undefined;
-    if (meta === undefined) continue; // text, comments and CDATA carry no element
-    let name: string | undefined;
-    for (const key in node) {
-      if (key !== ATTRS) {
-        name = key;
-        break;
+class Scanner {
+  private pos = 0;
+  /** Next '&' at or after some offset; recomputed once the scan has passed it. */
+  private amp = -1;
+  /** Next "]]>", likewise. */
+  private cdataEnd = -1;
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {}
+
+  document(): XmlElement {
+    const { text } = this;
+    this.characters();
+    if (text.charCodeAt(0) === 0xfeff) this.pos = 1;
+    const bodyStart = this.pos;
+    if (text.startsWith("<?xml", this.pos) && /[ \t\r\n?]/.test(text[this.pos + 5] ?? "")) {
+      XML_DECL_RE.lastIndex = this.pos;
+      if (!XML_DECL_RE.test(text)) this.fail("malformed XML declaration", this.pos);
+      this.pos = XML_DECL_RE.lastIndex;
+    }
+    let root: XmlElement | undefined;
+    let doctype = false;
+    const stack: XmlElement[] = [];
+    const n = text.length;
+    while (this.pos < n) {
+      const lt = text.indexOf("<", this.pos);
+      const textEnd = lt === -1 ? n : lt;
+      if (textEnd > this.pos) {
+        if (stack.length > 0) this.charData(textEnd);
+        else this.onlySpace(textEnd, root ? "text after the root element" : "text before the root element");
+      }
+      if (lt === -1) break;
+      const c = text.charCodeAt(lt + 1);
+      if (c === 0x2f /* / */) {
+        const open = stack.pop();
+        END_TAG_RE.lastIndex = lt + 2;
+        const m = END_TAG_RE.exec(text);
+        if (!m) this.fail("malformed end tag", lt);
+        const name = m[1] as string;
+        if (!open) this.fail(`end tag </${name}> without a start tag`, lt);
+        if (open.name !== name) {
+          this.fail(`end tag </${name}> does not match start tag <${open.name}> of line ${lineOf(text, open.start)}`, lt);
+        }
+        open.closeStart = lt;
+        open.end = END_TAG_RE.lastIndex;
+        this.pos = open.end;
+      } else if (c === 0x21 /* ! */) {
+        if (text.startsWith("<!--", lt)) this.comment(lt);
+        else if (text.startsWith("<![CDATA[", lt)) {
+          if (stack.length === 0) this.fail("CDATA section outside the root element", lt);
+          const e = text.indexOf("]]>", lt + 9);
+          if (e === -1) this.fail("unclosed CDATA section", lt);
+          this.pos = e + 3;
+        } else if (text.startsWith("<!DOCTYPE", lt)) {
+          if (root || doctype) this.fail(root ? "DOCTYPE after the root element" : "a second DOCTYPE", lt);
+          doctype = true;
+          this.doctype(lt);
+        } else this.fail("unexpected '<!'", lt);
+      } else if (c === 0x3f /* ? */) {
+        this.pi(lt, bodyStart);
+      } else {
+        const parent = stack[stack.length - 1];
+        if (!parent && root) this.fail("a second root element: a document has exactly one", lt);
+        const element = this.startTag(lt, parent);
+        if (parent) parent.children.push(element);
+        else root = element;
+        if (element.end === -1) stack.push(element);
       }
     }
-    if (name === undefined) continue;
-    const rawAttrs = node[ATTRS];
-    const attrs: Record<string, string> = {};
-    if (rawAttrs) for (const k in rawAttrs) attrs[k] = rawAttrs[k] === true ? "" : String(rawAttrs[k]);
-    const element: XmlElement = { name, attrs, start: meta.startIndex, end: meta.endIndex, children: [], parent };
-    out.push(element);
-    const kids = node[name];
-    if (Array.isArray(kids)) convert(kids as FxpNode[], element, element.children);
+    const open = stack[stack.length - 1];
+    if (open) this.fail(`element <${open.name}> is not closed`, open.start);
+    if (!root) this.fail("no root element", n);
+    return root;
   }
-}
 
-/** Skips the prolog (BOM, XML declaration, comments, PIs) and refuses a DOCTYPE with "[...]". */
-function refuseDoctypeSubset(text: string, file: string): void {
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  for (;;) {
-    while (i < text.length && /\s/.test(text[i] as string)) i++;
-    if (text.startsWith("<?", i)) {
-      const e = text.indexOf("?>", i + 2);
-      if (e === -1) return;
-      i = e + 2;
-    } else if (text.startsWith("<!--", i)) {
-      const e = text.indexOf("-->", i + 4);
-      if (e === -1) return;
-      i = e + 3;
-    } else break;
-  }
-  if (!text.startsWith("<!DOCTYPE", i)) return;
-  let quote = "";
-  for (let j = i + 9; j < text.length; j++) {
-    const c = text[j];
-    if (quote) {
-      if (c === quote) quote = "";
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === ">") return;
-    else if (c === "[") {
-      throw new XmlError("a DOCTYPE with declarations ([...]) is refused: entities are never expanded", {
-        file,
-        line: lineOf(text, i),
-      });
+  private startTag(lt: number, parent: XmlElement | undefined): XmlElement {
+    const { text } = this;
+    const name = this.name(lt + 1);
+    if (name === undefined) this.fail("'<' that starts no tag (write &lt; in text)", lt);
+    let at = lt + 1 + name.length;
+    const attrs: Record<string, string> = {};
+    let tagEnd = -1;
+    let selfClosing = false;
+    for (;;) {
+      let p = at;
+      let c = text.charCodeAt(p);
+      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
+      if (c === 0x3e /* > */) {
+        tagEnd = p + 1;
+        break;
+      }
+      if (c === 0x2f /* / */ && text.charCodeAt(p + 1) === 0x3e) {
+        tagEnd = p + 2;
+        selfClosing = true;
+        break;
+      }
+      // An attribute: name, '=', a quoted value without '<'.
+      const key = p > at ? this.name(p) : undefined;
+      if (key === undefined) this.badTag(name, at);
+      p += key.length;
+      c = text.charCodeAt(p);
+      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
+      if (c !== 0x3d /* = */) this.badTag(name, at);
+      c = text.charCodeAt(++p);
+      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
+      if (c !== 0x22 && c !== 0x27) this.badTag(name, at);
+      const close = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
+      if (close === -1) this.badTag(name, at);
+      const value = text.slice(p + 1, close);
+      if (value.includes("<")) this.badTag(name, at);
+      if (Object.hasOwn(attrs, key)) this.fail(`attribute '${key}' is given twice`, at);
+      if (value.includes("&")) this.refs(p + 1, close);
+      // "__proto__" is an attribute name like any other, not the object's prototype.
+      if (key === "__proto__") Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
+      else attrs[key] = value;
+      at = close + 1;
     }
+    this.pos = tagEnd;
+    return {
+      name,
+      attrs,
+      start: lt,
+      tagEnd,
+      closeStart: selfClosing ? tagEnd : -1,
+      end: selfClosing ? tagEnd : -1,
+      children: [],
+      parent,
+    };
+  }
+
+  /** The XML name that starts at `at`, if any. */
+  private name(at: number): string | undefined {
+    NAME_RE.lastIndex = at;
+    return NAME_RE.test(this.text) ? this.text.slice(at, NAME_RE.lastIndex) : undefined;
+  }
+
+  /** Refuses characters XML does not allow, including surrogates that do not pair up. */
+  private characters(): void {
+    const { text } = this;
+    SUSPECT_CHAR_RE.lastIndex = 0;
+    for (let m = SUSPECT_CHAR_RE.exec(text); m; m = SUSPECT_CHAR_RE.exec(text)) {
+      const i = m.index;
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff) {
+        const next = text.charCodeAt(i + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) {
+          SUSPECT_CHAR_RE.lastIndex = i + 2;
+          continue;
+        }
+      }
+      this.fail(`character U+${c.toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`, i);
+    }
+  }
+
+  /** Says what is wrong at `at` inside the start tag of <name>. */
+  private badTag(name: string, at: number): never {
+    const { text } = this;
+    SPACE_RE.lastIndex = at;
+    SPACE_RE.test(text);
+    const p = SPACE_RE.lastIndex;
+    if (p >= text.length) this.fail(`start tag <${name}> is not closed`, at);
+    NAME_RE.lastIndex = p;
+    const attr = NAME_RE.exec(text);
+    if (!attr) this.fail(`unexpected character in start tag <${name}>`, p);
+    if (p === at) this.fail(`no space before attribute '${attr[0]}' in <${name}>`, p);
+    SPACE_RE.lastIndex = NAME_RE.lastIndex;
+    SPACE_RE.test(text);
+    let q = SPACE_RE.lastIndex;
+    if (text[q] !== "=") this.fail(`attribute '${attr[0]}' of <${name}> has no value`, p);
+    SPACE_RE.lastIndex = q + 1;
+    SPACE_RE.test(text);
+    q = SPACE_RE.lastIndex;
+    const quote = text[q];
+    if (quote !== '"' && quote !== "'") this.fail(`value of attribute '${attr[0]}' of <${name}> is not quoted`, q);
+    const closing = text.indexOf(quote, q + 1);
+    if (closing === -1) this.fail(`value of attribute '${attr[0]}' of <${name}> is not closed`, q);
+    this.fail(`'<' in the value of attribute '${attr[0]}' of <${name}> (write &lt;)`, text.indexOf("<", q));
+  }
+
+  /** Character data inside the root, up to `stop`: references must be well-formed, "]]>" absent. */
+  private charData(stop: number): void {
+    const { text } = this;
+    if (this.cdataEnd !== -2 && this.cdataEnd < this.pos) {
+      const e = text.indexOf("]]>", this.pos);
+      this.cdataEnd = e === -1 ? -2 : e;
+    }
+    if (this.cdataEnd >= 0 && this.cdataEnd < stop) this.fail("']]>' in text", this.cdataEnd);
+    this.refs(this.pos, stop);
+    this.pos = stop;
+  }
+
+  /** Checks every '&' in [from, stop) starts one of the references XML allows without a DTD. */
+  private refs(from: number, stop: number): void {
+    const { text } = this;
+    for (;;) {
+      if (this.amp !== -2 && this.amp < from) {
+        const e = text.indexOf("&", from);
+        this.amp = e === -1 ? -2 : e;
+      }
+      if (this.amp < 0 || this.amp >= stop) return;
+      const at = this.amp;
+      REF_RE.lastIndex = at;
+      const m = REF_RE.exec(text);
+      if (!m) {
+        const semi = text.indexOf(";", at);
+        const shown = semi !== -1 && semi - at <= 32 ? text.slice(at, semi + 1) : "&";
+        this.fail(
+          /^&[^\s&<;'"]+;$/.test(shown) && !shown.startsWith("&#")
+            ? `undefined entity ${shown}: only &lt; &gt; &amp; &quot; &apos; and character references are allowed`
+            : `malformed reference '${shown}' (write &amp; for '&')`,
+          at,
+        );
+      }
+      const num = m[2] ?? m[3];
+      if (num !== undefined) {
+        const code = Number.parseInt(num, m[2] !== undefined ? 10 : 16);
+        const ok = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+        if (!ok) this.fail(`character reference ${m[0]} names a character XML does not allow`, at);
+      }
+      from = REF_RE.lastIndex;
+      this.amp = -1;
+    }
+  }
+
+  private onlySpace(stop: number, what: string): void {
+    SPACE_RE.lastIndex = this.pos;
+    SPACE_RE.test(this.text);
+    if (SPACE_RE.lastIndex < stop) this.fail(what, SPACE_RE.lastIndex);
+    this.pos = stop;
+  }
+
+  private comment(lt: number): void {
+    const e = this.text.indexOf("-->", lt + 4);
+    if (e === -1) this.fail("unclosed comment", lt);
+    if (this.text.indexOf("--", lt + 4) !== e) this.fail("'--' inside a comment", this.text.indexOf("--", lt + 4));
+    this.pos = e + 3;
+  }
+
+  private pi(lt: number, bodyStart: number): void {
+    const { text } = this;
+    NAME_RE.lastIndex = lt + 2;
+    const target = NAME_RE.exec(text);
+    if (!target) this.fail("processing instruction without a target", lt);
+    if (target[0].toLowerCase() === "xml") {
+      this.fail(lt === bodyStart ? "malformed XML declaration" : "XML declaration not at the start of the document", lt);
+    }
+    const after = NAME_RE.lastIndex;
+    if (!text.startsWith("?>", after) && !/[ \t\r\n]/.test(text[after] ?? "")) this.fail("malformed processing instruction", lt);
+    const e = text.indexOf("?>", after);
+    if (e === -1) this.fail("unclosed processing instruction", lt);
+    this.pos = e + 2;
+  }
+
+  private doctype(lt: number): void {
+    const { text } = this;
+    SPACE_RE.lastIndex = lt + 9;
+    SPACE_RE.test(text);
+    NAME_RE.lastIndex = SPACE_RE.lastIndex;
+    if (SPACE_RE.lastIndex === lt + 9 || !NAME_RE.test(text)) this.fail("malformed DOCTYPE", lt);
+    let quote = "";
+    for (let j = NAME_RE.lastIndex; j < text.length; j++) {
+      const c = text[j];
+      if (quote) {
+        if (c === quote) quote = "";
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === ">") {
+        this.pos = j + 1;
+        return;
+      } else if (c === "[") {
+        this.fail("a DOCTYPE with declarations ([...]) is refused: entities are never expanded", lt, "");
+      } else if (c === "<") break;
+    }
+    this.fail("unclosed DOCTYPE", lt);
+  }
+
+  private fail(message: string, offset: number, prefix = "malformed XML: "): never {
+    const line = lineOf(this.text, offset);
+    const column = offset - (this.text.lastIndexOf("\n", offset - 1) + 1) + 1;
+    throw new XmlError(`${prefix}${message}`, { file: this.file, line, column });
   }
 }
 
@@ -155,27 +387,18 @@ export function localName(element: XmlElement): string {
 }
 
 /** Offset just past the '>' that ends the element's start tag. */
-export function startTagEnd(text: string, element: XmlElement): number {
-  let quote = "";
-  for (let i = element.start + 1; i < element.end; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = "";
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === ">") return i + 1;
-  }
-  return element.end;
+export function startTagEnd(_text: string, element: XmlElement): number {
+  return element.tagEnd;
 }
 
 /** Whether the element is written as `<x/>`. */
-export function isSelfClosing(text: string, element: XmlElement): boolean {
-  return startTagEnd(text, element) === element.end && text[element.end - 2] === "/";
+export function isSelfClosing(_text: string, element: XmlElement): boolean {
+  return element.tagEnd === element.end;
 }
 
 /** Offset of the '<' of the element's end tag (its end when it is self-closing). */
-export function endTagStart(text: string, element: XmlElement): number {
-  if (isSelfClosing(text, element)) return element.end;
-  return text.lastIndexOf("</", element.end - 1);
+export function endTagStart(_text: string, element: XmlElement): number {
+  return element.closeStart;
 }
 
 /** The character data of a simple element such as <name>, entity references decoded. */

@@ -136,7 +136,7 @@ describe("inject errors: one line, an exit code", () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatchInlineSnapshot(`
-      "nwfilter-hook: <tmp>/in/bad.xml:4:1: malformed XML: Expected closing tag 'devices' (opened in line 3, col 3) instead of closing tag 'domain'.
+      "nwfilter-hook: <tmp>/in/bad.xml:4:1: malformed XML: end tag </domain> does not match start tag <devices> of line 3
       "
     `);
   });

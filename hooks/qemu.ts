@@ -17,5 +17,5 @@ if (which !== undefined) {
 
 /** Used by the build only: runs the decision paths on a sample so that their code can be cached. */
 export function warmUp(): Promise<void> {
-  return import("../src/hook-main.js").then((m) => m.warmUp());
+  return import("../src/warm-up.js").then((m) => m.warmUp());
 }

@@ -2,30 +2,32 @@
 // syslog and the exit code out. Everything it decides comes from hook.ts.
 import { MAX_XML_BYTES, PRODUCT } from "./constants.js";
 import { NwfilterHookError, formatError, oneLine } from "./errors.js";
-import { EXIT_ERROR, decide } from "./hook.js";
+import { EXIT_ERROR, decide, type HookOutcome } from "./hook.js";
 import type { HookOp } from "./hook-op.js";
 import { nodeHostFacts } from "./node-host-facts.js";
 import { loadPolicy } from "./policy-file.js";
-import { settingsFromEnv } from "./settings.js";
+import { settingsFromEnv, type Env } from "./settings.js";
 import { readAllLimited, writeAllSync } from "./stdio.js";
 import { syslog } from "./syslog.js";
 
 export function runHook(domain: string, op: HookOp): void {
-  let outcome;
-  try {
-    const settings = settingsFromEnv(process.env);
-    const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
-    const xml = readAllLimited(0, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
-    outcome = decide(op, domain, xml, policy, nodeHostFacts(settings));
-  } catch (error) {
-    if (!(error instanceof NwfilterHookError)) throw error;
-    const message = formatError(error);
-    outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': ${message}`, log: { priority: "err" as const, message: `${op} of domain '${domain}': ${message}` } };
-  }
+  const outcome = hookOutcome(domain, op, process.env, 0);
   if (outcome.log) syslog(outcome.log.priority, outcome.log.message);
   if (outcome.stdout !== undefined) writeAllSync(1, outcome.stdout);
   if (outcome.stderr !== undefined) writeAllSync(2, `${oneLine(outcome.stderr)}\n`);
   process.exitCode = outcome.exitCode;
 }
 
-export { warmUp } from "./warm-up.js";
+/** What a call does, given its environment and the descriptor its domain XML comes on. */
+export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number): HookOutcome {
+  try {
+    const settings = settingsFromEnv(env);
+    const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
+    const xml = readAllLimited(stdin, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
+    return decide(op, domain, xml, policy, nodeHostFacts(settings));
+  } catch (error) {
+    if (!(error instanceof NwfilterHookError)) throw error;
+    const message = formatError(error);
+    return { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': ${message}`, log: { priority: "err", message: `${op} of domain '${domain}': ${message}` } };
+  }
+}

@@ -18,7 +18,7 @@ export interface Settings {
   sysfsNet: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export function settingsFromEnv(env: Env): Settings {
   const set = (name: string) => {

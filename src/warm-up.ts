@@ -1,9 +1,12 @@
-// Exercises the prepare and migrate paths on a sample, in memory, so that the build can record
-// V8's compiled code for them (scripts/build.mjs): the installed hook then starts without
-// compiling its own code. Nothing here touches the file system or the process.
-import type { HostFacts } from "./host-facts.js";
-import { decide } from "./hook.js";
-import { parsePolicy } from "./policy.js";
+// Runs the hook's prepare and migrate paths on a sample, so that the build can record V8's
+// compiled code for them (scripts/build.mjs): the installed hook then starts without compiling
+// its own code. The sample host (policy, nwfilter, sysfs, networks, stdin) is a temporary
+// directory, so that the code that reads them is recorded as well; only the build runs this.
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "./constants.js";
+import { hookOutcome } from "./hook-main.js";
 
 const SAMPLE_POLICY = `[filtering]
 EnableMACAntiSpoofingFilterRules = true
@@ -49,13 +52,34 @@ function sampleDomain(filterref: boolean): string {
 }
 
 export function warmUp(): void {
-  const policy = parsePolicy(SAMPLE_POLICY, "sample.ini");
-  const host: HostFacts = {
-    network: (name) => (name === "default" ? { path: "default.xml", text: SAMPLE_NETWORK } : undefined),
-    bridge: () => "linux",
-    filterDefined: () => true,
-  };
-  decide("prepare", "sample", sampleDomain(true), policy, host);
-  decide("prepare", "sample", sampleDomain(false), policy, host);
-  decide("migrate", "sample", sampleDomain(false), policy, host);
+  const dir = mkdtempSync(join(tmpdir(), "nwfilter-hook-warm-up-"));
+  try {
+    const put = (rel: string, text: string) => {
+      mkdirSync(join(dir, rel, ".."), { recursive: true });
+      writeFileSync(join(dir, rel), text, { mode: 0o644 });
+    };
+    put("policy.ini", SAMPLE_POLICY);
+    put(`nwfilter/${DEFAULT_FILTER}.xml`, `<filter name='${DEFAULT_FILTER}' chain='root'/>\n`);
+    put("networks/default.xml", SAMPLE_NETWORK);
+    mkdirSync(join(dir, "net/br0/bridge"), { recursive: true });
+    put("compliant.xml", sampleDomain(true));
+    put("open.xml", sampleDomain(false));
+    const env = {
+      [ENV_POLICY]: join(dir, "policy.ini"),
+      [ENV_NWFILTER_DIR]: join(dir, "nwfilter"),
+      [ENV_NETWORK_DIRS]: join(dir, "networks"),
+      [ENV_SYSFS_NET]: join(dir, "net"),
+    };
+    const calls = [["prepare", "compliant"], ["prepare", "open"], ["migrate", "open"]] as const;
+    for (const [op, file] of calls) {
+      const fd = openSync(join(dir, `${file}.xml`), "r");
+      try {
+        hookOutcome("sample", op, env, fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

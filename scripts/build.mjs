@@ -6,13 +6,23 @@ import { createRequire } from "node:module";
 import { Script } from "node:vm";
 
 // libvirt runs the hook five times in every start/stop cycle, and only prepare, migrate and
-// restore begin have work to do. The hook therefore starts as a shell script that execs Node
+// restore begin have work to do. The hook therefore starts as a shell script that runs Node
 // only for those calls: the others cost a /bin/sh start instead of a Node start. The second line
 // is valid in both languages: for sh, ':' is a no-op command; for JavaScript, a string
-// followed by a comment. `install` puts the absolute path of its Node in place of "node".
+// followed by a comment.
+// - prepare execs Node: it is the call every start waits on, and it logs only when it refuses or
+//   warns (Node then spawns `logger` itself).
+// - migrate and restore usually log what they added. Node writes its syslog lines to
+//   descriptor 3 (NWFILTER_HOOK_LOG_FD), and the shell hands them to `logger` in the background
+//   once Node has exited, so that the call never waits for logging and Node never loads
+//   child_process. Node's stdout and stderr pass through untouched (descriptor 4 carries stdout
+//   around the capture) and its exit status is the hook's.
+// `install` puts the absolute path of its Node in place of "node".
 const HOOK_HEADER = [
   "#!/bin/sh",
-  '":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") exec node "$0" "$@";; esac; exit 0',
+  '":" //; case "$2 $3" in "prepare begin") exec node "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; ' +
+    '{ l=$(NWFILTER_HOOK_LOG_FD=3 node "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; ' +
+    '[ -n "$l" ] && { { printf \'%s\\n\' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r',
 ].join("\n");
 
 const common = {

@@ -14,6 +14,8 @@ export const ENV_POLICY = "NWFILTER_HOOK_POLICY";
 export const ENV_NETWORK_DIRS = "NWFILTER_HOOK_NETWORK_DIRS";
 export const ENV_NWFILTER_DIR = "NWFILTER_HOOK_NWFILTER_DIR";
 export const ENV_SYSFS_NET = "NWFILTER_HOOK_SYSFS_NET";
+/** Set by the installed hook's shell line: the descriptor of the pipe its syslog lines go to. */
+export const ENV_LOG_FD = "NWFILTER_HOOK_LOG_FD";
 
 /** The feature exists from this cluster level on (oVirt's EnableMACAntiSpoofingFilterRules). */
 export const MIN_CLUSTER_LEVEL = "3.2";

@@ -4,7 +4,7 @@
 // scrubs the hook's environment, so NWFILTER_HOOK_POLICY cannot reach it).
 //
 // dist/qemu starts either with `#!/usr/bin/env node`, or with `#!/bin/sh` and a line that is
-// shell and JavaScript at once and execs `node "$0"` for the calls that have work to do. Both
+// shell and JavaScript at once and runs `node "$0" "$@"` for the calls that have work to do. Both
 // are handled: the node is set where it is named, and our lines go after that header (and after
 // a "use strict" directive, which must stay in the directive prologue).
 import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
@@ -28,8 +28,9 @@ export interface HookFileOptions {
   version: string;
 }
 
-/** The shell line's `exec node "$0"`, with whatever node it names. */
-const EXEC_NODE = /\bexec ([^\s"]+) "\$0"/;
+/** The shell line's `node "$0" "$@"`, with whatever node it names (the line may run it twice). */
+const EXEC_NODE = /(?<=[\s=])([^\s"=]+)(?= "\$0" "\$@")/;
+const EXEC_NODE_ALL = new RegExp(EXEC_NODE.source, "g");
 
 function lineAt(text: string, pos: number): { line: string; next: number } {
   const nl = text.indexOf("\n", pos);
@@ -50,8 +51,8 @@ export function hookContent(options: HookFileOptions): string {
     const shell = /^#!\s*\/bin\/(da|ba)?sh\b/.test(first.line);
     if (shell) {
       const trampoline = lineAt(bundle, pos);
-      if (!EXEC_NODE.test(trampoline.line)) throw new HostError("the built hook starts with #!/bin/sh but has no 'exec node \"$0\"' line: rebuild it");
-      head.push(first.line, trampoline.line.replace(EXEC_NODE, `exec ${nodePath} "$0"`));
+      if (!EXEC_NODE.test(trampoline.line)) throw new HostError("the built hook starts with #!/bin/sh but has no 'node \"$0\" \"$@\"' line: rebuild it");
+      head.push(first.line, trampoline.line.replace(EXEC_NODE_ALL, nodePath));
       pos = trampoline.next;
     } else {
       head.push(`#!${nodePath}`);

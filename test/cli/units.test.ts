@@ -58,11 +58,14 @@ describe("virsh failures", () => {
 describe("the installed hook's header", () => {
   const options = { nodePath: "/opt/node-18/bin/node", policyPath: DEFAULT_POLICY_PATH, version: "1.2.3" };
 
-  it("a #!/bin/sh hook: the exec names the absolute node; our lines go after the directive prologue", () => {
-    const bundle = '#!/bin/sh\n":" //; case "$2 $3" in "prepare begin") exec node "$0" "$@";; esac; exit 0\n"use strict";\ncode();\n';
+  it("a #!/bin/sh hook: every run of node names the absolute node; our lines go after the directive prologue", () => {
+    const shell = (node: string) =>
+      `#!/bin/sh\n":" //; case "$2 $3" in "prepare begin") exec ${node} "$0" "$@";; "migrate begin") ;; *) exit 0;; esac; ` +
+      `l=$(NWFILTER_HOOK_LOG_FD=3 ${node} "$0" "$@" 3>&1 >&4 4>&-); exit $?\n`;
+    const bundle = `${shell("node")}"use strict";\ncode();\n`;
     const text = hookContent({ ...options, bundle, policyPath: "/srv/policy.ini" });
     expect(text).toBe(
-      '#!/bin/sh\n":" //; case "$2 $3" in "prepare begin") exec /opt/node-18/bin/node "$0" "$@";; esac; exit 0\n"use strict";\n' +
+      `${shell("/opt/node-18/bin/node")}"use strict";\n` +
         "// nwfilter-hook: installed by 'nwfilter-hook install' (version 1.2.3); do not edit: install again to change it\n" +
         'process.env.NWFILTER_HOOK_POLICY="/srv/policy.ini";\ncode();\n',
     );

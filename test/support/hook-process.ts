@@ -49,6 +49,8 @@ export interface Sandbox {
 }
 
 const FIELD = "\x1f";
+const FACILITIES = ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news"];
+const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), "nwfh-hook-"));
@@ -78,7 +80,19 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
     writeFileSync(join(nwfilter, `${name}.xml`), name === DEFAULT_FILTER ? filterXml : `<filter name='${name}' chain='root'/>\n`);
   }
   // One record per call: the arguments separated by US (0x1f), ended by a newline.
-  writeFileSync(join(bin, "logger"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\037' "$a"; done >> '${logFile}'\nprintf '\\n' >> '${logFile}'\n`, {
+  // One record per message: the arguments, and with --prio-prefix (the installed hook's shell
+  // line) each line read from stdin after them.
+  const fakeLogger = [
+    "#!/bin/sh",
+    "record() { for a in \"$@\"; do printf '%s\\037' \"$a\"; done; printf '\\n'; }",
+    'if [ "$1" = --prio-prefix ]; then',
+    `  while IFS= read -r line; do record "$@" "$line" >> '${logFile}'; done`,
+    "else",
+    `  record "$@" >> '${logFile}'`,
+    "fi",
+    "",
+  ].join("\n");
+  writeFileSync(join(bin, "logger"), fakeLogger, {
     mode: 0o755,
   });
 
@@ -111,6 +125,13 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
           const i = argv.indexOf(flag);
           return i === -1 ? undefined : argv[i + 1];
         };
+        if (argv[0] === "--prio-prefix") {
+          // `<facility * 8 + level>message`
+          const m = /^<(\d+)>([\s\S]*)$/.exec(argv[argv.length - 1] ?? "");
+          const n = Number(m?.[1] ?? -1);
+          const priority = m ? `${FACILITIES[n >> 3] ?? n >> 3}.${LEVELS[n & 7]}` : undefined;
+          return { tag: opt("-t"), priority, message: m?.[2] ?? "", argv };
+        }
         const dashes = argv.indexOf("--");
         return { tag: opt("-t"), priority: opt("-p"), message: dashes === -1 ? argv.join(" ") : argv.slice(dashes + 1).join(" "), argv };
       });

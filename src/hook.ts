@@ -20,6 +20,18 @@ export interface HookOutcome {
   log?: { priority: Priority; message: string };
 }
 
+/**
+ * How many NICs a message names one by one. libvirt shows a refusal's stderr to whoever started
+ * the domain, and syslog lines are short (logger's default is 1 KiB), so the rest are counted.
+ */
+export const LISTED_NICS = 8;
+
+function listed<T>(items: readonly T[], show: (item: T) => string, separator = "; "): string {
+  const shown = items.slice(0, LISTED_NICS).map(show);
+  if (items.length > LISTED_NICS) shown.push(`and ${items.length - LISTED_NICS} more`);
+  return shown.join(separator);
+}
+
 export function describeNic(nic: NicReport): string {
   const parts = [`type ${nic.type || "(none)"}`];
   if (nic.source !== undefined) parts.push(`source ${nic.source}`);
@@ -33,7 +45,7 @@ export function decide(op: HookOp, domainArg: string, xml: string, policy: Polic
   const filter = policy.filter;
   const enforce = policy.onMissing === "enforce";
   const notFound = result.nics.filter((n) => n.reason === "network-not-found");
-  const notes = notFound.map((n) => `${describeNic(n)}: network definition not found, left alone`);
+  const notes = notFound.length > 0 ? [`${listed(notFound, describeNic, ", ")}: network definition not found, left alone`] : [];
   const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
   const undefinedFilter = references && !host.filterDefined(filter);
   const policyNote = `policy ${policy.source}`;
@@ -44,7 +56,7 @@ export function decide(op: HookOp, domainArg: string, xml: string, policy: Polic
     if (missing.length > 0) {
       const what =
         `domain '${domain}': ${missing.length} interface(s) lack nwfilter '${filter}': ` +
-        `${missing.map(describeNic).join("; ")}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
+        `${listed(missing, describeNic)}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
       if (enforce) return refuse(`refusing to start ${what} (${policyNote})`);
       return warn(EXIT_OK, undefined, `audit: ${what} (starting anyway: OnMissing=audit)`, notes);
     }
@@ -68,7 +80,7 @@ export function decide(op: HookOp, domainArg: string, xml: string, policy: Polic
   }
   const message =
     `${op} of domain '${domain}': ` +
-    changed.map((n) => `${n.action === "replaced" ? `replaced filter ${n.filter} with` : "added"} '${filter}' on ${describeNic(n)}`).join("; ");
+    listed(changed, (n) => `${n.action === "replaced" ? `replaced filter ${n.filter} with` : "added"} '${filter}' on ${describeNic(n)}`);
   return { exitCode: EXIT_OK, stdout: result.xml, log: { priority: "notice", message: [message, ...notes].join("; ") } };
 }
 

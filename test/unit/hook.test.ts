@@ -2,7 +2,7 @@
 // syslog), with an in-memory HostFacts.
 import { describe, expect, it } from "vitest";
 import { XmlError } from "../../src/errors.js";
-import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, decide, describeNic } from "../../src/hook.js";
+import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, LISTED_NICS, decide, describeNic } from "../../src/hook.js";
 import { DEFAULT_POLICY, type Policy } from "../../src/policy.js";
 import { NETWORKS, fakeHost, type FakeHostSpec } from "../support/fake-host.js";
 
@@ -163,4 +163,29 @@ describe("describeNic", () => {
 it("exit codes are distinct", () => {
   expect(new Set([EXIT_OK, EXIT_REFUSED, EXIT_ERROR]).size).toBe(3);
   expect(EXIT_OK).toBe(0);
+});
+
+describe("long lists of NICs", () => {
+  const many = (n: number) => domain(Array.from({ length: n }, (_, i) => bridgeNic(`52:54:00:00:01:${i.toString(16).padStart(2, "0")}`)).join(""));
+
+  it(`a refusal names the first ${LISTED_NICS} NICs and counts the rest, so that stderr and syslog stay short`, () => {
+    const o = go("prepare", many(20));
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toContain("20 interface(s) lack nwfilter");
+    expect(o.stderr).toContain(`52:54:00:00:01:0${LISTED_NICS - 1} (type bridge, source br0); and ${20 - LISTED_NICS} more; fix with:`);
+    expect(o.stderr).not.toContain(`52:54:00:00:01:0${LISTED_NICS}`);
+  });
+
+  it("migrate changes every NIC but logs the first ones and a count", () => {
+    const o = go("migrate", many(4096));
+    expect(o.stdout?.match(/<filterref /g)).toHaveLength(4096);
+    expect(o.log?.message).toMatch(new RegExp(`; and ${4096 - LISTED_NICS} more$`));
+    expect(o.log?.message.length).toBeLessThan(1024);
+  });
+
+  it(`exactly ${LISTED_NICS} NICs are all named`, () => {
+    const o = go("migrate", many(LISTED_NICS));
+    expect(o.log?.message).not.toContain("more");
+    expect(o.log?.message.match(/added /g)).toHaveLength(LISTED_NICS);
+  });
 });

@@ -44,6 +44,13 @@ const XML_DECL_RE = new RegExp(
     `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>`,
   "y",
 );
+// Production [28] up to its internal subset, which is refused; [75] ExternalID, [12] PubidLiteral.
+const SYSTEM_LITERAL = `(?:"[^"]*"|'[^']*')`;
+const PUBID_LITERAL = `(?:"[- \\r\\na-zA-Z0-9'()+,./:=?;!*#@$_%]*"|'[- \\r\\na-zA-Z0-9()+,./:=?;!*#@$_%]*')`;
+const DOCTYPE_RE = new RegExp(
+  `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`,
+  "y",
+);
 // Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
 const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
@@ -314,25 +321,11 @@ class Scanner {
   }
 
   private doctype(lt: number): void {
-    const { text } = this;
-    SPACE_RE.lastIndex = lt + 9;
-    SPACE_RE.test(text);
-    NAME_RE.lastIndex = SPACE_RE.lastIndex;
-    if (SPACE_RE.lastIndex === lt + 9 || !NAME_RE.test(text)) this.fail("malformed DOCTYPE", lt);
-    let quote = "";
-    for (let j = NAME_RE.lastIndex; j < text.length; j++) {
-      const c = text[j];
-      if (quote) {
-        if (c === quote) quote = "";
-      } else if (c === '"' || c === "'") quote = c;
-      else if (c === ">") {
-        this.pos = j + 1;
-        return;
-      } else if (c === "[") {
-        this.fail("a DOCTYPE with declarations ([...]) is refused: entities are never expanded", lt, "");
-      } else if (c === "<") break;
-    }
-    this.fail("unclosed DOCTYPE", lt);
+    DOCTYPE_RE.lastIndex = lt;
+    const m = DOCTYPE_RE.exec(this.text);
+    if (!m) this.fail("malformed DOCTYPE (expected <!DOCTYPE name>, with SYSTEM or PUBLIC identifiers)", lt);
+    if (m[1] === "[") this.fail("a DOCTYPE with declarations ([...]) is refused: entities are never expanded", lt, "");
+    this.pos = DOCTYPE_RE.lastIndex;
   }
 
   private fail(message: string, offset: number, prefix = "malformed XML: "): never {

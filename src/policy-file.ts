@@ -1,6 +1,6 @@
 // Loading the policy file. Whoever can write it can switch the protection off, so a file (or a
 // directory holding it) that others can write is refused rather than read.
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { PolicyError } from "./errors.js";
 import { DEFAULT_POLICY, parsePolicy, type Policy } from "./policy.js";
@@ -29,14 +29,8 @@ export function loadPolicy(path: string, options: LoadOptions): Policy {
     // A sticky directory (such as /tmp) lets nobody else replace a file they do not own.
     if ((dir.mode & 0o1000) === 0) checkOwnership(path, dir.mode, dir.uid, "directory", options);
     if (st.size > MAX_POLICY_BYTES) throw new PolicyError(`the policy is larger than ${MAX_POLICY_BYTES} bytes`, { file: path });
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return parsePolicy(buf.toString("utf8", 0, got), path);
+    // From the descriptor that was checked, so that the file read is the file judged.
+    return parsePolicy(readFileSync(fd, "utf8"), path);
   } catch (error) {
     if (error instanceof PolicyError) throw error;
     throw new PolicyError(`cannot read the policy: ${describeErrno(error)}`, { file: path });

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Benchmark of the built hook, `dist/qemu`, run the way libvirt runs it.
 //
-//   npm run bench [-- --rounds N] [--rss-rounds N] [--hook PATH] [--out FILE] [--no-fail]
-//                    [--python PATH] [--nic-address] [--keep]
+//   npm run bench [-- --rounds N] [--hook PATH] [--out FILE] [--no-fail] [--python PATH]
+//                    [--nic-address] [--keep]
 //
 // What it does
 // - Generates libvirt domain XML with 1, 4, 64, 1024 and 4096 bridge NICs, each compliant (every
@@ -12,8 +12,8 @@
 //   /sys/class/net where br0 is a Linux bridge (NWFILTER_HOOK_SYSFS_NET) and an empty network
 //   directory (NWFILTER_HOOK_NETWORK_DIRS). A no-op `logger` comes first on PATH so that the
 //   hook's syslog messages go nowhere.
-// - Runs the hook as a separate process, executed directly through its `#!/usr/bin/env node`
-//   line as libvirt does, with libvirt's scrubbed environment (LC_ALL=C, PATH, HOME, USER,
+// - Runs the hook as a separate process, executed directly through its `#!` line as libvirt
+//   does, with libvirt's scrubbed environment (LC_ALL=C, PATH, HOME, USER,
 //   LOGNAME[, TMPDIR]), cwd `/`, the domain XML written to its stdin and its stdout read to the
 //   end: `prepare begin` on compliant domains, `migrate begin` on non-compliant ones, and a whole
 //   start/stop lifecycle (prepare, start, started, stopped, release; five calls in a row, each
@@ -25,30 +25,46 @@
 //   of figures measured side by side in one run mean anything. Medians over the rounds.
 //
 // How it measures
-// - Time: wall time from just before spawning to the child's exit with its output consumed,
-//   process.hrtime.bigint() around child_process.spawnSync (synchronous, so nothing else in this
-//   process runs meanwhile). These runs are not wrapped in anything.
-// - Peak memory: Node cannot report a child's rusage, so separate runs (--rss-rounds, also
-//   interleaved with `node -e 0`) go through GNU time, `/usr/bin/time -f %M -o FILE CMD`, which
-//   reports the ru_maxrss that wait4() returns for that child alone (its own children, such as
-//   `logger`, count only if one of them grew larger). Where GNU time is missing, a tiny
-//   python3 wrapper does the same os.wait4() call. The wrapper's own memory is not counted, and
-//   the wrapped runs are not used for time. For the lifecycle, the largest of the five calls.
+// - Every call but the preflight's few is spawned by bench/timer.py, a small long-lived
+//   Python process (standard library only) that this script starts once with the
+//   whole plan: spawnSync from this ~50 MB Node process would add about a millisecond of its own
+//   per call (fork of a large process, the event loop, pipes), which is not the hook's and
+//   weighs most on the five-call lifecycle. For each call the timer makes pipes for stdin,
+//   stdout and stderr, starts the command with os.posix_spawn() (glibc clones vfork-style, so
+//   the cost does not grow with the spawner) with the pipes as its fds 0-2, nothing else open,
+//   default signal dispositions, exactly the environment above and cwd `/`, writes the domain
+//   XML while reading stdout and stderr to the end (a child may exit without reading its
+//   stdin), and reaps it with os.wait4().
+// - Time: time.perf_counter_ns() from just before posix_spawn to after wait4 with all output
+//   read, i.e. wall time from spawn to exit with the output consumed. For the lifecycle, the sum
+//   of the five calls.
+// - Peak memory: the ru_maxrss (KiB) of that same wait4, so from the same runs as the times.
+//   Linux reports the largest of the child and of the children it waited for (node under the
+//   hook's /bin/sh line; not the `logger` it leaves in the background). For the lifecycle, the
+//   largest of the five calls. A child runs in its spawner's memory until its exec, which
+//   Linux counts in its peak too: the timer resets its own high-water mark before each spawn
+//   and stays at 10-12 MB, which the report gives as the floor; a figure within 1 MB of it is
+//   shown as `<=` (it may be the timer's).
+// - Outputs: the timer returns a call's stdout and stderr in full the first time that call
+//   (argv and stdin) runs and whenever they differ from that first time, otherwise their sha256
+//   and length, so that every run is checked.
 //
-// Ratios are medians over the `node -e 0` median of the same run; the lifecycle (five processes)
-// is compared with five times `node -e 0`. The run stops with an error as soon as a call does not
-// do what the hook contract says (prepare on a compliant domain exits 0; migrate prints the domain
-// with one filterref per NIC and nothing else changed; prepare on a non-compliant domain is
-// refused), so that a broken hook cannot pass by being fast. It prints the table, writes it with
-// the machine's details to bench/RESULTS.md (--out), and exits 1 when a target is missed, unless
-// --no-fail.
+// Ratios are medians over the `node -e 0` median of the same run, the lifecycle (five processes)
+// included: the point is that a whole start/stop cycle costs barely more than one Node start,
+// since only prepare has work to do. Every run of every call, the warm-up included, is checked
+// against the hook contract (prepare on a compliant domain exits 0 and prints nothing; migrate
+// prints the domain with one filterref per NIC and nothing else changed; before the timed runs,
+// prepare on a non-compliant domain is refused) and against its own first run (same exit, same
+// output), and the benchmark fails if one is not, so that a broken hook cannot pass by being
+// fast. It prints the table, writes it with the machine's details to bench/RESULTS.md (--out),
+// and exits 1 when a target is missed, unless --no-fail.
 //
 // Options
 //   --rounds N       timed rounds (default 20, or $BENCH_ROUNDS); each runs every scenario once
-//   --rss-rounds N   further rounds under the peak-memory wrapper (default 5, $BENCH_RSS_ROUNDS)
 //   --hook PATH      the hook to run (default dist/qemu)
 //   --out FILE       where to write the report (default bench/RESULTS.md)
-//   --python PATH    interpreter for the baseline (default /usr/bin/python3, else python3)
+//   --python PATH    interpreter for the baseline and bench/timer.py (default /usr/bin/python3,
+//                    else python3)
 //   --nic-address    give each NIC a PCI <address> as libvirt would (4096 NICs then come to
 //                    about 0.9 MB instead of the 600 KB the targets were set for)
 //   --keep           keep the temporary directory (generated domains, policy) for inspection
@@ -76,7 +92,6 @@ const LIFECYCLE = [["prepare", "begin"], ["start", "begin"], ["started", "begin"
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "20" },
-    "rss-rounds": { type: "string", default: process.env.BENCH_RSS_ROUNDS ?? "5" },
     hook: { type: "string", default: path.join(ROOT, "dist", "qemu") },
     out: { type: "string", default: path.join(ROOT, "bench", "RESULTS.md") },
     python: { type: "string" },
@@ -93,10 +108,10 @@ if (opt.help) {
   process.exit(0);
 }
 const ROUNDS = positiveInt(opt.rounds, "--rounds");
-const RSS_ROUNDS = positiveInt(opt["rss-rounds"], "--rss-rounds");
 const HOOK = path.resolve(opt.hook);
 const PYTHON = opt.python ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const BASELINE = path.join(ROOT, "bench", "baselines", "qemu_hook_elementtree.py");
+const TIMER = path.join(ROOT, "bench", "timer.py");
 
 function positiveInt(s, name) {
   const n = Number(s);
@@ -113,6 +128,10 @@ try {
 } catch {
   die(`${HOOK} is missing or not executable: run \`npm run build\` first (or give --hook PATH)`);
 }
+
+// The timer needs posix_spawn (Python 3.8); without it nothing can be measured.
+const probe = spawnSync(PYTHON, ["-I", "-S", "-c", "import os, sys; sys.exit(not hasattr(os, 'posix_spawn'))"], { stdio: "ignore" });
+if (probe.error || probe.status !== 0) die(`${PYTHON} cannot run bench/timer.py, which needs Python 3.8 or later (give --python PATH)`);
 
 // ---------------------------------------------------------------------------------------------
 // The host a hook sees: files in a temporary directory, and libvirt's environment
@@ -148,7 +167,7 @@ mkdirSync(networkDir, { recursive: true });
 const binDir = path.dirname(put("bin/logger", "#!/bin/sh\n# no-op syslog for the benchmark\n[ -t 0 ] || cat >/dev/null\nexit 0\n", 0o755));
 
 // PATH: the no-op logger, then the directory of the node running this script (so that the
-// hook's `#!/usr/bin/env node` and `node -e 0` are the same executable), then the usual ones.
+// shell line's `node` and `node -e 0` are the same executable), then the usual ones.
 const PATH_DIRS = [binDir, path.dirname(process.execPath), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const user = os.userInfo().username;
 const ENV = {
@@ -244,76 +263,44 @@ const domains = {};
 for (const n of SIZES) {
   for (const compliant of [true, false]) {
     const d = domainXml(n, compliant);
-    put(`domains/${d.name}.xml`, d.xml); // for inspection with --keep
+    d.file = put(`domains/${d.name}.xml`, d.xml); // the calls' stdin, named in the timer's plan
     domains[`${n}/${compliant ? "c" : "o"}`] = d;
   }
 }
 const dom = (n, compliant) => domains[`${n}/${compliant ? "c" : "o"}`];
 
 // ---------------------------------------------------------------------------------------------
-// Running one process
+// Running processes
 
-const SPAWN_OPTS = { cwd: "/", env: ENV, maxBuffer: 256 * 1024 * 1024, stdio: "pipe" };
-
+// Untimed, for the preflight only.
 function run(argv, input) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { ...SPAWN_OPTS, input });
-  const ns = process.hrtime.bigint() - t0;
+  const r = spawnSync(argv[0], argv.slice(1), { cwd: "/", env: ENV, maxBuffer: 256 * 1024 * 1024, stdio: "pipe", input });
   // A child that exits without reading all of stdin makes the write fail with EPIPE: that is
   // the child's right (libvirt ignores it too), not a failure.
   if (r.error && r.error.code !== "EPIPE") throw new Error(`cannot run ${argv.join(" ")}: ${r.error.message}`);
-  return { ms: Number(ns) / 1e6, status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-// Peak RSS (KiB) of one child, through GNU time or, failing that, a python3 os.wait4() wrapper.
-const RSS_PY = [
-  "import os, sys",
-  "out, argv = sys.argv[1], sys.argv[2:]",
-  "pid = os.fork()",
-  "if pid == 0:",
-  "    try: os.execvp(argv[0], argv)",
-  "    finally: os._exit(127)",
-  "_, status, ru = os.wait4(pid, 0)",
-  "open(out, 'w').write('%d\\n' % ru.ru_maxrss)",
-  "sys.exit(os.waitstatus_to_exitcode(status) & 255)",
-].join("\n");
-
-function pickRssWrapper() {
-  const out = path.join(TMP, "rss.probe");
-  const gnu = spawnSync("/usr/bin/time", ["-f", "%M", "-o", out, "/bin/true"], { stdio: "ignore" });
-  if (!gnu.error && gnu.status === 0 && /^\d+\s*$/.test(safeRead(out))) {
-    return { name: "GNU time (/usr/bin/time -f %M)", argv: (file, cmd) => ["/usr/bin/time", "-f", "%M", "-o", file, ...cmd] };
-  }
-  const py = spawnSync(PYTHON, ["-c", RSS_PY, out, "/bin/true"], { stdio: "ignore" });
-  if (!py.error && py.status === 0 && /^\d+\s*$/.test(safeRead(out))) {
-    return { name: `os.wait4() in ${PYTHON} (no GNU time here)`, argv: (file, cmd) => [PYTHON, "-c", RSS_PY, file, ...cmd] };
-  }
-  die("cannot measure peak memory: neither GNU time (/usr/bin/time; Debian package `time`) nor python3 works");
-}
-function safeRead(f) {
-  try {
-    return readFileSync(f, "utf8");
-  } catch {
-    return "";
-  }
-}
-const RSS = pickRssWrapper();
-
-function runRss(argv, input) {
-  const file = path.join(TMP, "rss.out");
-  rmSync(file, { force: true });
-  const r = run(RSS.argv(file, argv), input);
-  const kib = Number(safeRead(file).trim().split(/\s+/).pop());
-  if (!Number.isFinite(kib) || kib <= 0) throw new Error(`no peak RSS for ${argv.join(" ")}: ${r.stderr}`);
-  return { ...r, kib };
+// Timed: the whole plan in one bench/timer.py process, which gets the hook's environment and
+// cwd so that it can hand them on unchanged. Yields one line per entry, then the end line.
+function runTimer(plan) {
+  const t = spawnSync(PYTHON, ["-I", "-S", TIMER], {
+    cwd: "/", env: ENV, input: JSON.stringify(plan), stdio: ["pipe", "pipe", "inherit"], maxBuffer: 1024 * 1024 * 1024,
+  });
+  if (t.error) die(`cannot run ${PYTHON} ${TIMER}: ${t.error.message}`);
+  if (t.status !== 0) die(`${TIMER} failed (exit ${t.status ?? t.signal})`);
+  const lines = t.stdout.toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  if (!lines.at(-1)?.end) die(`${TIMER} ended without its last line`);
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios and their correctness checks
 
-const nodeZero = { id: "node0", label: "`node -e 0`", calls: [[[process.execPath, "-e", "0"], Buffer.alloc(0)]] };
+const EMPTY = put("empty", "");
+const nodeZero = { id: "node0", label: "`node -e 0`", calls: [{ argv: [process.execPath, "-e", "0"], stdin: EMPTY }] };
 
-const hookCall = (exe, d, op, subop) => [[...exe, d.name, op, subop, "-"], d.xml];
+const hookCall = (exe, d, op, subop) => ({ argv: [...exe, d.name, op, subop, "-"], stdin: d.file });
 const HOOK_EXE = [HOOK];
 const PY_EXE = [PYTHON, BASELINE];
 
@@ -324,7 +311,7 @@ const squash = (s) => s.replace(/\s+/g, "");
 
 function fail(sc, i, r, why) {
   const err = r.stderr?.toString().trim();
-  throw new Error(`${sc.label}, call ${i + 1}: ${why} (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}${err ? `; stderr: ${err.slice(0, 500)}` : ""})`);
+  throw new Error(`${sc.label}, call ${i + 1}${r.where ? ` (${r.where})` : ""}: ${why} (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}${err ? `; stderr: ${err.slice(0, 500)}` : ""})`);
 }
 const expectExit0 = (sc, i, r) => {
   if (r.status !== 0) fail(sc, i, r, "expected exit status 0");
@@ -358,14 +345,14 @@ function scenarios() {
     list.push({ id: `migrate${n}`, label: `hook: \`migrate begin\`, ${n} NIC${n > 1 ? "s" : ""} (${kb(d.xml.length)})`, calls: [hookCall(HOOK_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, true)] });
   }
   const d4 = dom(4, true);
-  list.push({ id: "lifecycle", label: "hook: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(HOOK_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet), processes: 5 });
+  list.push({ id: "lifecycle", label: "hook: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(HOOK_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
 
   list.push({ id: "py-prepare4", label: "Python ET: `prepare begin`, 4 NICs, compliant", calls: [hookCall(PY_EXE, d4, "prepare", "begin")], check: [expectQuiet] });
   for (const n of [64, 4096]) {
     const d = dom(n, false);
     list.push({ id: `py-migrate${n}`, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
   }
-  list.push({ id: "py-lifecycle", label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet), processes: 5 });
+  list.push({ id: "py-lifecycle", label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
   return list;
 }
 
@@ -373,18 +360,47 @@ function kb(bytes) {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
-// One pass of a scenario: its calls in a row; total time, largest peak RSS.
-function once(sc, withRss) {
-  let ms = 0;
-  let kib = 0;
-  sc.calls.forEach(([argv, input], i) => {
-    const r = withRss ? runRss(argv, input) : run(argv, input);
-    sc.check?.[i](sc, i, r);
-    if (!sc.check && r.status !== 0) fail(sc, i, r, "expected exit status 0");
-    ms += r.ms;
-    kib = Math.max(kib, r.kib ?? 0);
-  });
-  return { ms, kib };
+// One timed run of a call, from the timer's line, with its outputs in full: they come with
+// the line the first time the call runs and when they differ from then, and are otherwise
+// those of the first run (same sha256).
+function outcome(raw, first, where) {
+  const bytes = (stream) => {
+    const o = raw[stream];
+    if (o.b64 === undefined) {
+      if (!first || first.sha[stream] !== o.sha256) die(`${TIMER} left out a ${stream} that is new`);
+      return first[stream];
+    }
+    const buf = Buffer.from(o.b64, "base64");
+    if (buf.length !== o.len || createHash("sha256").update(buf).digest("hex") !== o.sha256) {
+      die(`${TIMER} returned a ${stream} that does not match its sha256`);
+    }
+    return buf;
+  };
+  return {
+    where, ms: raw.ns / 1e6, kib: raw.maxrss, floor: !!raw.floor, status: raw.status, signal: raw.signal,
+    stdout: bytes("stdout"), stderr: bytes("stderr"), sha: { stdout: raw.stdout.sha256, stderr: raw.stderr.sha256 },
+  };
+}
+
+// Checks one run of call i of a scenario: the contract, and the same outcome as its first run.
+const firsts = new Map(); // callKey -> outcome of the call's first run
+const callKey = (call) => JSON.stringify([call.argv, call.stdin]);
+function check(sc, i, r) {
+  sc.check?.[i](sc, i, r);
+  if (!sc.check && r.status !== 0) fail(sc, i, r, "expected exit status 0");
+  const first = firsts.get(callKey(sc.calls[i]));
+  if (!first) {
+    firsts.set(callKey(sc.calls[i]), r);
+    return;
+  }
+  if (r.status !== first.status || r.signal !== first.signal) {
+    fail(sc, i, r, `the first run of this call (${first.where}) exited ${first.status ?? first.signal} instead`);
+  }
+  for (const stream of ["stdout", "stderr"]) {
+    if (r.sha[stream] !== first.sha[stream]) {
+      fail(sc, i, r, `its ${stream} (${r[stream].length} bytes) differs from that of its first run (${first.where}, ${first[stream].length} bytes)`);
+    }
+  }
 }
 
 // Checks beyond the measured calls: the environment overrides are honoured (a non-compliant
@@ -392,8 +408,7 @@ function once(sc, withRss) {
 function preflight() {
   for (const [who, exe] of [["hook", HOOK_EXE], ["Python ET", PY_EXE]]) {
     const d = dom(4, false);
-    const [argv, input] = hookCall(exe, d, "prepare", "begin");
-    const r = run(argv, input);
+    const r = run(hookCall(exe, d, "prepare", "begin").argv, d.xml);
     if (r.status === 0 || r.status === null) {
       throw new Error(`${who}: \`prepare begin\` on a domain whose NICs lack the filter was not refused (exit ${r.status}): are the NWFILTER_HOOK_* overrides honoured?`);
     }
@@ -430,30 +445,49 @@ const samples = new Map([nodeZero, ...SCENARIOS].map((s) => [s.id, { ms: [], kib
 const loadBefore = os.loadavg();
 const started = Date.now();
 
+let spawnerKib = 0;
 try {
-  process.stderr.write(`bench: hook ${HOOK}; ${ROUNDS} rounds, ${RSS_ROUNDS} for peak memory; temp ${TMP}\n`);
+  process.stderr.write(`bench: hook ${HOOK}; ${ROUNDS} rounds; temp ${TMP}\n`);
   preflight();
-  // Warm-up (file caches, the checks once more), not counted.
-  for (const sc of SCENARIOS) {
-    once(nodeZero, false);
-    once(sc, false);
-  }
-  const total = ROUNDS + RSS_ROUNDS;
-  for (let round = 0; round < total; round++) {
-    const withRss = round >= ROUNDS;
-    for (const sc of shuffle(SCENARIOS)) {
-      for (const s of [nodeZero, sc]) {
-        const m = once(s, withRss);
-        const bucket = samples.get(s.id);
-        if (withRss) bucket.kib.push(m.kib);
-        else bucket.ms.push(m.ms);
-      }
+  // The plan: a warm-up pass (file caches), checked but not counted, then the rounds, each
+  // scenario right after a `node -e 0`, in a new order each round.
+  const passes = [{ label: "warm-up", counted: false, order: SCENARIOS }];
+  for (let round = 0; round < ROUNDS; round++) passes.push({ label: `round ${round + 1}/${ROUNDS}`, counted: true, order: shuffle(SCENARIOS) });
+  for (const p of passes) p.entries = p.order.flatMap((sc) => [nodeZero, sc]);
+  const plan = {
+    cwd: "/",
+    env: ENV,
+    rounds: passes.map((p) => ({ label: p.label, entries: p.entries.map((sc) => ({ calls: sc.calls })) })),
+  };
+  const lines = runTimer(plan);
+  const end = lines.pop();
+  spawnerKib = end.spawner_rss_kib;
+  for (const line of lines) {
+    const pass = passes[line.round];
+    const sc = pass.entries[line.entry];
+    let ms = 0;
+    let kib = 0;
+    let floor = false;
+    line.calls.forEach((raw, i) => {
+      const r = outcome(raw, firsts.get(callKey(sc.calls[i])), pass.label);
+      check(sc, i, r);
+      ms += r.ms;
+      if (i === 0 || r.kib > kib) [kib, floor] = [r.kib, r.floor];
+    });
+    if (pass.counted && line.calls.length === sc.calls.length) {
+      const bucket = samples.get(sc.id);
+      bucket.ms.push(ms);
+      bucket.kib.push(kib);
+      bucket.floor ||= floor;
     }
-    process.stderr.write(`\rbench: round ${round + 1}/${total}${withRss ? " (peak memory)" : ""}   `);
   }
-  process.stderr.write("\n");
+  if (end.error) {
+    const { round, entry, call, message } = end.error;
+    throw new Error(`${passes[round].entries[entry].label}, call ${call + 1} (${passes[round].label}): ${message}`);
+  }
+  if (lines.length !== passes.reduce((n, p) => n + p.entries.length, 0)) die(`${TIMER} returned fewer results than planned`);
 } catch (e) {
-  process.stderr.write(`\nbench: ABORTED, a call did not behave as the hook contract says:\n  ${e.message}\n`);
+  process.stderr.write(`\nbench: FAILED, a call did not behave as the hook contract says or as in its first run:\n  ${e.message}\n`);
   process.exit(3);
 }
 
@@ -462,13 +496,12 @@ const elapsed = (Date.now() - started) / 1000;
 
 const stat = (id) => {
   const s = samples.get(id);
-  return { ms: median(s.ms), p25: quantile(s.ms, 0.25), p75: quantile(s.ms, 0.75), kib: median(s.kib) };
+  return { ms: median(s.ms), p25: quantile(s.ms, 0.25), p75: quantile(s.ms, 0.75), kib: median(s.kib), floor: !!s.floor };
 };
 const base = stat("node0");
 const rows = [nodeZero, ...SCENARIOS].map((sc) => {
   const s = stat(sc.id);
-  const k = sc.processes ?? 1;
-  return { sc, ...s, ratio: s.ms / (k * base.ms), rssRatio: s.kib / base.kib };
+  return { sc, ...s, ratio: s.ms / base.ms, rssRatio: s.kib / base.kib };
 });
 const row = (id) => rows.find((r) => r.sc.id === id);
 
@@ -487,7 +520,7 @@ const targets = [
     target: "<= 4.5",
     ok: linearOk,
   },
-  { id: "lifecycle", what: "whole lifecycle, 4 NICs: time against 5 x `node -e 0`", shown: fmtX(row("lifecycle").ratio), target: "<= 1.35", ok: row("lifecycle").ratio <= 1.35 },
+  { id: "lifecycle", what: "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`", shown: fmtX(row("lifecycle").ratio), target: "<= 1.35", ok: row("lifecycle").ratio <= 1.35 },
   { id: "prepare4", what: "`prepare begin`, 4 NICs: peak RSS", shown: fmtX(row("prepare4").rssRatio), target: "<= 1.25", ok: row("prepare4").rssRatio <= 1.25 },
   { id: "lifecycle", what: "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", shown: fmtX(lifeVsPy), target: "< 1 (faster)", ok: lifeVsPy < 1 },
 ];
@@ -517,7 +550,8 @@ const measurements = mdTable(
   rows.map((r) => {
     const mine = targets.filter((t) => t.id === r.sc.id);
     const pass = mine.length ? (mine.every((t) => t.ok) ? "yes" : "**NO**") : "";
-    return [r.sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), (r.kib / 1024).toFixed(1), fmtX(r.rssRatio), targetOf[r.sc.id] ?? "", pass];
+    const atMost = r.floor ? "<= " : "";
+    return [r.sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), `${atMost}${(r.kib / 1024).toFixed(1)}`, `${atMost}${fmtX(r.rssRatio)}`, targetOf[r.sc.id] ?? "", pass];
   }),
 );
 const targetTable = mdTable(["target", "measured", "wanted", "pass"], targets.map((t) => [t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
@@ -526,6 +560,13 @@ const allOk = targets.every((t) => t.ok);
 // ---------------------------------------------------------------------------------------------
 // Report
 
+function safeRead(f) {
+  try {
+    return readFileSync(f, "utf8");
+  } catch {
+    return "";
+  }
+}
 function sh(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: "utf8", cwd: ROOT });
   return r.status === 0 ? `${r.stdout}${r.stderr}`.trim() : "unknown";
@@ -543,17 +584,20 @@ const machine = [
   ["memory", `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
   ["kernel", `${os.type()} ${os.release()} ${os.arch()}`],
   ["load average (1 min) before / after", `${loadBefore[0].toFixed(2)} / ${loadAfter[0].toFixed(2)}`],
-  ["rounds", `${ROUNDS} for time, ${RSS_ROUNDS} for peak memory (${elapsed.toFixed(0)} s in all)`],
-  ["peak memory measured with", RSS.name],
+  ["rounds", `${ROUNDS}, time and peak memory from the same runs, after one warm-up pass (${elapsed.toFixed(0)} s in all)`],
+  ["time measured with", `time.perf_counter_ns() in bench/timer.py (${PYTHON}), from just before os.posix_spawn() to after os.wait4() with the output read`],
+  ["peak memory measured with", `ru_maxrss of the same os.wait4(); floor: the timer's own resident size at a spawn, at most ${(spawnerKib / 1024).toFixed(1)} MB here (\`<=\`: a figure within 1 MB of it)`],
   ["domain XML", `${SIZES.map((n) => `${n} NIC${n > 1 ? "s" : ""}: ${kb(dom(n, false).xml.length)}`).join(", ")} (non-compliant; compliant ${kb(dom(4096, true).xml.length)} at 4096)${opt["nic-address"] ? "; NICs with PCI addresses" : ""}`],
 ];
 
 const report = `# Benchmark results
 
 Written by \`npm run bench\` (bench/run.mjs); see the header of that file for what is measured and how.
-Times are medians of wall time from spawn to exit, ratios are to the median of \`node -e 0\` run
-interleaved in the same run (the lifecycle, five processes, to five times it). Peak memory is the
-child's max RSS.
+Every call is spawned with posix_spawn and reaped with wait4 by bench/timer.py. Times are medians
+of wall time from spawn to exit with the output read, ratios are to the median of \`node -e 0\` run
+interleaved in the same run (the lifecycle's five processes too, to one \`node -e 0\`). Peak memory
+is the ru_maxrss wait4 returns for the same runs: the largest of the child and the children it
+waited for.
 
 ${machine.map(([k, v]) => `- ${k}: ${v}`).join("\n")}
 

@@ -34,8 +34,9 @@ const ASTRAL = "[\\uD800-\\uDB7F][\\uDC00-\\uDFFF]";
 const NAME = `(?:[${NAME_START}]|${ASTRAL})(?:[${NAME_CHAR}]|${ASTRAL})*`;
 const S = "[ \\t\\r\\n]";
 
+// Only for names with non-ASCII characters: ASCII names, nearly all of them, are read by name()
+// without a regular expression, which spares every call compiling this large one.
 const NAME_RE = new RegExp(NAME, "y");
-const END_TAG_RE = new RegExp(`(${NAME})${S}*>`, "y");
 const SPACE_RE = new RegExp(`${S}*`, "y");
 const REF_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const XML_DECL_RE = new RegExp(
@@ -102,16 +103,17 @@ class Scanner {
       const c = text.charCodeAt(lt + 1);
       if (c === 0x2f /* / */) {
         const open = stack.pop();
-        END_TAG_RE.lastIndex = lt + 2;
-        const m = END_TAG_RE.exec(text);
-        if (!m) this.fail("malformed end tag", lt);
-        const name = m[1] as string;
+        const name = this.name(lt + 2);
+        let p = lt + 2 + (name?.length ?? 0);
+        let ch = text.charCodeAt(p);
+        while (ch === 0x20 || ch === 0x0a || ch === 0x09 || ch === 0x0d) ch = text.charCodeAt(++p);
+        if (name === undefined || ch !== 0x3e /* > */) this.fail("malformed end tag", lt);
         if (!open) this.fail(`end tag </${name}> without a start tag`, lt);
         if (open.name !== name) {
           this.fail(`end tag </${name}> does not match start tag <${open.name}> of line ${lineOf(text, open.start)}`, lt);
         }
         open.closeStart = lt;
-        open.end = END_TAG_RE.lastIndex;
+        open.end = p + 1;
         this.pos = open.end;
       } else if (c === 0x21 /* ! */) {
         if (text.startsWith("<!--", lt)) this.comment(lt);
@@ -199,8 +201,16 @@ class Scanner {
 
   /** The XML name that starts at `at`, if any. */
   private name(at: number): string | undefined {
+    const { text } = this;
+    let p = at;
+    let c = text.charCodeAt(p);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a) {
+      do c = text.charCodeAt(++p);
+      while ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x3a || c === 0x2d || c === 0x2e);
+      if (!(c >= 0x80)) return text.slice(at, p);
+    } else if (!(c >= 0x80)) return undefined;
     NAME_RE.lastIndex = at;
-    return NAME_RE.test(this.text) ? this.text.slice(at, NAME_RE.lastIndex) : undefined;
+    return NAME_RE.test(text) ? text.slice(at, NAME_RE.lastIndex) : undefined;
   }
 
   /** Refuses characters XML does not allow, including surrogates that do not pair up. */
@@ -292,9 +302,11 @@ class Scanner {
   }
 
   private onlySpace(stop: number, what: string): void {
-    SPACE_RE.lastIndex = this.pos;
-    SPACE_RE.test(this.text);
-    if (SPACE_RE.lastIndex < stop) this.fail(what, SPACE_RE.lastIndex);
+    const { text } = this;
+    for (let p = this.pos; p < stop; p++) {
+      const c = text.charCodeAt(p);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) this.fail(what, p);
+    }
     this.pos = stop;
   }
 
@@ -307,13 +319,12 @@ class Scanner {
 
   private pi(lt: number, bodyStart: number): void {
     const { text } = this;
-    NAME_RE.lastIndex = lt + 2;
-    const target = NAME_RE.exec(text);
-    if (!target) this.fail("processing instruction without a target", lt);
-    if (target[0].toLowerCase() === "xml") {
+    const target = this.name(lt + 2);
+    if (target === undefined) this.fail("processing instruction without a target", lt);
+    if (target.toLowerCase() === "xml") {
       this.fail(lt === bodyStart ? "malformed XML declaration" : "XML declaration not at the start of the document", lt);
     }
-    const after = NAME_RE.lastIndex;
+    const after = lt + 2 + target.length;
     if (!text.startsWith("?>", after) && !/[ \t\r\n]/.test(text[after] ?? "")) this.fail("malformed processing instruction", lt);
     const e = text.indexOf("?>", after);
     if (e === -1) this.fail("unclosed processing instruction", lt);

@@ -7,7 +7,7 @@ import type { HookOp } from "./hook-op.js";
 import { nodeHostFacts } from "./node-host-facts.js";
 import { loadPolicy } from "./policy-file.js";
 import { settingsFromEnv, type Env } from "./settings.js";
-import { readAllLimited, writeAllSync } from "./stdio.js";
+import { readAllAtOnce, writeAllSync } from "./stdio.js";
 import { syslog } from "./syslog.js";
 
 export function runHook(domain: string, op: HookOp): void {
@@ -23,7 +23,7 @@ export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number)
   try {
     const settings = settingsFromEnv(env);
     const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
-    const xml = readAllLimited(stdin, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
+    const xml = readAllAtOnce(stdin, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
     return decide(op, domain, xml, policy, nodeHostFacts(settings));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;

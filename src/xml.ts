@@ -34,23 +34,30 @@ const ASTRAL = "[\\uD800-\\uDB7F][\\uDC00-\\uDFFF]";
 const NAME = `(?:[${NAME_START}]|${ASTRAL})(?:[${NAME_CHAR}]|${ASTRAL})*`;
 const S = "[ \\t\\r\\n]";
 
-// Only for names with non-ASCII characters: ASCII names, nearly all of them, are read by name()
-// without a regular expression, which spares every call compiling this large one.
-const NAME_RE = new RegExp(NAME, "y");
+/**
+ * An expression built on first use. Building one parses it, and most documents never need the
+ * large ones below: ASCII names, nearly all of them, are read by name() without one, and libvirt
+ * writes neither an XML declaration nor a DOCTYPE.
+ */
+function lazy(source: () => string): () => RegExp {
+  let re: RegExp | undefined;
+  return () => (re ??= new RegExp(source(), "y"));
+}
+
+const NAME_RE = lazy(() => NAME);
 const SPACE_RE = new RegExp(`${S}*`, "y");
 const REF_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
-const XML_DECL_RE = new RegExp(
-  `<\\?xml${S}+version${S}*=${S}*(?:"1\\.[0-9]+"|'1\\.[0-9]+')` +
+const XML_DECL_RE = lazy(
+  () =>
+    `<\\?xml${S}+version${S}*=${S}*(?:"1\\.[0-9]+"|'1\\.[0-9]+')` +
     `(?:${S}+encoding${S}*=${S}*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?` +
     `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>`,
-  "y",
 );
 // Production [28] up to its internal subset, which is refused; [75] ExternalID, [12] PubidLiteral.
 const SYSTEM_LITERAL = `(?:"[^"]*"|'[^']*')`;
 const PUBID_LITERAL = `(?:"[- \\r\\na-zA-Z0-9'()+,./:=?;!*#@$_%]*"|'[- \\r\\na-zA-Z0-9()+,./:=?;!*#@$_%]*')`;
-const DOCTYPE_RE = new RegExp(
-  `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`,
-  "y",
+const DOCTYPE_RE = lazy(
+  () => `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`,
 );
 // Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
 const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
@@ -84,9 +91,10 @@ class Scanner {
     if (text.charCodeAt(0) === 0xfeff) this.pos = 1;
     const bodyStart = this.pos;
     if (text.startsWith("<?xml", this.pos) && /[ \t\r\n?]/.test(text[this.pos + 5] ?? "")) {
-      XML_DECL_RE.lastIndex = this.pos;
-      if (!XML_DECL_RE.test(text)) this.fail("malformed XML declaration", this.pos);
-      this.pos = XML_DECL_RE.lastIndex;
+      const decl = XML_DECL_RE();
+      decl.lastIndex = this.pos;
+      if (!decl.test(text)) this.fail("malformed XML declaration", this.pos);
+      this.pos = decl.lastIndex;
     }
     let root: XmlElement | undefined;
     let doctype = false;
@@ -209,8 +217,9 @@ class Scanner {
       while ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x3a || c === 0x2d || c === 0x2e);
       if (!(c >= 0x80)) return text.slice(at, p);
     } else if (!(c >= 0x80)) return undefined;
-    NAME_RE.lastIndex = at;
-    return NAME_RE.test(text) ? text.slice(at, NAME_RE.lastIndex) : undefined;
+    const re = NAME_RE();
+    re.lastIndex = at;
+    return re.test(text) ? text.slice(at, re.lastIndex) : undefined;
   }
 
   /** Refuses characters XML does not allow, including surrogates that do not pair up. */
@@ -238,22 +247,21 @@ class Scanner {
     SPACE_RE.test(text);
     const p = SPACE_RE.lastIndex;
     if (p >= text.length) this.fail(`start tag <${name}> is not closed`, at);
-    NAME_RE.lastIndex = p;
-    const attr = NAME_RE.exec(text);
-    if (!attr) this.fail(`unexpected character in start tag <${name}>`, p);
-    if (p === at) this.fail(`no space before attribute '${attr[0]}' in <${name}>`, p);
-    SPACE_RE.lastIndex = NAME_RE.lastIndex;
+    const attr = this.name(p);
+    if (attr === undefined) this.fail(`unexpected character in start tag <${name}>`, p);
+    if (p === at) this.fail(`no space before attribute '${attr}' in <${name}>`, p);
+    SPACE_RE.lastIndex = p + attr.length;
     SPACE_RE.test(text);
     let q = SPACE_RE.lastIndex;
-    if (text[q] !== "=") this.fail(`attribute '${attr[0]}' of <${name}> has no value`, p);
+    if (text[q] !== "=") this.fail(`attribute '${attr}' of <${name}> has no value`, p);
     SPACE_RE.lastIndex = q + 1;
     SPACE_RE.test(text);
     q = SPACE_RE.lastIndex;
     const quote = text[q];
-    if (quote !== '"' && quote !== "'") this.fail(`value of attribute '${attr[0]}' of <${name}> is not quoted`, q);
+    if (quote !== '"' && quote !== "'") this.fail(`value of attribute '${attr}' of <${name}> is not quoted`, q);
     const closing = text.indexOf(quote, q + 1);
-    if (closing === -1) this.fail(`value of attribute '${attr[0]}' of <${name}> is not closed`, q);
-    this.fail(`'<' in the value of attribute '${attr[0]}' of <${name}> (write &lt;)`, text.indexOf("<", q));
+    if (closing === -1) this.fail(`value of attribute '${attr}' of <${name}> is not closed`, q);
+    this.fail(`'<' in the value of attribute '${attr}' of <${name}> (write &lt;)`, text.indexOf("<", q));
   }
 
   /** Character data inside the root, up to `stop`: references must be well-formed, "]]>" absent. */
@@ -332,11 +340,12 @@ class Scanner {
   }
 
   private doctype(lt: number): void {
-    DOCTYPE_RE.lastIndex = lt;
-    const m = DOCTYPE_RE.exec(this.text);
+    const doctype = DOCTYPE_RE();
+    doctype.lastIndex = lt;
+    const m = doctype.exec(this.text);
     if (!m) this.fail("malformed DOCTYPE (expected <!DOCTYPE name>, with SYSTEM or PUBLIC identifiers)", lt);
     if (m[1] === "[") this.fail("a DOCTYPE with declarations ([...]) is refused: entities are never expanded", lt, "");
-    this.pos = DOCTYPE_RE.lastIndex;
+    this.pos = doctype.lastIndex;
   }
 
   private fail(message: string, offset: number, prefix = "malformed XML: "): never {

@@ -1,5 +1,6 @@
-// Synchronous standard input and output: all of stdin, with a ceiling so that no input can make
-// the process grow without bound, and all of a text to stdout before the process ends.
+// Synchronous standard input and output: all of stdin with a ceiling on its size (checked as it
+// is read for the CLI, after one read for the hook), and all of a text to stdout before the
+// process ends.
 import { readFileSync, readSync, writeSync } from "node:fs";
 import { XmlError } from "./errors.js";
 

@@ -7,6 +7,7 @@
 import { writeSync } from "node:fs";
 import { ENV_LOG_FD, PRODUCT } from "./constants.js";
 import { oneLine } from "./errors.js";
+import type { Env } from "./settings.js";
 
 export type Priority = "err" | "warning" | "notice";
 
@@ -18,7 +19,7 @@ export function prioLine(priority: Priority, message: string): string {
   return `<${FACILITY_DAEMON * 8 + LEVEL[priority]}>${oneLine(message)}\n`;
 }
 
-export function syslog(priority: Priority, message: string, env: Readonly<Record<string, string | undefined>> = process.env): void {
+export function syslog(priority: Priority, message: string, env: Env = process.env): void {
   const fd = Number(env[ENV_LOG_FD] ?? "");
   if (Number.isInteger(fd) && fd > 2) {
     try {

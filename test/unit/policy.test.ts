@@ -2,7 +2,8 @@
 // every error names the file, the line and the key.
 import { describe, expect, it } from "vitest";
 import { PolicyError, formatError } from "../../src/errors.js";
-import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, parsePolicy, type Policy } from "../../src/policy.js";
+import fc from "fast-check";
+import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, locate, parsePolicy, type Located, type Policy } from "../../src/policy.js";
 
 const FILE = "/etc/nwfilter-hook/policy.ini";
 
@@ -193,4 +194,63 @@ describe("isActive", () => {
   it("switched off, at any level", () => {
     expect(isActive(at("4.7", false))).toBe(false);
   });
+});
+
+describe("locate follows ini's grammar line for line", () => {
+  // ini's decoder reads each line with this expression; locate() spells it out with string
+  // operations. Both must agree on every text: what locate reports is where ini read it.
+  function byExpression(text: string): { sections: Map<string, Located>; keys: Map<string, Located> } | string {
+    const re = /^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$/;
+    const sections = new Map<string, Located>();
+    const keys = new Map<string, Located>();
+    let section = "";
+    const lines = text.split(/\r?\n|\r/);
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i] ?? "";
+      const line = i + 1;
+      if (/^\s*([;#]|$)/.test(raw)) continue;
+      const m = re.exec(raw);
+      if (!m || (m[1] === undefined && raw.trimStart().startsWith("["))) return `${line}: cannot read line: ${JSON.stringify(raw.trim())} (expected "[section]" or "key = value")`;
+      if (m[1] !== undefined) {
+        section = m[1].trim().toLowerCase();
+        if (!sections.has(section)) sections.set(section, { line, name: section });
+        continue;
+      }
+      const key = (m[2] ?? "").trim();
+      if (m[3] === undefined) return `${line}: ${key}: needs a value (key = value)`;
+      const id = `${section}\0${key.toLowerCase()}`;
+      const first = keys.get(id);
+      if (first) return `${line}: key '${key}' is set more than once in [${section}] (first on line ${first.line})`;
+      keys.set(id, { line, name: key });
+    }
+    return { sections, keys };
+  }
+
+  function byLocate(text: string): ReturnType<typeof byExpression> {
+    try {
+      return locate(text, FILE);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      return `${error.where?.line}: ${error.message}`;
+    }
+  }
+
+  const pieces = ["[", "]", "=", ";", "#", " ", "\t", "\r", "\n", "\r\n", "\u00a0", "\u2028", "a", "B", "filtering", "exempt", "Filter", "x.y", "="];
+  const text = fc.array(fc.constantFrom(...pieces), { maxLength: 40 }).map((parts) => parts.join(""));
+
+  it("on arbitrary text built from the characters that matter", () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(byLocate(t)).toEqual(byExpression(t));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it.each(["[filtering]\nFilter = a\n", "  [exempt]\n", "[a]b = c\n", "=x\n", "k = a\u2028b\n", "k\u2028 = b\n", "[a] \t\n[a]\nk=1\r\nK=2", ";c\n#d\n\n[x]\r\nk=\n"])(
+    "%j",
+    (t) => {
+      expect(byLocate(t)).toEqual(byExpression(t));
+    },
+  );
 });

@@ -418,6 +418,9 @@ export function endTagStart(_text: string, element: XmlElement): number {
 export function textContent(text: string, element: XmlElement, file: string): string {
   if (isSelfClosing(text, element)) return "";
   const raw = text.slice(startTagEnd(text, element), endTagStart(text, element));
-  const plain = raw.replace(/<!--[\s\S]*?-->/g, "").replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, c: string) => c.replace(/&/g, "&amp;"));
+  // Only comments and CDATA sections start with '<' in a simple element's content; most have none.
+  const plain = !raw.includes("<")
+    ? raw
+    : raw.replace(/<!--[\s\S]*?-->/g, "").replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, c: string) => c.replace(/&/g, "&amp;"));
   return decodeAttr(plain, file, text, element.start).trim();
 }

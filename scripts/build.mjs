@@ -18,10 +18,15 @@ import { Script } from "node:vm";
 //   child_process. Node's stdout and stderr pass through untouched (descriptor 4 carries stdout
 //   around the capture) and its exit status is the hook's.
 // `install` puts the absolute path of its Node in place of "node".
+//
+// Node's options spare it work the hook never needs: resolving the real path of the hook file,
+// and computing the global module folders (the hook requires only Node's own modules). They are
+// Node options, not V8 flags, so the code cache and Node's own snapshot stay valid.
+const NODE_OPTIONS = "--preserve-symlinks-main --no-global-search-paths";
 const HOOK_HEADER = [
   "#!/bin/sh",
-  '":" //; case "$2 $3" in "prepare begin") exec node "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; ' +
-    '{ l=$(NWFILTER_HOOK_LOG_FD=3 node "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; ' +
+  `":" //; case "$2 $3" in "prepare begin") exec node ${NODE_OPTIONS} "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; ` +
+    `{ l=$(NWFILTER_HOOK_LOG_FD=3 node ${NODE_OPTIONS} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; ` +
     '[ -n "$l" ] && { { printf \'%s\\n\' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r',
 ].join("\n");
 

@@ -28,8 +28,8 @@ export interface HookFileOptions {
   version: string;
 }
 
-/** The shell line's `node "$0" "$@"`, with whatever node it names (the line may run it twice). */
-const EXEC_NODE = /(?<=[\s=])([^\s"=]+)(?= "\$0" "\$@")/;
+/** The shell line's `node [--option ...] "$0" "$@"`, with whatever node it names (the line may run it twice). */
+const EXEC_NODE = /(?<=[\s=])([^\s"=-][^\s"=]*)(?=(?: --[\w-]+)* "\$0" "\$@")/;
 const EXEC_NODE_ALL = new RegExp(EXEC_NODE.source, "g");
 
 function lineAt(text: string, pos: number): { line: string; next: number } {
@@ -51,7 +51,7 @@ export function hookContent(options: HookFileOptions): string {
     const shell = /^#!\s*\/bin\/(da|ba)?sh\b/.test(first.line);
     if (shell) {
       const trampoline = lineAt(bundle, pos);
-      if (!EXEC_NODE.test(trampoline.line)) throw new HostError("the built hook starts with #!/bin/sh but has no 'node \"$0\" \"$@\"' line: rebuild it");
+      if (!EXEC_NODE.test(trampoline.line)) throw new HostError("the built hook starts with #!/bin/sh but has no 'node ... \"$0\" \"$@\"' line: rebuild it");
       head.push(first.line, trampoline.line.replace(EXEC_NODE_ALL, nodePath));
       pos = trampoline.next;
     } else {

@@ -60,7 +60,7 @@ describe("the installed hook's header", () => {
 
   it("a #!/bin/sh hook: every run of node names the absolute node; our lines go after the directive prologue", () => {
     const shell = (node: string) =>
-      `#!/bin/sh\n":" //; case "$2 $3" in "prepare begin") exec ${node} "$0" "$@";; "migrate begin") ;; *) exit 0;; esac; ` +
+      `#!/bin/sh\n":" //; case "$2 $3" in "prepare begin") exec ${node} --preserve-symlinks-main --no-global-search-paths "$0" "$@";; "migrate begin") ;; *) exit 0;; esac; ` +
       `l=$(NWFILTER_HOOK_LOG_FD=3 ${node} "$0" "$@" 3>&1 >&4 4>&-); exit $?\n`;
     const bundle = `${shell("node")}"use strict";\ncode();\n`;
     const text = hookContent({ ...options, bundle, policyPath: "/srv/policy.ini" });

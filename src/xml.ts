@@ -377,10 +377,19 @@ export function child(element: XmlElement, name: string): XmlElement | undefined
   return element.children.find((c) => c.name === name);
 }
 
-/** The attribute decoded, or undefined. */
+/** The attribute as libvirt reads it (normalised, references decoded), or undefined. */
 export function attr(element: XmlElement, name: string, file: string, text: string): string | undefined {
   const raw = element.attrs[name];
-  return raw === undefined ? undefined : decodeAttr(raw, file, text, element.start);
+  return raw === undefined ? undefined : decodeAttr(normalizeAttr(raw), file, text, element.start);
+}
+
+/**
+ * XML's attribute-value normalisation (section 3.3.3), as libxml2 and so libvirt apply it: each
+ * line end (CR LF, CR or LF) and each tab written in the value reads as one space. Characters
+ * written as references (&#10;) are kept, since they are decoded afterwards.
+ */
+function normalizeAttr(raw: string): string {
+  return raw.includes("\n") || raw.includes("\r") || raw.includes("\t") ? raw.replace(/\r\n?|[\n\t]/g, " ") : raw;
 }
 
 /** The namespace URI an element's prefix (or the default namespace) is bound to where it stands. */

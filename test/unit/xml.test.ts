@@ -29,6 +29,16 @@ describe("positions", () => {
     expect(attr(a, "missing", "f", text)).toBeUndefined();
   });
 
+  it("attr() normalises as libxml2 does: written tabs and line ends are spaces, &#10; stays a line feed", () => {
+    const text = "<a b='\tbr0\r\n' c='x\ry\nz' d='p&#10;q&#9;r' e='plain'/>";
+    const a = parseXml(text, "f");
+    expect(attr(a, "b", "f", text)).toBe(" br0 ");
+    expect(attr(a, "c", "f", text)).toBe("x y z");
+    expect(attr(a, "d", "f", text)).toBe("p\nq\tr");
+    expect(attr(a, "e", "f", text)).toBe("plain");
+    expect(a.attrs.b).toBe("\tbr0\r\n"); // the raw value is kept as written
+  });
+
   it("startTagEnd skips '>' inside quoted values; isSelfClosing and endTagStart", () => {
     const text = `<r><a x='>' y=">"><b/></a><c z='/>' /><d></d>\n</r>`;
     const r = parseXml(text, "f");

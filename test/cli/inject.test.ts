@@ -148,6 +148,12 @@ describe("inject errors: one line, an exit code", () => {
     expect(h.run(["inject", "--device", dom])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(dom)}: --device expects one <interface> element, found <domain>\n` });
   });
 
+  it("a file over 16 MiB, counted in bytes: refused as it is read, exit 3", () => {
+    // 'é' is two bytes: under 16 Mi characters, over 16 MiB.
+    const big = write("big.xml", `<domain><description>${"é".repeat(8 * 1024 * 1024)}</description></domain>`);
+    expect(h.run(["inject", big])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(big)}: input is larger than 16777216 bytes\n` });
+  });
+
   it("a missing file: exit 4", () => {
     const r = h.run(["inject", "/nonexistent/web1.xml"]);
     expect(r).toEqual({ code: 4, stdout: "", stderr: "nwfilter-hook: /nonexistent/web1.xml: cannot read the XML: ENOENT: no such file or directory\n" });

@@ -1,11 +1,12 @@
 // `inject [--device] [--diff] [FILE|-]`: the transformation on a domain XML, or on one
 // <interface> for hot-plug, printed (or shown as a unified diff). Pure: libvirt is not called.
-import { readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { MAX_XML_BYTES } from "../../constants.js";
 import { XmlError } from "../../errors.js";
 import { describeNic } from "../../hook.js";
 import { nodeHostFacts } from "../../node-host-facts.js";
 import { settingsFromEnv } from "../../settings.js";
+import { readAllLimited } from "../../stdio.js";
 import { transform } from "../../transform.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
@@ -29,12 +30,15 @@ function readInput(ctx: Context, file: string | undefined): { text: string; name
     if (ctx.stdinIsTTY) throw new UsageError("no input: give a FILE, or pipe the XML into stdin ('-')");
     return { text: ctx.readStdin(), name: "stdin" };
   }
+  let fd: number | undefined;
   try {
-    const text = readFileSync(file, "utf8");
-    if (text.length > MAX_XML_BYTES) throw new XmlError(`input is larger than ${MAX_XML_BYTES} bytes`, { file });
-    return { text, name: file };
+    fd = openSync(file, "r");
+    // Bounded as it is read, like stdin: FILE may be a pipe (<(virsh dumpxml ...)) as well.
+    return { text: readAllLimited(fd, MAX_XML_BYTES, file), name: file };
   } catch (error) {
     throw fsError(error, "read the XML", file);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   child,
   endTagStart,
   isSelfClosing,
+  isXmlSpace,
   localName,
   namespaceOf,
   parseXml,
@@ -311,7 +312,7 @@ function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
   }
   const close = endTagStart(xml, nic);
   let contentEnd = close;
-  while (contentEnd > nic.start && isSpace(xml.charCodeAt(contentEnd - 1))) contentEnd--;
+  while (contentEnd > nic.start && isXmlSpace(xml.charCodeAt(contentEnd - 1))) contentEnd--;
   const gap = xml.slice(contentEnd, close);
   const newline = gap.lastIndexOf("\n");
   if (newline === -1) return { at: close, remove: 0, insert: element }; // written on one line
@@ -329,10 +330,6 @@ function childIndent(xml: string, nic: XmlElement, closingIndent: string): strin
   }
   const unit = closingIndent.includes("\t") ? "\t" : "  ";
   return closingIndent + unit;
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 /** Rewrites only the value of the first filterref's filter attribute, keeping its quotes and parameters. */

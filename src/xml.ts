@@ -45,7 +45,6 @@ function lazy(source: () => string): () => RegExp {
 }
 
 const NAME_RE = lazy(() => NAME);
-const SPACE_RE = new RegExp(`${S}*`, "y");
 const REF_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const XML_DECL_RE = lazy(
   () =>
@@ -61,6 +60,11 @@ const DOCTYPE_RE = lazy(
 );
 // Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
 const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
+
+/** XML's whitespace (production [3]): space, tab, line feed, carriage return. */
+export function isXmlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+}
 
 /**
  * Parses a document and returns its root element. Throws XmlError (with line and column) for
@@ -112,10 +116,8 @@ class Scanner {
       if (c === 0x2f /* / */) {
         const open = stack.pop();
         const name = this.name(lt + 2);
-        let p = lt + 2 + (name?.length ?? 0);
-        let ch = text.charCodeAt(p);
-        while (ch === 0x20 || ch === 0x0a || ch === 0x09 || ch === 0x0d) ch = text.charCodeAt(++p);
-        if (name === undefined || ch !== 0x3e /* > */) this.fail("malformed end tag", lt);
+        const p = this.skipSpace(lt + 2 + (name?.length ?? 0));
+        if (name === undefined || text.charCodeAt(p) !== 0x3e /* > */) this.fail("malformed end tag", lt);
         if (!open) this.fail(`end tag </${name}> without a start tag`, lt);
         if (open.name !== name) {
           this.fail(`end tag </${name}> does not match start tag <${open.name}> of line ${lineOf(text, open.start)}`, lt);
@@ -161,9 +163,8 @@ class Scanner {
     let tagEnd = -1;
     let selfClosing = false;
     for (;;) {
-      let p = at;
+      let p = this.skipSpace(at);
       let c = text.charCodeAt(p);
-      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
       if (c === 0x3e /* > */) {
         tagEnd = p + 1;
         break;
@@ -176,12 +177,10 @@ class Scanner {
       // An attribute: name, '=', a quoted value without '<'.
       const key = p > at ? this.name(p) : undefined;
       if (key === undefined) this.badTag(name, at);
-      p += key.length;
+      p = this.skipSpace(p + key.length);
+      if (text.charCodeAt(p) !== 0x3d /* = */) this.badTag(name, at);
+      p = this.skipSpace(p + 1);
       c = text.charCodeAt(p);
-      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
-      if (c !== 0x3d /* = */) this.badTag(name, at);
-      c = text.charCodeAt(++p);
-      while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
       if (c !== 0x22 && c !== 0x27) this.badTag(name, at);
       const close = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
       if (close === -1) this.badTag(name, at);
@@ -205,6 +204,13 @@ class Scanner {
       children: [],
       parent,
     };
+  }
+
+  /** The offset of the first character at or after `at` that is not XML whitespace. */
+  private skipSpace(at: number): number {
+    let p = at;
+    while (isXmlSpace(this.text.charCodeAt(p))) p++;
+    return p;
   }
 
   /** The XML name that starts at `at`, if any. */
@@ -243,20 +249,14 @@ class Scanner {
   /** Says what is wrong at `at` inside the start tag of <name>. */
   private badTag(name: string, at: number): never {
     const { text } = this;
-    SPACE_RE.lastIndex = at;
-    SPACE_RE.test(text);
-    const p = SPACE_RE.lastIndex;
+    const p = this.skipSpace(at);
     if (p >= text.length) this.fail(`start tag <${name}> is not closed`, at);
     const attr = this.name(p);
     if (attr === undefined) this.fail(`unexpected character in start tag <${name}>`, p);
     if (p === at) this.fail(`no space before attribute '${attr}' in <${name}>`, p);
-    SPACE_RE.lastIndex = p + attr.length;
-    SPACE_RE.test(text);
-    let q = SPACE_RE.lastIndex;
+    let q = this.skipSpace(p + attr.length);
     if (text[q] !== "=") this.fail(`attribute '${attr}' of <${name}> has no value`, p);
-    SPACE_RE.lastIndex = q + 1;
-    SPACE_RE.test(text);
-    q = SPACE_RE.lastIndex;
+    q = this.skipSpace(q + 1);
     const quote = text[q];
     if (quote !== '"' && quote !== "'") this.fail(`value of attribute '${attr}' of <${name}> is not quoted`, q);
     const closing = text.indexOf(quote, q + 1);
@@ -311,10 +311,7 @@ class Scanner {
 
   private onlySpace(stop: number, what: string): void {
     const { text } = this;
-    for (let p = this.pos; p < stop; p++) {
-      const c = text.charCodeAt(p);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) this.fail(what, p);
-    }
+    for (let p = this.pos; p < stop; p++) if (!isXmlSpace(text.charCodeAt(p))) this.fail(what, p);
     this.pos = stop;
   }
 

@@ -72,7 +72,7 @@ async function writeExecutable(path, text) {
 /**
  * Most of a prepare call's own cost is V8 compiling the hook's code. The hook therefore carries
  * its code as a string together with V8's code cache for it, recorded here after running the
- * decision paths on a sample (src/warm-up.ts), and compiles it through node:vm with that cache.
+ * decision paths on a sample (src/hook/warm-up.ts), and compiles it through node:vm with that cache.
  * The cache is only valid for the Node that built it; another Node rejects it and compiles the
  * code from the string as usual, so the hook stays correct everywhere and is fastest where it
  * was built (the README has hosts build it themselves).

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NwfilterHookError, XmlError } from "../src/errors.js";
-import type { HostFacts } from "../src/host-facts.js";
-import { DEFAULT_POLICY } from "../src/policy.js";
-import { transform, type TransformResult } from "../src/transform.js";
+import { NwfilterHookError, XmlError } from "../src/core/errors.js";
+import type { HostFacts } from "../src/core/host-facts.js";
+import { DEFAULT_POLICY } from "../src/core/policy.js";
+import { transform, type TransformResult } from "../src/core/transform.js";
 import { ensureHookBuilt } from "./support/build.js";
 import { NETWORKS } from "./support/fake-host.js";
 import { classifyEdits } from "./support/filterref-diff.js";

@@ -2,9 +2,9 @@
 // the core and of the built hook against arbitrary and mutated input.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { NwfilterHookError } from "../src/errors.js";
-import { DEFAULT_POLICY } from "../src/policy.js";
-import { transform, type TransformResult } from "../src/transform.js";
+import { NwfilterHookError } from "../src/core/errors.js";
+import { DEFAULT_POLICY } from "../src/core/policy.js";
+import { transform, type TransformResult } from "../src/core/transform.js";
 import { ensureHookBuilt } from "./support/build.js";
 import { HOST, generatedDomain, mutatedDomain, xmlishString, type GeneratedDomain } from "./support/domain-gen.js";
 import { fakeHost } from "./support/fake-host.js";

@@ -1,6 +1,6 @@
 // Everything a command touches outside its arguments, in one place, so that tests can run the
 // commands in-process with their own virsh, daemon and output.
-import type { Virsh } from "../virsh.js";
+import type { Virsh } from "../host/virsh.js";
 import type { DaemonControl } from "./daemon.js";
 
 export interface RunResult {

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../core/errors.js";
 import { PermissionError } from "./errors.js";
 
 /** The modular qemu daemon first: where it runs, it is the one that runs qemu hooks. */

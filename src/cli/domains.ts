@@ -1,6 +1,6 @@
 // Choosing domains by name (or all of them), checked against libvirt up front.
-import { LibvirtError, type DomainInfo, type Virsh } from "../virsh.js";
-import type { NicReport, NicStatus } from "../transform.js";
+import { LibvirtError, type DomainInfo, type Virsh } from "../host/virsh.js";
+import type { NicReport, NicStatus } from "../core/transform.js";
 import { reasonText } from "./format.js";
 
 /** The named domains in the order given (each once), or every domain when none is named. */

@@ -1,7 +1,7 @@
 // The CLI's failures and its exit codes. Every expected failure is an NwfilterHookError and is
 // printed as one line; the exit code says what kind of failure it was.
-import { HostError, NwfilterHookError, PolicyError, XmlError } from "../errors.js";
-import { LibvirtError } from "../virsh.js";
+import { HostError, NwfilterHookError, PolicyError, XmlError } from "../core/errors.js";
+import { LibvirtError } from "../host/virsh.js";
 
 export const EXIT = {
   /** Success: everything held, or everything was done. */

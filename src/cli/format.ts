@@ -1,6 +1,6 @@
 // Text for people: tables, NIC statuses, unified diffs, a progress bar on a terminal.
 import { FILE_HEADERS_ONLY, createTwoFilesPatch } from "diff";
-import type { NicReason, NicReport } from "../transform.js";
+import type { NicReason, NicReport } from "../core/transform.js";
 
 const REASONS: Partial<Record<NicReason, string>> = {
   "policy-off": "filtering is off in the policy",

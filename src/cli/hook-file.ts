@@ -9,8 +9,8 @@
 // a "use strict" directive, which must stay in the directive prologue).
 import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../constants.js";
-import { HostError } from "../errors.js";
+import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../core/constants.js";
+import { HostError } from "../core/errors.js";
 import { fsError } from "./errors.js";
 import { hookLocations } from "./paths.js";
 

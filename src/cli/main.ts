@@ -4,10 +4,10 @@
 import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
-import { MAX_XML_BYTES, PRODUCT } from "../constants.js";
-import { NwfilterHookError, formatError } from "../errors.js";
-import { readAllLimited, writeAllSync } from "../stdio.js";
-import { Virsh, processVirsh } from "../virsh.js";
+import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
+import { NwfilterHookError, formatError } from "../core/errors.js";
+import { readAllLimited, writeAllSync } from "../host/stdio.js";
+import { Virsh, processVirsh } from "../host/virsh.js";
 import { apply } from "./commands/apply.js";
 import { audit } from "./commands/audit.js";
 import { check } from "./commands/check.js";

@@ -1,6 +1,6 @@
 // Where the CLI installs things and finds what the package ships.
 import { join } from "node:path";
-import { DEFAULT_FILTER } from "../constants.js";
+import { DEFAULT_FILTER } from "../core/constants.js";
 import type { Context } from "./context.js";
 
 export const DEFAULT_HOOKS_DIR = "/etc/libvirt/hooks";

@@ -1,7 +1,7 @@
 // Which policy file a command uses, the file `install` writes, and the effective policy as text.
-import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../constants.js";
-import { DEFAULT_POLICY, isActive, type Policy } from "../policy.js";
-import { loadPolicy } from "../policy-file.js";
+import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../core/constants.js";
+import { DEFAULT_POLICY, isActive, type Policy } from "../core/policy.js";
+import { loadPolicy } from "../host/policy-file.js";
 import type { Context } from "./context.js";
 import { bakedPolicyPath, findInstalledHooks } from "./hook-file.js";
 

@@ -1,10 +1,10 @@
 // Runs an installed hook the way libvirt does (scrubbed environment, cwd /, domain XML on
 // stdin) on a sample domain, and compares what it does with what the core says it must do.
-import { decide } from "../hook.js";
-import { nodeHostFacts } from "../node-host-facts.js";
-import { loadPolicy } from "../policy-file.js";
-import { settingsFromEnv } from "../settings.js";
-import { ENV_POLICY } from "../constants.js";
+import { decide } from "../core/decide.js";
+import { nodeHostFacts } from "../host/node-host-facts.js";
+import { loadPolicy } from "../host/policy-file.js";
+import { settingsFromEnv } from "../core/settings.js";
+import { ENV_POLICY } from "../core/constants.js";
 import type { Context } from "./context.js";
 
 export const SELF_TEST_DOMAIN = "nwfilter-hook-self-test";

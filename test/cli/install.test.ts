@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HOOK_MARKER, bakedPolicyPath, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { defaultPolicyText } from "../../src/cli/policy.js";
-import { DEFAULT_POLICY, parsePolicy } from "../../src/policy.js";
+import { DEFAULT_POLICY, parsePolicy } from "../../src/core/policy.js";
 import { DIST_QEMU } from "./support/build.js";
 import { makeHarness, type Harness } from "./support/harness.js";
 

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemDaemonControl } from "../../src/cli/daemon.js";
 import { EXIT, exitCodeFor } from "../../src/cli/errors.js";
 import { bakedPolicyPath, hookContent, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
-import { DEFAULT_POLICY_PATH } from "../../src/constants.js";
-import { LibvirtError, Virsh, classify, type VirshResult } from "../../src/virsh.js";
+import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
+import { LibvirtError, Virsh, classify, type VirshResult } from "../../src/host/virsh.js";
 
 const failed = (stderr: string): VirshResult => ({ status: 1, stdout: "", stderr });
 

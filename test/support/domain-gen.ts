@@ -4,7 +4,7 @@
 // domain carries an independent model of what the core must do to each NIC, and where each
 // NIC stands in the text.
 import fc from "fast-check";
-import { DEFAULT_POLICY, type Policy } from "../../src/policy.js";
+import { DEFAULT_POLICY, type Policy } from "../../src/core/policy.js";
 import { NETWORKS, type FakeHostSpec } from "./fake-host.js";
 
 export const NIC_TYPES = ["bridge", "ethernet", "network", "direct", "hostdev", "user", "vhostuser", "vdpa", "mcast"] as const;

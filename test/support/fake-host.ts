@@ -1,7 +1,7 @@
 // An in-memory HostFacts for the pure tests: networks, bridges and defined filters as data, and
 // a record of what the core asked, so a test can tell that a fact was (or was not) consulted.
-import type { BridgeKind, HostFacts } from "../../src/host-facts.js";
-import { DEFAULT_FILTER } from "../../src/constants.js";
+import type { BridgeKind, HostFacts } from "../../src/core/host-facts.js";
+import { DEFAULT_FILTER } from "../../src/core/constants.js";
 
 export interface FakeHostSpec {
   /** Network name -> definition text (a <network>, or a <networkstatus> for an active one). */

@@ -1,10 +1,10 @@
-// fast-xml-parser as a reference reader for the scanner in src/xml.ts. This is how the project
+// fast-xml-parser as a reference reader for the scanner in src/core/xml.ts. This is how the project
 // read XML before the scanner replaced it on the hook's path: the validator decides whether the
 // document is well-formed, then the parser (preserveOrder + captureMetaData) gives each element
 // its name, raw attributes and offsets. Both readers are reduced to the same plain tree so that
 // a test can compare them with toEqual.
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import type { XmlElement } from "../../src/xml.js";
+import type { XmlElement } from "../../src/core/xml.js";
 
 /** An element as both readers report it: attributes raw and in document order, offsets into the text. */
 export interface PlainElement {

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DEFAULT_FILTER } from "../../src/constants.js";
+import { DEFAULT_FILTER } from "../../src/core/constants.js";
 import { DIST_QEMU, REPO_ROOT } from "./paths.js";
 
 export interface SandboxSpec {

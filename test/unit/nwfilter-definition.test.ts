@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_FILTER } from "../../src/constants.js";
-import { parseXml } from "../../src/xml.js";
+import { DEFAULT_FILTER } from "../../src/core/constants.js";
+import { parseXml } from "../../src/core/xml.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { validateFiles, xmllintUsable } from "../support/xmllint.js";
 

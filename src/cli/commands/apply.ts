@@ -2,14 +2,14 @@
 // (dumpxml --inactive --security-info, transform, define) and, with --live, into the running
 // NICs (update-device --live with the NIC's live XML plus the filterref). Domains that need
 // nothing are not touched.
-import { HostError, NwfilterHookError, formatError } from "../../errors.js";
-import type { HostFacts } from "../../host-facts.js";
-import { describeNic } from "../../hook.js";
-import { nodeHostFacts } from "../../node-host-facts.js";
-import type { Policy } from "../../policy.js";
-import { settingsFromEnv } from "../../settings.js";
-import { transform, type NicReport } from "../../transform.js";
-import type { DomainInfo, Virsh } from "../../virsh.js";
+import { HostError, NwfilterHookError, formatError } from "../../core/errors.js";
+import type { HostFacts } from "../../core/host-facts.js";
+import { describeNic } from "../../core/decide.js";
+import { nodeHostFacts } from "../../host/node-host-facts.js";
+import type { Policy } from "../../core/policy.js";
+import { settingsFromEnv } from "../../core/settings.js";
+import { transform, type NicReport } from "../../core/transform.js";
+import type { DomainInfo, Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
 import { nothingToDo, selectDomains } from "../domains.js";
 import { EXIT, UsageError } from "../errors.js";

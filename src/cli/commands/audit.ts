@@ -1,14 +1,14 @@
 // `audit [DOMAIN...] [--json]`: every NIC of every (or the named) domain, in its persistent
 // definition and, when it runs, its live state. Exit 1 when any NIC is `missing`.
-import { NwfilterHookError, formatError } from "../../errors.js";
-import { nodeHostFacts } from "../../node-host-facts.js";
-import { isActive } from "../../policy.js";
-import { settingsFromEnv } from "../../settings.js";
-import { transform, type NicReport, type NicStatus } from "../../transform.js";
+import { NwfilterHookError, formatError } from "../../core/errors.js";
+import { nodeHostFacts } from "../../host/node-host-facts.js";
+import { isActive } from "../../core/policy.js";
+import { settingsFromEnv } from "../../core/settings.js";
+import { transform, type NicReport, type NicStatus } from "../../core/transform.js";
 import type { Context } from "../context.js";
 import { countStatuses, selectDomains, STATUSES } from "../domains.js";
 import { EXIT, exitCodeFor } from "../errors.js";
-import { shellWord } from "../../shell-word.js";
+import { shellWord } from "../../core/shell-word.js";
 import { statusText, table } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 

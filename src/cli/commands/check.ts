@@ -2,9 +2,9 @@
 // that the hook is installed and executable, that the daemon runs it, and that the filter is
 // defined. Exit 0 only when all of that holds.
 import { accessSync, constants } from "node:fs";
-import { DEFAULT_FILTER } from "../../constants.js";
-import { NwfilterHookError, formatError } from "../../errors.js";
-import { compareVersions, type Policy } from "../../policy.js";
+import { DEFAULT_FILTER } from "../../core/constants.js";
+import { NwfilterHookError, formatError } from "../../core/errors.js";
+import { compareVersions, type Policy } from "../../core/policy.js";
 import type { Context } from "../context.js";
 import { describeDaemon } from "../daemon.js";
 import { EXIT } from "../errors.js";

@@ -2,10 +2,10 @@
 // existing definition (libvirt refuses a second filter of the same name with another UUID).
 import { readFileSync } from "node:fs";
 import { create } from "xmlbuilder2";
-import { XmlError } from "../../errors.js";
-import { FILTER_NAME_RE } from "../../policy.js";
-import type { Virsh } from "../../virsh.js";
-import { attr, child, parseXml, textContent, type XmlElement } from "../../xml.js";
+import { XmlError } from "../../core/errors.js";
+import { FILTER_NAME_RE } from "../../core/policy.js";
+import type { Virsh } from "../../host/virsh.js";
+import { attr, child, parseXml, textContent, type XmlElement } from "../../core/xml.js";
 import { fsError } from "../errors.js";
 
 export type DefineOutcome = "created" | "updated" | "unchanged";

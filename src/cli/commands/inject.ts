@@ -1,13 +1,13 @@
 // `inject [--device] [--diff] [FILE|-]`: the transformation on a domain XML, or on one
 // <interface> for hot-plug, printed (or shown as a unified diff). Pure: libvirt is not called.
 import { closeSync, openSync } from "node:fs";
-import { MAX_XML_BYTES } from "../../constants.js";
-import { XmlError } from "../../errors.js";
-import { describeNic } from "../../hook.js";
-import { nodeHostFacts } from "../../node-host-facts.js";
-import { settingsFromEnv } from "../../settings.js";
-import { readAllLimited } from "../../stdio.js";
-import { transform } from "../../transform.js";
+import { MAX_XML_BYTES } from "../../core/constants.js";
+import { XmlError } from "../../core/errors.js";
+import { describeNic } from "../../core/decide.js";
+import { nodeHostFacts } from "../../host/node-host-facts.js";
+import { settingsFromEnv } from "../../core/settings.js";
+import { readAllLimited } from "../../host/stdio.js";
+import { transform } from "../../core/transform.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
 import { reasonText, unifiedDiff } from "../format.js";

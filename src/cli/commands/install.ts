@@ -3,9 +3,9 @@
 // Idempotent: whatever is already as it should be is left alone and reported "unchanged".
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { HostError } from "../../errors.js";
-import { compareVersions } from "../../policy.js";
-import type { Virsh } from "../../virsh.js";
+import { HostError } from "../../core/errors.js";
+import { compareVersions } from "../../core/policy.js";
+import type { Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
 import { EXIT, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";

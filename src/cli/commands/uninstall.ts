@@ -2,8 +2,8 @@
 // --purge also the policy, and the filter when nothing references it any more.
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import type { Virsh } from "../../virsh.js";
-import { attr, parseXml, type XmlElement } from "../../xml.js";
+import type { Virsh } from "../../host/virsh.js";
+import { attr, parseXml, type XmlElement } from "../../core/xml.js";
 import type { Context } from "../context.js";
 import { EXIT, fsError } from "../errors.js";
 import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";

@@ -8,7 +8,7 @@ import type { Context } from "../../../src/cli/context.js";
 import type { DaemonControl } from "../../../src/cli/daemon.js";
 import { runCli } from "../../../src/cli/main.js";
 import { HOOK_ENV } from "../../../src/cli/self-test.js";
-import { Virsh, processVirsh } from "../../../src/virsh.js";
+import { Virsh, processVirsh } from "../../../src/host/virsh.js";
 import { DIST, FAKE_VIRSH_DIR, REPO_ROOT, ensureBuilt } from "./build.js";
 
 export interface Outcome {

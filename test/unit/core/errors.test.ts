@@ -1,6 +1,6 @@
-// formatError and lineOf (src/errors.ts): the one-line `FILE:LINE:COL: message` form.
+// formatError and lineOf (src/core/errors.ts): the one-line `FILE:LINE:COL: message` form.
 import { describe, expect, it } from "vitest";
-import { HostError, NwfilterHookError, PolicyError, XmlError, formatError, lineOf } from "../../src/errors.js";
+import { HostError, NwfilterHookError, PolicyError, XmlError, formatError, lineOf } from "../../../src/core/errors.js";
 
 describe("formatError", () => {
   it.each([

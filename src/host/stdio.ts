@@ -2,7 +2,7 @@
 // is read for the CLI, after one read for the hook), and all of a text to stdout before the
 // process ends.
 import { readFileSync, readSync, writeSync } from "node:fs";
-import { XmlError } from "./errors.js";
+import { XmlError } from "../core/errors.js";
 
 const CHUNK = 64 * 1024;
 

@@ -1,13 +1,13 @@
-// nodeHostFacts (src/node-host-facts.ts): host facts from the file system only (a hook must
+// nodeHostFacts (src/host/node-host-facts.ts): host facts from the file system only (a hook must
 // never call libvirt): network definitions active first, sysfs bridges, nwfilter files.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostError } from "../../src/errors.js";
-import type { HostFacts } from "../../src/host-facts.js";
-import { nodeHostFacts } from "../../src/node-host-facts.js";
-import { settingsFromEnv } from "../../src/settings.js";
+import { HostError } from "../../../src/core/errors.js";
+import type { HostFacts } from "../../../src/core/host-facts.js";
+import { nodeHostFacts } from "../../../src/host/node-host-facts.js";
+import { settingsFromEnv } from "../../../src/core/settings.js";
 
 let dir: string;
 let host: HostFacts;

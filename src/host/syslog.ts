@@ -5,11 +5,12 @@
 // way, the hook spawns `logger` itself. Best effort by design: a missing logger or syslog never
 // blocks the hook or changes its decision.
 import { writeSync } from "node:fs";
-import { ENV_LOG_FD, PRODUCT } from "./constants.js";
-import { oneLine } from "./errors.js";
-import type { Env } from "./settings.js";
+import { ENV_LOG_FD, PRODUCT } from "../core/constants.js";
+import { oneLine } from "../core/errors.js";
+import type { Priority } from "../core/decide.js";
+import type { Env } from "../core/settings.js";
 
-export type Priority = "err" | "warning" | "notice";
+export type { Priority };
 
 const LEVEL: Record<Priority, number> = { err: 3, warning: 4, notice: 5 };
 const FACILITY_DAEMON = 3;

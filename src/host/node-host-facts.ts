@@ -2,9 +2,9 @@
 // Reading files only: a hook must never call libvirt, which would deadlock the daemon.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { HostError } from "./errors.js";
-import type { BridgeKind, HostFacts } from "./host-facts.js";
-import type { Settings } from "./settings.js";
+import { HostError } from "../core/errors.js";
+import type { BridgeKind, HostFacts } from "../core/host-facts.js";
+import type { Settings } from "../core/settings.js";
 
 /** A name that is safe to use as one path component (no "/", no "." or ".."). */
 function safeName(name: string): boolean {

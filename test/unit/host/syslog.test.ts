@@ -1,12 +1,12 @@
-// syslog (src/syslog.ts): lines for `logger --prio-prefix` on the descriptor the installed hook's
+// syslog (src/host/syslog.ts): lines for `logger --prio-prefix` on the descriptor the installed hook's
 // shell line gives, and the priorities they carry. The spawn of `logger` when there is no such
 // descriptor runs in the fixture tests (a prepare that refuses).
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ENV_LOG_FD } from "../../src/constants.js";
-import { prioLine, syslog } from "../../src/syslog.js";
+import { ENV_LOG_FD } from "../../../src/core/constants.js";
+import { prioLine, syslog } from "../../../src/host/syslog.js";
 
 describe("prioLine", () => {
   it.each([

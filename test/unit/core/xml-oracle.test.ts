@@ -1,4 +1,4 @@
-// The XML scanner (src/xml.ts) held to two references: fast-xml-parser 5.12.1 (what the hook used
+// The XML scanner (src/core/xml.ts) held to two references: fast-xml-parser 5.12.1 (what the hook used
 // before, test/support/fxp-oracle.ts) for the tree it reads, and xmllint (libxml2, the parser
 // libvirt itself uses) for what is well-formed.
 //
@@ -21,10 +21,10 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { XmlError } from "../../src/errors.js";
-import { parseXml, type XmlElement } from "../../src/xml.js";
-import { asFxpReports, fxpRead, plainOf, type OracleVerdict, type PlainElement } from "../support/fxp-oracle.js";
-import { corpusDir } from "../support/paths.js";
+import { XmlError } from "../../../src/core/errors.js";
+import { parseXml, type XmlElement } from "../../../src/core/xml.js";
+import { asFxpReports, fxpRead, plainOf, type OracleVerdict, type PlainElement } from "../../support/fxp-oracle.js";
+import { corpusDir } from "../../support/paths.js";
 
 // NWFH_PROPERTY_RUNS scales the properties; NWFH_PROPERTY_SEED replays a counterexample.
 const RUNS = Number(process.env.NWFH_PROPERTY_RUNS ?? 500);

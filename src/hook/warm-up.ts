@@ -8,8 +8,8 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "./constants.js";
-import { hookOutcome } from "./hook-main.js";
+import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "../core/constants.js";
+import { hookOutcome } from "./main.js";
 
 const SAMPLE_POLICY = `[filtering]
 EnableMACAntiSpoofingFilterRules = true

@@ -1,11 +1,11 @@
-// transform (src/transform.ts) with an in-memory HostFacts: which NICs are eligible and why,
+// transform (src/core/transform.ts) with an in-memory HostFacts: which NICs are eligible and why,
 // what is inserted where, and that nothing else in the text changes.
 import { describe, expect, it } from "vitest";
-import { NwfilterHookError, XmlError } from "../../src/errors.js";
-import { DEFAULT_POLICY, type Policy } from "../../src/policy.js";
-import { transform, type TransformResult } from "../../src/transform.js";
-import { classifyEdits } from "../support/filterref-diff.js";
-import { NETWORKS, fakeHost, type FakeHostSpec } from "../support/fake-host.js";
+import { NwfilterHookError, XmlError } from "../../../src/core/errors.js";
+import { DEFAULT_POLICY, type Policy } from "../../../src/core/policy.js";
+import { transform, type TransformResult } from "../../../src/core/transform.js";
+import { classifyEdits } from "../../support/filterref-diff.js";
+import { NETWORKS, fakeHost, type FakeHostSpec } from "../../support/fake-host.js";
 
 const F = "<filterref filter='vdsm-no-mac-spoofing'/>";
 

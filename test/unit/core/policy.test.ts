@@ -1,9 +1,9 @@
-// parsePolicy, compareVersions, isActive (src/policy.ts): the policy is validated strictly, and
+// parsePolicy, compareVersions, isActive (src/core/policy.ts): the policy is validated strictly, and
 // every error names the file, the line and the key.
 import { describe, expect, it } from "vitest";
-import { PolicyError, formatError } from "../../src/errors.js";
+import { PolicyError, formatError } from "../../../src/core/errors.js";
 import fc from "fast-check";
-import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, locate, parsePolicy, type Located, type Policy } from "../../src/policy.js";
+import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, locate, parsePolicy, type Located, type Policy } from "../../../src/core/policy.js";
 
 const FILE = "/etc/nwfilter-hook/policy.ini";
 

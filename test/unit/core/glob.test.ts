@@ -1,6 +1,6 @@
-// globMatcher (src/glob.ts): [exempt] Domains are shell globs on whole domain names.
+// globMatcher (src/core/glob.ts): [exempt] Domains are shell globs on whole domain names.
 import { describe, expect, it } from "vitest";
-import { globMatcher } from "../../src/glob.js";
+import { globMatcher } from "../../../src/core/glob.js";
 
 describe("globMatcher", () => {
   it.each([

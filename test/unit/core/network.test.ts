@@ -1,11 +1,11 @@
-// classifyNetwork (src/network.ts): which networks hand their guests a Linux-bridge tap (where
+// classifyNetwork (src/core/network.ts): which networks hand their guests a Linux-bridge tap (where
 // libvirt honours a filterref) and which do not (macvtap, SR-IOV, virtualport).
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { XmlError } from "../../src/errors.js";
-import { classifyNetwork, type NetworkClass } from "../../src/network.js";
-import { corpusDir } from "../support/paths.js";
+import { XmlError } from "../../../src/core/errors.js";
+import { classifyNetwork, type NetworkClass } from "../../../src/core/network.js";
+import { corpusDir } from "../../support/paths.js";
 
 type Kind = "bridge" | "network-macvtap" | "network-hostdev" | "network-virtualport";
 const kindOf = (c: NetworkClass): Kind => (c.eligible ? "bridge" : c.reason);

@@ -2,8 +2,8 @@
 // directory holding it) that others can write is refused rather than read.
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { PolicyError } from "./errors.js";
-import { DEFAULT_POLICY, parsePolicy, type Policy } from "./policy.js";
+import { PolicyError } from "../core/errors.js";
+import { DEFAULT_POLICY, parsePolicy, type Policy } from "../core/policy.js";
 
 const MAX_POLICY_BYTES = 1024 * 1024;
 

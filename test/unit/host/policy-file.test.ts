@@ -1,11 +1,11 @@
-// loadPolicy (src/policy-file.ts): a missing file means defaults; a file or directory others can
+// loadPolicy (src/host/policy-file.ts): a missing file means defaults; a file or directory others can
 // write is refused, since whoever can write the policy can switch the protection off.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PolicyError } from "../../src/errors.js";
-import { loadPolicy } from "../../src/policy-file.js";
+import { PolicyError } from "../../../src/core/errors.js";
+import { loadPolicy } from "../../../src/host/policy-file.js";
 
 let dir: string;
 let etc: string;

@@ -1,10 +1,10 @@
-// stdio (src/stdio.ts): reading all of a descriptor with a ceiling on its bytes.
+// stdio (src/host/stdio.ts): reading all of a descriptor with a ceiling on its bytes.
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { XmlError } from "../../src/errors.js";
-import { readAllAtOnce, readAllLimited } from "../../src/stdio.js";
+import { XmlError } from "../../../src/core/errors.js";
+import { readAllAtOnce, readAllLimited } from "../../../src/host/stdio.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nwfh-stdio-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HostError } from "./errors.js";
+import { HostError } from "../core/errors.js";
 
 export interface VirshResult {
   status: number;

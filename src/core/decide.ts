@@ -1,12 +1,14 @@
 // The hook's decisions, as data: given the call, the domain XML, the policy and the host facts,
-// what to print, what to log and how to exit. hook-main.ts does the reading and writing.
+// what to print, what to log and how to exit. src/hook/main.ts does the reading and writing.
 import { PRODUCT } from "./constants.js";
 import type { HookOp } from "./hook-op.js";
 import type { HostFacts } from "./host-facts.js";
 import type { Policy } from "./policy.js";
 import { shellWord } from "./shell-word.js";
-import type { Priority } from "./syslog.js";
 import { transform, type NicReport } from "./transform.js";
+
+/** A syslog priority, as the hook shell (src/host/syslog.ts) writes it. */
+export type Priority = "err" | "warning" | "notice";
 
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;

@@ -1,5 +1,5 @@
 // The few facts about the host that decide eligibility. The core only sees this interface;
-// node-host-facts.ts reads them from the file system, tests supply their own.
+// src/host/node-host-facts.ts reads them from the file system, tests supply their own.
 
 export type BridgeKind = "linux" | "other" | "absent";
 

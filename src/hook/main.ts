@@ -1,14 +1,14 @@
 // The hook's shell: argv, environment, stdin, the policy file and the host in; stdout, stderr,
-// syslog and the exit code out. Everything it decides comes from hook.ts.
-import { MAX_XML_BYTES, PRODUCT } from "./constants.js";
-import { NwfilterHookError, formatError, oneLine } from "./errors.js";
-import { EXIT_ERROR, decide, type HookOutcome } from "./hook.js";
-import type { HookOp } from "./hook-op.js";
-import { nodeHostFacts } from "./node-host-facts.js";
-import { loadPolicy } from "./policy-file.js";
-import { settingsFromEnv, type Env } from "./settings.js";
-import { readAllAtOnce, writeAllSync } from "./stdio.js";
-import { syslog } from "./syslog.js";
+// syslog and the exit code out. Everything it decides comes from src/core/decide.ts.
+import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
+import { NwfilterHookError, formatError, oneLine } from "../core/errors.js";
+import { EXIT_ERROR, decide, type HookOutcome } from "../core/decide.js";
+import type { HookOp } from "../core/hook-op.js";
+import { nodeHostFacts } from "../host/node-host-facts.js";
+import { loadPolicy } from "../host/policy-file.js";
+import { settingsFromEnv, type Env } from "../core/settings.js";
+import { readAllAtOnce, writeAllSync } from "../host/stdio.js";
+import { syslog } from "../host/syslog.js";
 
 export function runHook(domain: string, op: HookOp): void {
   const outcome = hookOutcome(domain, op, process.env, 0);

@@ -1,8 +1,8 @@
-// The positional XML reader (src/xml.ts) as transform.ts relies on it: offsets into the original
+// The positional XML reader (src/core/xml.ts) as transform.ts relies on it: offsets into the original
 // text (CRLF, BOM and multi-byte characters included), raw attribute values, and refusals.
 import { describe, expect, it } from "vitest";
-import { XmlError } from "../../src/errors.js";
-import { attr, child, decodeAttr, endTagStart, isSelfClosing, localName, namespaceOf, parseXml, startTagEnd, textContent, type XmlElement } from "../../src/xml.js";
+import { XmlError } from "../../../src/core/errors.js";
+import { attr, child, decodeAttr, endTagStart, isSelfClosing, localName, namespaceOf, parseXml, startTagEnd, textContent, type XmlElement } from "../../../src/core/xml.js";
 
 describe("positions", () => {
   it.each([

@@ -1,10 +1,10 @@
-// decide (src/hook.ts): the hook's outcome for each call as data (exit code, stdout, stderr,
+// decide (src/core/decide.ts): the hook's outcome for each call as data (exit code, stdout, stderr,
 // syslog), with an in-memory HostFacts.
 import { describe, expect, it } from "vitest";
-import { XmlError } from "../../src/errors.js";
-import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, LISTED_NICS, decide, describeNic } from "../../src/hook.js";
-import { DEFAULT_POLICY, type Policy } from "../../src/policy.js";
-import { NETWORKS, fakeHost, type FakeHostSpec } from "../support/fake-host.js";
+import { XmlError } from "../../../src/core/errors.js";
+import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, LISTED_NICS, decide, describeNic } from "../../../src/core/decide.js";
+import { DEFAULT_POLICY, type Policy } from "../../../src/core/policy.js";
+import { NETWORKS, fakeHost, type FakeHostSpec } from "../../support/fake-host.js";
 
 type Op = Parameters<typeof decide>[0];
 const F = "<filterref filter='vdsm-no-mac-spoofing'/>";

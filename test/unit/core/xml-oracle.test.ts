@@ -24,7 +24,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { XmlError } from "../../../src/core/errors.js";
 import { parseXml, type XmlElement } from "../../../src/core/xml.js";
 import { asFxpReports, fxpRead, plainOf, type OracleVerdict, type PlainElement } from "../../support/fxp-oracle.js";
-import { corpusDir } from "../../support/paths.js";
+import { CORPUS_SKIP_NOTE, SKIP_CORPUS, corpusDir } from "../../support/paths.js";
 
 // NWFH_PROPERTY_RUNS scales the properties; NWFH_PROPERTY_SEED replays a counterexample.
 const RUNS = Number(process.env.NWFH_PROPERTY_RUNS ?? 500);
@@ -102,7 +102,7 @@ interface CorpusEntry {
   oracle: OracleVerdict;
 }
 
-describe("libvirt 10.7 corpus: the scanner reads every file as fast-xml-parser does", () => {
+describe.skipIf(SKIP_CORPUS)(`libvirt 10.7 corpus: the scanner reads every file as fast-xml-parser does${CORPUS_SKIP_NOTE}`, () => {
   const entries: CorpusEntry[] = [];
   beforeAll(() => {
     const root = corpusDir();

@@ -13,6 +13,7 @@ import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilte
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { selfTest } from "../self-test.js";
 import { packageVersion } from "../version.js";
+import { hooksDirProblem } from "../daemon.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
 
 export interface InstallOptions {
@@ -59,6 +60,10 @@ export function install(ctx: Context, options: InstallOptions): number {
   if (existing && !isOurs(existing.text) && !options.force) {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
   }
+  // The daemon the URI reaches, and no other: a hook where it does not look would never run.
+  const daemon = ctx.daemon.find(options.uri);
+  const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
+  if (misplaced) throw new HostError(misplaced);
 
   // 1. The hook.
   const hookLabel = `hook ${target}`;
@@ -125,9 +130,8 @@ export function install(ctx: Context, options: InstallOptions): number {
   } else if (!options.reload) {
     say("daemon: not reloaded (--no-reload): libvirt notices a new hook only after a reload or restart");
   } else {
-    const daemon = ctx.daemon.find();
     if (!daemon) {
-      say("daemon: FAILED: cannot find libvirtd or virtqemud (no systemd unit, no pid file in /run): reload it yourself so that it notices the hook");
+      say(`daemon: FAILED: ${ctx.daemon.missing?.(options.uri) ?? "cannot find libvirtd or virtqemud"}: reload it yourself so that it notices the hook`);
       status = EXIT.FINDINGS;
     } else {
       say(`daemon: ${ctx.daemon.reload(daemon)}`);

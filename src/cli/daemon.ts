@@ -88,6 +88,12 @@ export function hooksDirProblem(daemon: RunningDaemon, hooksDir: string): string
   return undefined;
 }
 
+/** Why `uri` does not reach a system-mode qemu daemon on this host (whose hooks we install), if it does not. */
+export function notOnThisHost(uri: string): string | undefined {
+  const target = socketForUri(uri, () => false);
+  return target.kind === "elsewhere" ? target.why : undefined;
+}
+
 export function systemDaemonControl(options: SystemDaemonOptions = {}): DaemonControl {
   const runDir = options.runDir ?? "/run";
   const procDir = options.procDir ?? "/proc";

@@ -7,13 +7,13 @@ import { HostError } from "../../core/errors.js";
 import { compareVersions } from "../../core/policy.js";
 import type { Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
-import { EXIT, fsError } from "../errors.js";
+import { EXIT, UsageError, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { selfTest } from "../self-test.js";
 import { packageVersion } from "../version.js";
-import { hooksDirProblem } from "../daemon.js";
+import { hooksDirProblem, notOnThisHost } from "../daemon.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
 
 export interface InstallOptions {
@@ -33,6 +33,9 @@ function backupName(path: string): string {
 
 export function install(ctx: Context, options: InstallOptions): number {
   const say = (line: string) => ctx.stdout(`${line}\n`);
+  // The hooks go into this host's files: a URI that leads elsewhere would install them for another daemon.
+  const elsewhere = notOnThisHost(options.uri);
+  if (elsewhere) throw new UsageError(`install works on this host's libvirt daemon: ${elsewhere}`);
   const virsh = ctx.virsh(options.uri);
   let changed = false;
   /** Whether the hook files changed: only then does the daemon need a reload. */

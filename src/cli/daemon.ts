@@ -70,7 +70,8 @@ function sameFile(a: Stats, b: Stats): boolean {
  * bind mount or a private mount namespace is judged as the daemon sees it.
  */
 export function hooksDirProblem(daemon: RunningDaemon, hooksDir: string): string | undefined {
-  if (daemon.root === undefined) return undefined;
+  // Without access to the daemon's root (not root ourselves), there is nothing to compare.
+  if (daemon.root === undefined || statOf(daemon.root) === undefined) return undefined;
   const theirs = `${daemon.root}${DAEMON_HOOKS_DIR}`;
   // The hooks directory may not exist yet: then its parent must be the daemon's /etc/libvirt.
   for (const [ours, their] of [

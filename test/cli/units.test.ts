@@ -114,28 +114,28 @@ describe("the daemon", () => {
    * net/unix, an fd linking to it, and a root (its mount namespace) where BOUND is a file of
    * its own, as with private daemons; a pid file names the first daemon, whatever the URI.
    */
-  const fakeHost = (daemons: Array<{ name: string; pid: number; listens?: boolean }>) => {
+  const fakeHost = (daemons: Array<{ name: string; pid: number; listens?: boolean; bound?: string; ns?: number }>) => {
     const root = mkdtempSync(join(tmpdir(), "nwfh-daemon-"));
     dirs.push(root);
     mkdirSync(join(root, "run"));
     const sockets: Record<number, string> = {};
-    daemons.forEach(({ name, pid, listens = true }, i) => {
+    daemons.forEach(({ name, pid, listens = true, bound = BOUND, ns: nsOf = pid }, i) => {
       const proc = join(root, "proc", String(pid));
-      const ns = join(root, `ns${pid}`);
+      const ns = join(root, `ns${nsOf}`);
       mkdirSync(join(proc, "fd"), { recursive: true });
       mkdirSync(join(proc, "net"));
       mkdirSync(join(ns, "run", "libvirt"), { recursive: true });
       mkdirSync(join(ns, "etc", "libvirt", "hooks"), { recursive: true });
-      writeFileSync(join(ns, BOUND), "");
+      writeFileSync(join(ns, bound), "");
       symlinkSync(ns, join(proc, "root"));
       writeFileSync(join(proc, "comm"), `${name}\n`);
       const inode = 9000 + i;
       const flags = listens ? "00010000" : "00000000";
-      writeFileSync(join(proc, "net", "unix"), `Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${BOUND}\n`);
+      writeFileSync(join(proc, "net", "unix"), `Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${bound}\n`);
       symlinkSync("/dev/null", join(proc, "fd", "0"));
       symlinkSync(`socket:[${inode}]`, join(proc, "fd", "3"));
       if (i === 0) writeFileSync(join(root, "run", `${name}.pid`), `${pid}\n`);
-      sockets[pid] = join(ns, BOUND);
+      sockets[pid] = join(ns, bound);
     });
     const control = systemDaemonControl({ runDir: join(root, "run"), procDir: join(root, "proc"), socketDir: join(root, "nodaemon") });
     const uriOf = (pid: number) => `qemu+unix:///system?socket=${sockets[pid]}`;
@@ -151,6 +151,17 @@ describe("the daemon", () => {
     expect(host.control.find(host.uriOf(200))).toMatchObject({ name: "libvirtd", manager: "signal", pid: 200, socket: host.uriOf(200).split("=")[1], root: join(host.root, "proc", "200", "root") });
     expect(host.control.find(host.uriOf(100))).toMatchObject({ pid: 100 });
     expect(host.control.find(host.uriOf(300))).toMatchObject({ name: "virtqemud", pid: 300 });
+  });
+
+  it("follows virtproxyd to the virtqemud that listens beside it", () => {
+    const host = fakeHost([
+      { name: "virtproxyd", pid: 100 },
+      { name: "virtqemud", pid: 200, bound: "/run/libvirt/virtqemud-sock", ns: 100 },
+      { name: "virtqemud", pid: 300, bound: "/run/libvirt/virtqemud-sock" },
+    ]);
+    expect(host.control.find(host.uriOf(100))).toMatchObject({ name: "virtqemud", pid: 200 });
+    const lonely = fakeHost([{ name: "virtproxyd", pid: 100 }]);
+    expect(lonely.control.missing?.(lonely.uriOf(100))).toBe(`${lonely.uriOf(100)} leads to virtproxyd, and no virtqemud listens beside it`);
   });
 
   it("finds none, and says why, where nothing of ours listens on the socket", () => {

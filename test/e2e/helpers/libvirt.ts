@@ -44,7 +44,7 @@ interface ExecFailure {
   message?: string;
 }
 
-function onPath(cmd: string): boolean {
+export function onPath(cmd: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
@@ -251,7 +251,7 @@ function daemonPid(): number {
   throw new Error('no running libvirtd or virtqemud found (pid files in /run)');
 }
 
-function sleep(ms: number): void {
+export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 

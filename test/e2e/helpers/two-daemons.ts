@@ -11,17 +11,17 @@
 // A run that was killed before stop() is cleaned up by the next start (each daemon's directory
 // under STATE_ROOT records its pids).
 //
-//   const two = await TwoDaemons.start();     // two.a, two.b: PrivateDaemon
+//   const two = TwoDaemons.start();           // two.a, two.b: PrivateDaemon
 //   two.a.virsh('start', 'vm1');
 //   await two.migrate('vm1', two.a, two.b);
 //   two.onStop(() => child.kill());           // e.g. a watcher started with -c two.b.uri
 //   two.stop();
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { VirshError, virshWith } from './libvirt.js';
+import { join } from 'node:path';
+import { VirshError, onPath, sleep, virshWith } from './libvirt.js';
 
 /** Where the private daemons' directories go (one per daemon, named by the helper). */
 export const STATE_ROOT = '/tmp/nwfh-two-daemons';
@@ -30,22 +30,6 @@ export const MIGRATION_BRIDGE = 'nwfh-mig0';
 
 const MOUNTED = ['etc/libvirt', 'run/libvirt', 'var/lib/libvirt', 'var/log/libvirt', 'var/cache/libvirt'];
 const COMMANDS = ['unshare', 'mount', 'libvirtd', 'virtlogd', 'virsh', 'qemu-system-x86_64', 'ip', 'ebtables'];
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    if (!dir) return false;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Why two private daemons cannot run here, or undefined when they can. */
 export function twoDaemonsUnavailable(): string | undefined {
@@ -81,12 +65,23 @@ function pidIn(file: string): number | undefined {
   }
 }
 
+/** Whether `pid` runs (a zombie does not) and is a program that `name` accepts. */
+function runs(pid: number, name: (c: string) => boolean): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // PID (COMM) STATE ...: COMM may hold spaces and parentheses, so split at the last ')'.
+  const close = stat.lastIndexOf(')');
+  const state = stat.slice(close + 2, close + 3);
+  return state !== 'Z' && state !== 'X' && name(stat.slice(stat.indexOf('(') + 1, close));
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`, to `pid` only while it is still the program `name`. */
 function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): void {
-  const alive = () => {
-    const c = comm(pid);
-    return c !== undefined && name(c);
-  };
+  const alive = () => runs(pid, name);
   if (!alive()) return;
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; waited < graceMs; waited += 100) {

@@ -40,6 +40,8 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
     it("check -c B_URI reports daemon b by its own pid, not the system daemon", () => {
       const systemPid = existsSync("/run/libvirtd.pid") ? readFileSync("/run/libvirtd.pid", "utf8").trim() : "none";
       expect(String(b.pid)).not.toBe(systemPid);
+      // The trap: inside b's namespace, /run/libvirtd.pid is the host's and names the system daemon.
+      if (systemPid !== "none") expect(readFileSync(`/proc/${b.pid}/root/run/libvirtd.pid`, "utf8").trim()).toBe(systemPid);
       const r = onB(["check"]);
       expect(r.stdout).toContain(`daemon: ok (libvirtd (pid ${b.pid}) on ${b.socket}, libvirt `);
       expect(r.stdout).toContain(`hook ${b.hooksDir}/qemu.d/50-nwfilter-hook: FAILED: not installed`);

@@ -359,6 +359,11 @@ export class TwoDaemons {
       }
     }
     this.bridgeMade = false;
+    try {
+      if (readdirSync(STATE_ROOT).length === 0) rmSync(STATE_ROOT, { recursive: true });
+    } catch {
+      // another run's directory is there, or it is gone already
+    }
     if (throwOnError && errors.length > 0) throw new Error(`two daemons: stop: ${errors.join('; ')}`);
     return errors;
   }

@@ -29,7 +29,7 @@ describe("install", () => {
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
       policy <tmp>/policy.ini: written (the defaults, every key commented out)
       nwfilter 'vdsm-no-mac-spoofing': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)
-      daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
+      daemon: reloaded libvirtd (SIGHUP to pid 4242, which listens on /run/libvirt/libvirt-sock)
       self-test: ok: the installed hook ran a sample restore and added the filter
       install: done
       "
@@ -195,7 +195,7 @@ describe("uninstall", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: removed
-      daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
+      daemon: reloaded libvirtd (SIGHUP to pid 4242, which listens on /run/libvirt/libvirt-sock)
       policy <tmp>/policy.ini: removed
       nwfilter 'vdsm-no-mac-spoofing': undefined
       uninstall: done
@@ -245,7 +245,7 @@ describe("check", () => {
       Bridges =
       MACs =
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not installed in <tmp>/hooks: run nwfilter-hook install
-      daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
+      daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: not defined: run nwfilter-hook define-filter
       check: FAILED (2 problems)
       "
@@ -273,7 +273,7 @@ describe("check", () => {
       Bridges =
       MACs = 52:54:00:aa:bb:cc
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
-      daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
+      daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': ok (defined)
       check: ok
       "

@@ -1,11 +1,11 @@
 // The CLI's small parts on their own: virsh's messages mapped to failures, the installed hook's
 // header for both forms of the built hook, the daemon finder and its SIGHUP.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemDaemonControl } from "../../src/cli/daemon.js";
+import { hooksDirProblem, systemDaemonControl, type RunningDaemon } from "../../src/cli/daemon.js";
 import { EXIT, exitCodeFor } from "../../src/cli/errors.js";
 import { bakedPolicyPath, hookContent, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
@@ -108,39 +108,100 @@ describe("the daemon", () => {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
-  const fakeHost = (daemons: Record<string, number>, systemd = false) => {
+  const BOUND = "/run/libvirt/libvirt-sock";
+  /**
+   * A fake /proc: each daemon has its comm, a listening socket bound to BOUND in its
+   * net/unix, an fd linking to it, and a root (its mount namespace) where BOUND is a file of
+   * its own, as with private daemons; a pid file names the first daemon, whatever the URI.
+   */
+  const fakeHost = (daemons: Array<{ name: string; pid: number; listens?: boolean; bound?: string; ns?: number }>) => {
     const root = mkdtempSync(join(tmpdir(), "nwfh-daemon-"));
     dirs.push(root);
     mkdirSync(join(root, "run"));
-    if (systemd) mkdirSync(join(root, "run", "systemd", "system"), { recursive: true });
-    for (const [name, pid] of Object.entries(daemons)) {
-      writeFileSync(join(root, "run", `${name}.pid`), `${pid}\n`);
-      mkdirSync(join(root, "proc", String(pid)), { recursive: true });
-      writeFileSync(join(root, "proc", String(pid), "comm"), `${name}\n`);
-    }
-    return systemDaemonControl({ runDir: join(root, "run"), procDir: join(root, "proc") });
+    const sockets: Record<number, string> = {};
+    daemons.forEach(({ name, pid, listens = true, bound = BOUND, ns: nsOf = pid }, i) => {
+      const proc = join(root, "proc", String(pid));
+      const ns = join(root, `ns${nsOf}`);
+      mkdirSync(join(proc, "fd"), { recursive: true });
+      mkdirSync(join(proc, "net"));
+      mkdirSync(join(ns, "run", "libvirt"), { recursive: true });
+      mkdirSync(join(ns, "etc", "libvirt", "hooks"), { recursive: true });
+      writeFileSync(join(ns, bound), "");
+      symlinkSync(ns, join(proc, "root"));
+      writeFileSync(join(proc, "comm"), `${name}\n`);
+      const inode = 9000 + i;
+      const flags = listens ? "00010000" : "00000000";
+      writeFileSync(join(proc, "net", "unix"), `Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${bound}\n`);
+      symlinkSync("/dev/null", join(proc, "fd", "0"));
+      symlinkSync(`socket:[${inode}]`, join(proc, "fd", "3"));
+      if (i === 0) writeFileSync(join(root, "run", `${name}.pid`), `${pid}\n`);
+      sockets[pid] = join(ns, bound);
+    });
+    const control = systemDaemonControl({ runDir: join(root, "run"), procDir: join(root, "proc"), socketDir: join(root, "nodaemon") });
+    const uriOf = (pid: number) => `qemu+unix:///system?socket=${sockets[pid]}`;
+    return { root, control, uriOf };
   };
 
-  it("finds virtqemud before libvirtd, by pid file and /proc/PID/comm", () => {
-    expect(fakeHost({ libvirtd: 100, virtqemud: 200 }).find()).toMatchObject({ name: "virtqemud", manager: "pid-file", pid: 200 });
-    expect(fakeHost({ libvirtd: 100 }).find()).toMatchObject({ name: "libvirtd", pid: 100 });
-    expect(fakeHost({}).find()).toBeUndefined();
+  it("finds the daemon that listens on the URI's socket, not the one a pid file names", () => {
+    const host = fakeHost([
+      { name: "libvirtd", pid: 100 },
+      { name: "libvirtd", pid: 200 },
+      { name: "virtqemud", pid: 300 },
+    ]);
+    expect(host.control.find(host.uriOf(200))).toMatchObject({ name: "libvirtd", manager: "signal", pid: 200, socket: host.uriOf(200).split("=")[1], root: join(host.root, "proc", "200", "root") });
+    expect(host.control.find(host.uriOf(100))).toMatchObject({ pid: 100 });
+    expect(host.control.find(host.uriOf(300))).toMatchObject({ name: "virtqemud", pid: 300 });
   });
 
-  it("ignores a stale pid file whose pid now names another program", () => {
-    const control = fakeHost({ libvirtd: 100 });
-    const root = dirs[dirs.length - 1] as string;
-    writeFileSync(join(root, "proc", "100", "comm"), "bash\n");
-    expect(control.find()).toBeUndefined();
+  it("follows virtproxyd to the virtqemud that listens beside it", () => {
+    const host = fakeHost([
+      { name: "virtproxyd", pid: 100 },
+      { name: "virtqemud", pid: 200, bound: "/run/libvirt/virtqemud-sock", ns: 100 },
+      { name: "virtqemud", pid: 300, bound: "/run/libvirt/virtqemud-sock" },
+    ]);
+    expect(host.control.find(host.uriOf(100))).toMatchObject({ name: "virtqemud", pid: 200 });
+    const lonely = fakeHost([{ name: "virtproxyd", pid: 100 }]);
+    expect(lonely.control.missing?.(lonely.uriOf(100))).toBe(`${lonely.uriOf(100)} leads to virtproxyd, and no virtqemud listens beside it`);
   });
 
-  it("sends SIGHUP to the daemon's pid", async () => {
+  it("finds none, and says why, where nothing of ours listens on the socket", () => {
+    const host = fakeHost([
+      { name: "libvirtd", pid: 100, listens: false },
+      { name: "bash", pid: 200 },
+    ]);
+    for (const pid of [100, 200]) {
+      expect(host.control.find(host.uriOf(pid))).toBeUndefined();
+      expect(host.control.missing?.(host.uriOf(pid))).toBe(`no libvirtd or virtqemud listens on ${host.uriOf(pid).split("=")[1]} (where ${host.uriOf(pid)} leads)`);
+    }
+    expect(host.control.find("qemu+unix:///system?socket=/nonexistent/sock")).toBeUndefined();
+    expect(host.control.missing?.("qemu+unix:///system?socket=/nonexistent/sock")).toMatch(/leads to \/nonexistent\/sock, which does not exist/);
+    expect(host.control.missing?.("qemu+ssh://host2/system")).toMatch(/over ssh on host2/);
+  });
+
+  it("judges the hooks directory as the daemon sees it", () => {
+    const host = fakeHost([{ name: "libvirtd", pid: 100 }]);
+    const daemon = host.control.find(host.uriOf(100)) as RunningDaemon;
+    const own = join(host.root, "ns100", "etc", "libvirt", "hooks");
+    expect(hooksDirProblem(daemon, own)).toBeUndefined();
+    rmSync(own, { recursive: true });
+    expect(hooksDirProblem(daemon, own)).toBeUndefined(); // not there yet: its parent is the daemon's /etc/libvirt
+    const other = join(host.root, "other", "hooks");
+    mkdirSync(other, { recursive: true });
+    expect(hooksDirProblem(daemon, other)).toBe(
+      `libvirtd (pid 100), which listens on ${host.uriOf(100).split("=")[1]}, runs the hooks in its own /etc/libvirt/hooks (here ${join(host.root, "proc", "100", "root")}/etc/libvirt/hooks), not in ${other}: pass --hooks-dir with that directory`,
+    );
+    mkdirSync(own);
+    expect(hooksDirProblem(daemon, other)).toMatch(/runs the hooks in its own \/etc\/libvirt\/hooks .*: pass --hooks-dir/);
+    expect(hooksDirProblem({ name: "libvirtd", manager: "systemd" }, other)).toBeUndefined(); // no root: nothing to tell
+  });
+
+  it("sends SIGHUP to the daemon's own pid", async () => {
     const child = spawn("sleep", ["30"], { stdio: "ignore" });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
-    const control = fakeHost({ libvirtd: child.pid as number });
-    const daemon = control.find();
+    const host = fakeHost([{ name: "libvirtd", pid: child.pid as number }]);
+    const daemon = host.control.find(host.uriOf(child.pid as number));
     expect(daemon).toBeDefined();
-    expect(control.reload(daemon as NonNullable<typeof daemon>)).toMatch(/^reloaded libvirtd \(SIGHUP to pid \d+ from .*libvirtd.pid\)$/);
+    expect(host.control.reload(daemon as RunningDaemon)).toBe(`reloaded libvirtd (SIGHUP to pid ${child.pid}, which listens on ${host.uriOf(child.pid as number).split("=")[1]})`);
     expect(await exited).toBe("SIGHUP");
   });
 });

@@ -6,7 +6,7 @@ import { DEFAULT_FILTER } from "../../core/constants.js";
 import { NwfilterHookError, formatError } from "../../core/errors.js";
 import { compareVersions, type Policy } from "../../core/policy.js";
 import type { Context } from "../context.js";
-import { describeDaemon } from "../daemon.js";
+import { describeDaemon, hooksDirProblem, notOnThisHost } from "../daemon.js";
 import { EXIT } from "../errors.js";
 import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs, readIfExists } from "../hook-file.js";
 import { QEMU_D_SINCE, hookLocations } from "../paths.js";
@@ -75,11 +75,17 @@ export function check(ctx: Context, options: CheckOptions): number {
   try {
     const version = virsh.daemonVersion();
     reachable = true;
-    const daemon = ctx.daemon.find();
-    const name = daemon ? describeDaemon(daemon) : "the libvirt daemon";
+    const daemon = ctx.daemon.find(options.uri);
+    const name = daemon
+      ? `${describeDaemon(daemon)}${daemon.socket ? ` on ${daemon.socket}` : ""}`
+      : `the libvirt daemon (which process, cannot tell: ${ctx.daemon.missing?.(options.uri) ?? "not found"})`;
+    const elsewhere = notOnThisHost(options.uri);
     const qemuD = compareVersions(version, QEMU_D_SINCE) >= 0;
     const inQemuD = hooks.some((h) => h.path === where.qemuD);
-    if (inQemuD && !qemuD) fail(`daemon`, `libvirt ${version} runs only hooks/qemu, not qemu.d (that needs ${QEMU_D_SINCE}): run nwfilter-hook install again`);
+    const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
+    if (elsewhere) fail("daemon", `the hooks checked here are this host's, but ${elsewhere}`);
+    else if (misplaced) fail("daemon", misplaced);
+    else if (inQemuD && !qemuD) fail(`daemon`, `libvirt ${version} runs only hooks/qemu, not qemu.d (that needs ${QEMU_D_SINCE}): run nwfilter-hook install again`);
     else say(`daemon: ok (${name}, libvirt ${version}, runs ${qemuD ? "hooks/qemu and qemu.d/*" : "hooks/qemu"})`);
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;

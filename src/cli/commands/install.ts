@@ -7,12 +7,13 @@ import { HostError } from "../../core/errors.js";
 import { compareVersions } from "../../core/policy.js";
 import type { Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
-import { EXIT, fsError } from "../errors.js";
+import { EXIT, UsageError, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { selfTest } from "../self-test.js";
 import { packageVersion } from "../version.js";
+import { hooksDirProblem, notOnThisHost } from "../daemon.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
 
 export interface InstallOptions {
@@ -32,6 +33,9 @@ function backupName(path: string): string {
 
 export function install(ctx: Context, options: InstallOptions): number {
   const say = (line: string) => ctx.stdout(`${line}\n`);
+  // The hooks go into this host's files: a URI that leads elsewhere would install them for another daemon.
+  const elsewhere = notOnThisHost(options.uri);
+  if (elsewhere) throw new UsageError(`install works on this host's libvirt daemon: ${elsewhere}`);
   const virsh = ctx.virsh(options.uri);
   let changed = false;
   /** Whether the hook files changed: only then does the daemon need a reload. */
@@ -59,6 +63,10 @@ export function install(ctx: Context, options: InstallOptions): number {
   if (existing && !isOurs(existing.text) && !options.force) {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
   }
+  // The daemon the URI reaches, and no other: a hook where it does not look would never run.
+  const daemon = ctx.daemon.find(options.uri);
+  const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
+  if (misplaced) throw new HostError(misplaced);
 
   // 1. The hook.
   const hookLabel = `hook ${target}`;
@@ -125,9 +133,8 @@ export function install(ctx: Context, options: InstallOptions): number {
   } else if (!options.reload) {
     say("daemon: not reloaded (--no-reload): libvirt notices a new hook only after a reload or restart");
   } else {
-    const daemon = ctx.daemon.find();
     if (!daemon) {
-      say("daemon: FAILED: cannot find libvirtd or virtqemud (no systemd unit, no pid file in /run): reload it yourself so that it notices the hook");
+      say(`daemon: FAILED: ${ctx.daemon.missing?.(options.uri) ?? "cannot find libvirtd or virtqemud"}: reload it yourself so that it notices the hook`);
       status = EXIT.FINDINGS;
     } else {
       say(`daemon: ${ctx.daemon.reload(daemon)}`);

@@ -5,7 +5,8 @@ import { basename, dirname } from "node:path";
 import type { Virsh } from "../../host/virsh.js";
 import { attr, parseXml, type XmlElement } from "../../core/xml.js";
 import type { Context } from "../context.js";
-import { EXIT, fsError } from "../errors.js";
+import { EXIT, UsageError, fsError } from "../errors.js";
+import { notOnThisHost } from "../daemon.js";
 import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";
 import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
 import { policyLocation } from "../policy.js";
@@ -22,6 +23,8 @@ export interface UninstallOptions {
 
 export function uninstall(ctx: Context, options: UninstallOptions): number {
   const say = (line: string) => ctx.stdout(`${line}\n`);
+  const elsewhere = notOnThisHost(options.uri);
+  if (elsewhere) throw new UsageError(`uninstall works on this host's libvirt daemon: ${elsewhere}`);
   const where = hookLocations(options.hooksDir);
   // Read before the hook goes: it may name the policy it reads.
   const location = policyLocation(ctx, options.policy, options.hooksDir);
@@ -53,8 +56,8 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
     if (!options.reload) {
       say("daemon: not reloaded (--no-reload)");
     } else {
-      const daemon = ctx.daemon.find();
-      if (!daemon) say("daemon: not found, not reloaded (a removed hook is simply not run)");
+      const daemon = ctx.daemon.find(options.uri);
+      if (!daemon) say(`daemon: not reloaded: ${ctx.daemon.missing?.(options.uri) ?? "not found"} (a removed hook is simply not run)`);
       else {
         say(`daemon: ${ctx.daemon.reload(daemon)}`);
         try {

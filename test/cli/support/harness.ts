@@ -56,10 +56,10 @@ export function makeHarness(): Harness {
   };
   const reloads: string[] = [];
   const daemon: DaemonControl = {
-    find: () => ({ name: "libvirtd", manager: "pid-file", pid: 4242, pidFile: "/run/libvirtd.pid" }),
+    find: () => ({ name: "libvirtd", manager: "signal", pid: 4242, socket: "/run/libvirt/libvirt-sock" }),
     reload: (d) => {
       reloads.push(d.name);
-      return `reloaded ${d.name} (SIGHUP to pid ${d.pid} from ${d.pidFile})`;
+      return `reloaded ${d.name} (SIGHUP to pid ${d.pid}, which listens on ${d.socket})`;
     },
   };
   const scrub = (text: string) => text.split(root).join("<tmp>").split(process.execPath).join("<node>");

@@ -44,7 +44,7 @@ interface ExecFailure {
   message?: string;
 }
 
-function onPath(cmd: string): boolean {
+export function onPath(cmd: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
@@ -62,10 +62,10 @@ export function virsh(...args: string[]): string {
   return virshWith({}, ...args);
 }
 
-/** Like virsh(), with `input` fed to stdin and a timeout in ms (default 60 s). */
-export function virshWith(opts: { input?: string; timeoutMs?: number }, ...args: string[]): string {
+/** Like virsh(), with `input` fed to stdin, a timeout in ms (default 60 s) and another URI. */
+export function virshWith(opts: { input?: string; timeoutMs?: number; uri?: string }, ...args: string[]): string {
   try {
-    return execFileSync('virsh', ['-c', URI, ...args], {
+    return execFileSync('virsh', ['-c', opts.uri ?? URI, ...args], {
       encoding: 'utf8',
       input: opts.input ?? '',
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -207,9 +207,9 @@ export function domState(name: string): string {
 }
 
 /** Rows of `virsh nwfilter-binding-list`: the port (tap device) and the filter bound to it. */
-export function bindingList(): { port: string; filter: string }[] {
+export function bindingList(uri = URI): { port: string; filter: string }[] {
   const rows: { port: string; filter: string }[] = [];
-  const lines = virsh('nwfilter-binding-list').split('\n');
+  const lines = virshWith({ uri }, 'nwfilter-binding-list').split('\n');
   // Header (" Port Dev   Filter") and a dashed rule come first.
   const rule = lines.findIndex((l) => /^-+$/.test(l.trim()));
   for (const line of lines.slice(rule + 1)) {
@@ -220,9 +220,9 @@ export function bindingList(): { port: string; filter: string }[] {
 }
 
 /** Tap devices of a running domain, from `virsh domiflist` (one per NIC, in order). */
-export function domainTaps(name: string): { dev: string; mac: string }[] {
+export function domainTaps(name: string, uri = URI): { dev: string; mac: string }[] {
   const out: { dev: string; mac: string }[] = [];
-  const lines = virsh('domiflist', name).split('\n');
+  const lines = virshWith({ uri }, 'domiflist', name).split('\n');
   const rule = lines.findIndex((l) => /^-+$/.test(l.trim()));
   for (const line of lines.slice(rule + 1)) {
     const cols = line.trim().split(/\s+/);
@@ -251,7 +251,7 @@ function daemonPid(): number {
   throw new Error('no running libvirtd or virtqemud found (pid files in /run)');
 }
 
-function sleep(ms: number): void {
+export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 

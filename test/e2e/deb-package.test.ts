@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { defaultPolicyText } from "../../src/cli/policy.js";
-import { FILTER, HOOK_PATH, MAIN_HOOK_PATH, filterXml } from "./helpers/cli.js";
-import { PACKAGE, VERSION, buildPackage, fileListing, installedVersion, listingDiff, requirePackageHost, run, runOk } from "./helpers/deb.js";
-import { bindingList, bridgeNic, defineDomain, destroyAndUndefine, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, virshFails, virshWithXmlFile } from "./helpers/libvirt.js";
+import { FILTER, HOOK_PATH, filterXml } from "./helpers/cli.js";
+import { PACKAGE, VERSION, buildPackage, fileListing, installedVersion, listingDiff, requirePackageHost, run, runAsync, runOk, saveHost } from "./helpers/deb.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
 
 const HAVE = requireLibvirt() && requirePackageHost(["dpkg", "dpkg-deb", "lintian"]);
 const BIN = "/usr/bin/nwfilter-hook";
@@ -23,57 +23,35 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
   let deb: string;
   let debUpgrade: string;
   let before: string[];
-  let filterBefore: string | undefined;
-  const hooksBefore = new Map<string, Buffer | undefined>();
+  let host: ReturnType<typeof saveHost>;
   const name = "nwfh-e2e-deb-web";
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "nwfh-e2e-deb-"));
     deb = buildPackage(dir);
     debUpgrade = buildPackage(dir, UPGRADE);
-    destroyAndUndefine(name);
-    for (const path of [HOOK_PATH, MAIN_HOOK_PATH]) hooksBefore.set(path, existsSync(path) ? readFileSync(path) : undefined);
-    filterBefore = filterXml();
+    host = saveHost([name]);
     before = fileListing();
   });
 
   afterAll(() => {
     // Whatever happened above: no package, no domain, hooks and filter as they were.
-    const errors: string[] = [];
-    const attempt = (what: string, fn: () => void) => {
-      try {
-        fn();
-      } catch (error) {
-        errors.push(`${what}: ${(error as Error).message}`);
-      }
-    };
-    attempt("purge", () => {
-      if (installedVersion()) runOk("dpkg", ["--purge", PACKAGE]);
-    });
-    attempt(`domain ${name}`, () => destroyAndUndefine(name));
-    for (const [path, content] of hooksBefore) {
-      attempt(`restore ${path}`, () => {
-        if (content === undefined) rmSync(path, { force: true });
-        else writeFileSync(path, content, { mode: 0o755 });
-      });
+    try {
+      host?.restore();
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
-    attempt(`filter ${FILTER}`, () => {
-      if (filterBefore === undefined && filterXml() !== undefined) virsh("nwfilter-undefine", FILTER);
-      if (filterBefore !== undefined && filterXml() === undefined) virshWithXmlFile("nwfilter-define", filterBefore);
-    });
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
   });
 
-  it("lintian finds no error or warning", () => {
+  it("lintian finds no error or warning", async () => {
     for (const file of [deb, debUpgrade]) {
-      const r = run("lintian", ["--fail-on", "error,warning", file]);
+      const r = await runAsync("lintian", ["--fail-on", "error,warning", file]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).not.toMatch(/^[EW]: /m);
     }
   });
 
-  it("holds the layout the CLI expects, the policy conffile and the watcher's unit", () => {
+  it("holds the layout the CLI expects, the policy conffile and the watcher's unit", async () => {
     const contents = runOk("dpkg-deb", ["--contents", deb]);
     for (const path of [
       "./usr/lib/nwfilter-hook/dist/nwfilter-hook",
@@ -96,8 +74,8 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(unit).not.toContain("@NWFILTER_HOOK@");
   });
 
-  it("dpkg -i: postinst installs the hook (naming /usr/bin/node), defines the filter, keeps the shipped policy", () => {
-    const r = run("dpkg", ["-i", deb]);
+  it("dpkg -i: postinst installs the hook (naming /usr/bin/node), defines the filter, keeps the shipped policy", async () => {
+    const r = await runAsync("dpkg", ["-i", deb]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(`hook ${HOOK_PATH}: installed (interpreter /usr/bin/node)`);
     expect(r.stdout).toContain(`policy ${POLICY}: exists, left alone`);
@@ -114,7 +92,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(check.code, check.stdout + check.stderr).toBe(0);
   });
 
-  it("the packaged CLI installs with --defer-if-down when no daemon answers: the hook, and the filter left for libvirt", () => {
+  it("the packaged CLI installs with --defer-if-down when no daemon answers: the hook, and the filter left for libvirt", async () => {
     const alt = join(dir, "down");
     const nwfilterDir = join(alt, "nwfilter");
     runOk("mkdir", ["-p", join(alt, "hooks"), nwfilterDir]);
@@ -132,7 +110,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(strict.stderr).toMatch(/the libvirt daemon is not running/);
   });
 
-  it("through /usr/bin/nwfilter-hook: a non-compliant domain is refused at start, apply fixes it, it starts with a binding", () => {
+  it("through /usr/bin/nwfilter-hook: a non-compliant domain is refused at start, apply fixes it, it starts with a binding", async () => {
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: MAC })] }));
     const refused = virshFails("start", name).stderr;
     expect(refused).toContain(`refusing to start domain '${name}'`);
@@ -148,13 +126,13 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(bindingList()).toContainEqual({ port: tap, filter: FILTER });
   });
 
-  it("upgrade to a rebuilt higher version: the admin's policy and the running VM are untouched, the hook is updated", () => {
+  it("upgrade to a rebuilt higher version: the admin's policy and the running VM are untouched, the hook is updated", async () => {
     const edited = defaultPolicyText().replace(";Domains =", "Domains = lab-*");
     writeFileSync(POLICY, edited);
     const id = virsh("domid", name).trim();
     const tap = domainTaps(name).find((t) => t.mac === MAC)?.dev as string;
 
-    const r = run("dpkg", ["-i", debUpgrade]);
+    const r = await runAsync("dpkg", ["-i", debUpgrade]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(`hook ${HOOK_PATH}: updated (interpreter /usr/bin/node`);
     expect(r.stdout).toContain(`policy ${POLICY}: exists, left alone`);
@@ -168,9 +146,9 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(bindingList()).toContainEqual({ port: tap, filter: FILTER });
   });
 
-  it("dpkg -r: prerm uninstalls the hook; the VM keeps running with its filter; the policy stays", () => {
+  it("dpkg -r: prerm uninstalls the hook; the VM keeps running with its filter; the policy stays", async () => {
     const id = virsh("domid", name).trim();
-    const r = run("dpkg", ["-r", PACKAGE]);
+    const r = await runAsync("dpkg", ["-r", PACKAGE]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(`hook ${HOOK_PATH}: removed`);
     expect(existsSync(HOOK_PATH)).toBe(false);
@@ -182,14 +160,14 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(bindingList().some((b) => b.filter === FILTER)).toBe(true);
   });
 
-  it("dpkg -P: nothing of the package is left on disk (the filter stays in libvirt while domains use it)", () => {
-    const r = run("dpkg", ["-P", PACKAGE]);
+  it("dpkg -P: nothing of the package is left on disk (the filter stays in libvirt while domains use it)", async () => {
+    const r = await runAsync("dpkg", ["-P", PACKAGE]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(installedVersion()).toBeUndefined();
     expect(existsSync("/etc/nwfilter-hook")).toBe(false);
     const diff = listingDiff(before, fileListing());
     // libvirt's own copy of the filter, which the running domain still references.
-    const expected = filterBefore === undefined ? [`f /etc/libvirt/nwfilter/${FILTER}.xml`] : [];
+    const expected = host.filterBefore === undefined ? [`f /etc/libvirt/nwfilter/${FILTER}.xml`] : [];
     expect(diff).toEqual({ added: expected, removed: [] });
   });
 });

@@ -1,11 +1,12 @@
 // End-to-end helpers for the Debian package: build it (scripts/package.mjs over the built dist/),
 // run dpkg, say whether the tools are there, and list the host's files to compare before and after.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
-import { libvirtAvailable } from "./libvirt.js";
+import { FILTER, HOOK_PATH, MAIN_HOOK_PATH, filterXml } from "./cli.js";
+import { destroyAndUndefine, libvirtAvailable, virsh, virshWithXmlFile } from "./libvirt.js";
 
 export const PACKAGE = "nwfilter-hook";
 export const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -25,6 +26,26 @@ export function run(command: string, args: string[], env: Record<string, string>
   });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * run() without blocking: the long commands (dpkg, lintian, ansible-playbook) leave the event
+ * loop free, so that the test runner's worker keeps talking to its parent meanwhile.
+ */
+export function runAsync(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export function runOk(command: string, args: string[], env: Record<string, string> = {}): string {
@@ -52,7 +73,7 @@ export function installedVersion(name = PACKAGE): string | undefined {
   return status === "installed" || status === "half-configured" || status === "unpacked" || status === "config-files" ? `${status} ${version}` : undefined;
 }
 
-function onPath(command: string): boolean {
+export function onPath(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
@@ -86,4 +107,43 @@ export function listingDiff(before: string[], after: string[]): { added: string[
   const b = new Set(before);
   const a = new Set(after);
   return { added: after.filter((p) => !b.has(p)), removed: before.filter((p) => !a.has(p)) };
+}
+
+/**
+ * What the package suites change, saved before they start: the hook files and the filter. The
+ * returned restore() purges the package, removes the suite's domains and puts the rest back.
+ */
+export function saveHost(domains: string[]): { filterBefore: string | undefined; restore(): void } {
+  const hooks = new Map<string, Buffer | undefined>();
+  for (const path of [HOOK_PATH, MAIN_HOOK_PATH]) hooks.set(path, existsSync(path) ? readFileSync(path) : undefined);
+  const filterBefore = filterXml();
+  for (const name of domains) destroyAndUndefine(name);
+  return {
+    filterBefore,
+    restore() {
+      const errors: string[] = [];
+      const attempt = (what: string, fn: () => void) => {
+        try {
+          fn();
+        } catch (error) {
+          errors.push(`${what}: ${(error as Error).message}`);
+        }
+      };
+      attempt("purge", () => {
+        if (installedVersion()) runOk("dpkg", ["--purge", PACKAGE]);
+      });
+      for (const name of domains) attempt(`domain ${name}`, () => destroyAndUndefine(name));
+      for (const [path, content] of hooks) {
+        attempt(`restore ${path}`, () => {
+          if (content === undefined) rmSync(path, { force: true });
+          else writeFileSync(path, content, { mode: 0o755 });
+        });
+      }
+      attempt(`filter ${FILTER}`, () => {
+        if (filterBefore === undefined && filterXml() !== undefined) virsh("nwfilter-undefine", FILTER);
+        if (filterBefore !== undefined && filterXml() === undefined) virshWithXmlFile("nwfilter-define", filterBefore);
+      });
+      if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
+    },
+  };
 }

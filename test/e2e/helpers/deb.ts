@@ -5,6 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
+import { attempts } from "./attempt.js";
 import { FILTER, HOOK_PATH, MAIN_HOOK_PATH, filterXml } from "./cli.js";
 import { destroyAndUndefine, libvirtAvailable, virsh, virshWithXmlFile } from "./libvirt.js";
 
@@ -121,14 +122,7 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
   return {
     filterBefore,
     restore() {
-      const errors: string[] = [];
-      const attempt = (what: string, fn: () => void) => {
-        try {
-          fn();
-        } catch (error) {
-          errors.push(`${what}: ${(error as Error).message}`);
-        }
-      };
+      const { attempt, done } = attempts();
       attempt("purge", () => {
         if (installedVersion()) runOk("dpkg", ["--purge", PACKAGE]);
       });
@@ -143,7 +137,7 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
         if (filterBefore === undefined && filterXml() !== undefined) virsh("nwfilter-undefine", FILTER);
         if (filterBefore !== undefined && filterXml() === undefined) virshWithXmlFile("nwfilter-define", filterBefore);
       });
-      if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
+      done("cleanup");
     },
   };
 }

@@ -12,9 +12,10 @@ import { EXIT, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
+import { leaveFilterForStart } from "../deferred-filter.js";
 import { selfTest } from "../self-test.js";
 import { packageVersion } from "../version.js";
-import { defineFilter, describeDefine, leaveFilterForStart } from "./define-filter.js";
+import { defineFilter, describeDefine } from "./define-filter.js";
 
 export interface InstallOptions {
   hooksDir: string;

@@ -94,6 +94,11 @@ export function runCli(args: readonly string[], ctx: Context): number {
         y
           .option("reload", { type: "boolean", default: true, describe: "make the daemon notice the hook (--no-reload: don't)" })
           .option("force", { type: "boolean", default: false, describe: "replace a hook that is not ours (a backup is kept)" })
+          .option("defer-if-down", {
+            type: "boolean",
+            default: false,
+            describe: "when the libvirt daemon is not running, install anyway: the hook and the filter take effect when it starts",
+          })
           .example("$0 install", "install for the system libvirt")
           .example("$0 install --policy /etc/nwfilter-hook/lab.ini", "install with a policy elsewhere (the hook is told where)")
           .epilog(
@@ -101,7 +106,7 @@ export function runCli(args: readonly string[], ctx: Context): number {
               "Copies the built hook to HOOKS-DIR/qemu.d/50-nwfilter-hook (libvirt >= 6.5; older: HOOKS-DIR/qemu), naming the absolute path of this Node as its interpreter. Running it again changes nothing and says so.",
             ),
           ),
-      (a) => run(() => install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect })),
+      (a) => run(() => install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect, deferIfDown: a["defer-if-down"] })),
     )
     .command(
       "uninstall",

@@ -134,6 +134,13 @@ export class Virsh {
     return m[1];
   }
 
+  /** The client's libvirt version (virsh --version), which needs no daemon. */
+  clientVersion(): string {
+    const out = this.call(["--version"]).trim();
+    if (!/^\d+(\.\d+)*$/.test(out)) throw new LibvirtError("failed", `cannot read the version from 'virsh --version': ${JSON.stringify(out)}`);
+    return out;
+  }
+
   private names(args: readonly string[]): string[] {
     return this.call(["list", "--name", ...args])
       .split("\n")

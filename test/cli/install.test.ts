@@ -1,13 +1,13 @@
 // install, uninstall and check against temporary hooks directories and the fake virsh: what
 // they write, that a second install changes nothing, that a foreign hook is kept, and that the
 // installed hook runs (its self-test runs the real built hook).
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HOOK_MARKER, bakedPolicyPath, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { defaultPolicyText } from "../../src/cli/policy.js";
 import { DEFAULT_POLICY, parsePolicy } from "../../src/core/policy.js";
-import { DIST_QEMU } from "./support/build.js";
+import { DIST_QEMU, REPO_ROOT } from "./support/build.js";
 import { makeHarness, type Harness } from "./support/harness.js";
 
 let h: Harness;
@@ -165,6 +165,44 @@ describe("install", () => {
     `);
     expect(existsSync(hook)).toBe(false);
     expect(existsSync(h.policyPath)).toBe(false);
+  });
+
+  it("--defer-if-down: installs the hook and the policy, leaves the filter for the daemon to load at start", () => {
+    writeFileSync(join(h.state, "down"), "");
+    const r = install("--defer-if-down");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchInlineSnapshot(`
+      "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
+      policy <tmp>/policy.ini: written (the defaults, every key commented out)
+      nwfilter 'vdsm-no-mac-spoofing': written to <tmp>/virsh/nwfilters/vdsm-no-mac-spoofing.xml (libvirt defines it when it starts)
+      daemon: not running: libvirt runs the hook and loads the filter when it starts
+      self-test: ok: the installed hook ran a sample restore and added the filter
+      install: done; takes effect when libvirt starts
+      "
+    `);
+    expect(isOurs(readFileSync(hook, "utf8"))).toBe(true);
+    expect(h.reloads).toEqual([]);
+    const filter = join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml");
+    expect(statSync(filter).mode & 0o7777).toBe(0o600);
+    expect(readFileSync(filter, "utf8")).toBe(readFileSync(join(REPO_ROOT, "nwfilter", "vdsm-no-mac-spoofing.xml"), "utf8"));
+    // Once the daemon runs, an install defines the filter through libvirt (the hook is unchanged).
+    rmSync(join(h.state, "down"));
+    rmSync(filter);
+    const again = install("--defer-if-down");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': created");
+    expect(again.stdout).toContain("daemon: no reload needed (the hook is unchanged)");
+  });
+
+  it("--defer-if-down leaves a filter definition that is already there alone", () => {
+    writeFileSync(join(h.state, "down"), "");
+    const filter = join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml");
+    writeFileSync(filter, "<filter name='vdsm-no-mac-spoofing' chain='root'/>\n");
+    const r = install("--defer-if-down");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': in <tmp>/virsh/nwfilters/vdsm-no-mac-spoofing.xml, left alone (the daemon is not running)");
+    expect(readFileSync(filter, "utf8")).toBe("<filter name='vdsm-no-mac-spoofing' chain='root'/>\n");
   });
 
   it("reports a self-test failure with exit 1", () => {

@@ -5,12 +5,14 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, o
 import { dirname } from "node:path";
 import { HostError } from "../../core/errors.js";
 import { compareVersions } from "../../core/policy.js";
-import type { Virsh } from "../../host/virsh.js";
+import { settingsFromEnv } from "../../core/settings.js";
+import { LibvirtError, type Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
 import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file.js";
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
+import { leaveFilterForStart } from "../deferred-filter.js";
 import { selfTest } from "../self-test.js";
 import { packageVersion } from "../version.js";
 import { hooksDirProblem, notOnThisHost } from "../daemon.js";
@@ -22,6 +24,12 @@ export interface InstallOptions {
   reload: boolean;
   force: boolean;
   uri: string;
+  /**
+   * When the daemon is not running (a package installed before libvirt runs, in an image build
+   * or a chroot): install the hook and the policy anyway and leave the filter for the daemon to
+   * load when it starts, instead of stopping.
+   */
+  deferIfDown?: boolean;
 }
 
 /** A free name for a backup of `path`. */
@@ -50,7 +58,16 @@ export function install(ctx: Context, options: InstallOptions): number {
     throw fsError(error, "read the built hook (run: npm run build)", bundlePath);
   }
   const filterPath = shippedFilterPath(ctx);
-  const libvirtVersion = virsh.daemonVersion();
+  let down = false;
+  let libvirtVersion: string;
+  try {
+    libvirtVersion = virsh.daemonVersion();
+  } catch (error) {
+    if (!options.deferIfDown || !(error instanceof LibvirtError && error.kind === "daemon-down")) throw error;
+    // The client's version stands for the libvirt that will run the hook.
+    down = true;
+    libvirtVersion = virsh.clientVersion();
+  }
   const useQemuD = compareVersions(libvirtVersion, QEMU_D_SINCE) >= 0;
   const where = hookLocations(options.hooksDir);
   const target = useQemuD ? where.qemuD : where.main;
@@ -118,17 +135,25 @@ export function install(ctx: Context, options: InstallOptions): number {
   }
 
   // 3. The filter.
-  const defined = defineFilter(virsh, filterPath);
-  say(describeDefine(defined));
-  if (defined.outcome !== "unchanged") changed = true;
-  const effective = policy ?? readPolicy(ctx, location);
-  if (effective.filter !== defined.name && virsh.nwfilterXml(effective.filter) === undefined) {
-    say(`warning: the policy's Filter '${effective.filter}' is not defined in libvirt: define it (nwfilter-hook define-filter FILE)`);
+  if (down) {
+    const left = leaveFilterForStart(filterPath, settingsFromEnv(ctx.env).nwfilterDir);
+    say(left.message);
+    if (left.written) changed = true;
+  } else {
+    const defined = defineFilter(virsh, filterPath);
+    say(describeDefine(defined));
+    if (defined.outcome !== "unchanged") changed = true;
+    const effective = policy ?? readPolicy(ctx, location);
+    if (effective.filter !== defined.name && virsh.nwfilterXml(effective.filter) === undefined) {
+      say(`warning: the policy's Filter '${effective.filter}' is not defined in libvirt: define it (nwfilter-hook define-filter FILE)`);
+    }
   }
 
   // 4. The daemon notices a first hook only when it starts or reloads.
   let status: number = EXIT.OK;
-  if (!hookChanged) {
+  if (down) {
+    say("daemon: not running: libvirt runs the hook and loads the filter when it starts");
+  } else if (!hookChanged) {
     say("daemon: no reload needed (the hook is unchanged)");
   } else if (!options.reload) {
     say("daemon: not reloaded (--no-reload): libvirt notices a new hook only after a reload or restart");
@@ -147,7 +172,8 @@ export function install(ctx: Context, options: InstallOptions): number {
   say(`self-test: ${test.ok ? "ok" : "FAILED"}: ${test.message}`);
   if (!test.ok) status = EXIT.FINDINGS;
 
-  say(status !== EXIT.OK ? "install: incomplete (see above)" : changed ? "install: done" : "install: nothing changed (already installed)");
+  const done = down ? "install: done; takes effect when libvirt starts" : changed ? "install: done" : "install: nothing changed (already installed)";
+  say(status !== EXIT.OK ? "install: incomplete (see above)" : done);
   return status;
 }
 

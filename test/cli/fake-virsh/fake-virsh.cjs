@@ -4,6 +4,7 @@
 //   nwfilters/NAME.xml defined filters              version         daemon version (9.0.0)
 //   down               daemon not running           denied          permission denied
 //   fail-define        `define` fails               calls.log       one line per call
+//   (--version answers from `version` even when `down` is there)
 //   uri                the last -c URI
 "use strict";
 const fs = require("node:fs");
@@ -33,6 +34,11 @@ const fail = (...lines) => {
 };
 const out = (text) => process.stdout.write(text);
 
+// The client's version needs no daemon.
+if (args[0] === "--version") {
+  out(`${(read(file("version")) ?? "9.0.0").trim()}\n`);
+  process.exit(0);
+}
 if (fs.existsSync(file("down"))) {
   fail("failed to connect to the hypervisor", "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory");
 }

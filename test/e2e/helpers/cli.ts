@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DIST_CLI, ensureBuilt } from "../../cli/support/build.js";
+import { attempts } from "./attempt.js";
 import { destroyAndUndefine, virsh, VirshError, virshWithXmlFile } from "./libvirt.js";
 
 export const HOOKS_DIR = "/etc/libvirt/hooks";
@@ -145,14 +146,7 @@ export class E2eHost {
   }
 
   tearDown(): void {
-    const errors: string[] = [];
-    const attempt = (what: string, fn: () => void) => {
-      try {
-        fn();
-      } catch (error) {
-        errors.push(`${what}: ${(error as Error).message}`);
-      }
-    };
+    const { attempt, done } = attempts();
     for (const name of this.domains) attempt(`domain ${name}`, () => destroyAndUndefine(name));
     for (const name of this.networks) attempt(`network ${name}`, () => removeNetwork(name));
     for (const fn of this.cleanups.reverse()) attempt("cleanup", fn);
@@ -177,7 +171,7 @@ export class E2eHost {
       attempt(`redefine ${FILTER}`, () => virshWithXmlFile("nwfilter-define", this.filterBefore as string));
     }
     rmSync(this.dir, { recursive: true, force: true });
-    if (errors.length > 0) throw new Error(`tearDown: ${errors.join("; ")}`);
+    done("tearDown");
   }
 }
 

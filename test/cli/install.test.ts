@@ -27,6 +27,7 @@ describe("install", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
+      startup cache <tmp>/cache/<id>.cache: recorded (code cache for <node> <version>)
       policy <tmp>/policy.ini: written (the defaults, every key commented out)
       nwfilter 'vdsm-no-mac-spoofing': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)
       daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
@@ -43,13 +44,15 @@ describe("install", () => {
     expect(bakedPolicyPath(text)).toBe(h.policyPath);
     expect(text.split("\n").slice(0, 5).join("\n").replaceAll(process.execPath, "<node>").replace(h.root, "<tmp>")).toMatchInlineSnapshot(`
       "#!/bin/sh
-      ":" //; case "$2 $3" in "prepare begin") exec <node> --preserve-symlinks-main --no-global-search-paths "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
+      ":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
       "use strict";
       // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
       process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"
     `);
+    expect(text.split("\n")[5]).toBe(`const startupCache = ${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))};`);
     // The rest is the built hook, unchanged.
-    const ours = (line: string) => line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=");
+    const ours = (line: string) =>
+      line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=") || line.startsWith("const startupCache = ");
     const unmarked = text
       .split("\n")
       .filter((line, i) => i > 5 || !ours(line))
@@ -72,6 +75,7 @@ describe("install", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: unchanged
+      startup cache <tmp>/cache/<id>.cache: unchanged (code cache for <node> <version>)
       policy <tmp>/policy.ini: exists, left alone
       nwfilter 'vdsm-no-mac-spoofing': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)
       daemon: no reload needed (the hook is unchanged)
@@ -195,6 +199,7 @@ describe("uninstall", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: removed
+      startup cache <tmp>/cache/<id>.cache: removed
       daemon: reloaded libvirtd (SIGHUP to pid 4242 from /run/libvirtd.pid)
       policy <tmp>/policy.ini: removed
       nwfilter 'vdsm-no-mac-spoofing': undefined
@@ -273,6 +278,7 @@ describe("check", () => {
       Bridges =
       MACs = 52:54:00:aa:bb:cc
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
+      startup cache <tmp>/cache/<id>.cache: ok (code cache for <node> <version>)
       daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': ok (defined)
       check: ok
@@ -338,4 +344,8 @@ describe("define-filter", () => {
 
 function readFileSyncDir(dir: string): string[] {
   return readdirSync(dir).sort();
+}
+
+function startupIdOf(text: string): string {
+  return /^const startupId = "([0-9a-f]{16})";$/m.exec(text)?.[1] ?? "none";
 }

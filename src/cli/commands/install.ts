@@ -12,6 +12,7 @@ import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { selfTest } from "../self-test.js";
+import { recordStartupCache, withStartupCache } from "../startup-cache.js";
 import { packageVersion } from "../version.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
 
@@ -54,11 +55,14 @@ export function install(ctx: Context, options: InstallOptions): number {
   const policyExists = existsSync(location.path);
   // A broken policy would make the hook refuse every start: stop before installing it.
   const policy = policyExists ? readPolicy(ctx, location) : undefined;
-  const content = hookContent({ bundle, nodePath: ctx.execPath, policyPath: location.path, version: packageVersion(ctx.packageRoot) });
+  const plainContent = hookContent({ bundle, nodePath: ctx.execPath, policyPath: location.path, version: packageVersion(ctx.packageRoot) });
   const existing = readIfExists(target);
   if (existing && !isOurs(existing.text) && !options.force) {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
   }
+  // The snapshot or code cache for the Node the hook names (src/cli/startup-cache.ts).
+  const startup = recordStartupCache(ctx, { bundle, bundlePath, nodePath: ctx.execPath });
+  const content = withStartupCache(plainContent, startup.cache);
 
   // 1. The hook.
   const hookLabel = `hook ${target}`;
@@ -99,6 +103,9 @@ export function install(ctx: Context, options: InstallOptions): number {
       changed = hookChanged = true;
     }
   }
+
+  say(startup.message);
+  if (startup.changed) changed = true;
 
   // 2. The policy: written only when there is none.
   if (policyExists) {

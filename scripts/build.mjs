@@ -38,11 +38,13 @@ const HOOK_HEADER = [
 
 // Reads the code cache that `install` recorded, or gives undefined: it is code that runs as root,
 // so it is used only when it and its directory belong to root (when the hook runs as root) and
-// nobody else can write them, as for the policy, and only when its first line names this code
-// and this very Node (version, V8, path and binary). V8 then checks the rest (its version, flags
-// and the source's length) and compiles from the source when it rejects the cache.
+// nobody else can write them, as for the policy; only when the file is the one install wrote
+// (device, inode, size and ctime, which every write changes: V8 does not checksum a code cache,
+// and a corrupted one can crash it); and only when its first line names this code and this very
+// Node (version, V8, path and binary). V8 then checks its version and flags and the source's
+// length, and compiles from the source when it rejects the cache.
 const HOST_CODE_CACHE = [
-  "function hostCodeCache(file) {",
+  "function hostCodeCache(file, identity) {",
   '  const fs = require("node:fs");',
   "  let fd;",
   "  try {",
@@ -54,7 +56,8 @@ const HOST_CODE_CACHE = [
   "    const root = process.geteuid() === 0;",
   "    const trusted = (st) => (st.mode & 0o022) === 0 && (!root || st.uid === 0);",
   "    const st = fs.fstatSync(fd);",
-  '    if (!st.isFile() || !trusted(st) || !trusted(fs.statSync(require("node:path").dirname(file)))) return undefined;',
+  '    if (!st.isFile() || !trusted(st) || `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}` !== identity) return undefined;',
+  '    if (!trusted(fs.statSync(require("node:path").dirname(file)))) return undefined;',
   "    const data = fs.readFileSync(fd);",
   "    const nl = data.indexOf(10);",
   "    const x = fs.statSync(process.execPath);",
@@ -144,7 +147,7 @@ async function hookWithCodeCache() {
     'const code = part("CODE").replaceAll("*\\x01/", "*/");',
     // The code cache `install` recorded for this host's Node (src/cli/startup-cache.ts), else the
     // one recorded here.
-    'const cachedData = (typeof startupCache === "string" && hostCodeCache(startupCache)) || Buffer.from(part("CACHE"), "base64");',
+    'const cachedData = (typeof startupCache === "object" && hostCodeCache(...startupCache)) || Buffer.from(part("CACHE"), "base64");',
     'const script = new (require("node:vm").Script)(code, { filename: "nwfilter-hook-core.js", cachedData });',
     "script.runInThisContext()(exports, require, module, __filename, __dirname);",
     ...HOST_CODE_CACHE,

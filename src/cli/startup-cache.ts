@@ -39,6 +39,8 @@ export interface StartupCache {
   file: string;
   /** For a snapshot: the shell test that must hold before Node is given it. */
   shellCheck?: string;
+  /** For a code cache: the file's device, inode, size and ctime, as the loader compares them. */
+  identity?: string;
 }
 
 export interface Recorded {
@@ -51,9 +53,10 @@ export interface Recorded {
 /** Our file names in the cache directory: the hook code's id, then what the file holds. */
 const OWN_FILE = /^[0-9a-f]{16}\.(blob|cache|json)$/;
 const SAFE_PATH = /^\/[A-Za-z0-9_.\/+@-]+$/;
-const STAT_FORMAT = "%u:%g:%a:%d:%i:%s:%Y ";
+// Every write changes the ctime (%Z), which nobody can set; to the nanosecond where stat can say.
+const STAT_FORMAT = "%u:%g:%a:%d:%i:%s:%.9Y:%.9Z ";
 const STARTUP_ID = /^const startupId = "([0-9a-f]{16})";$/m;
-const CODE_CACHE_LINE = /^const startupCache = ("[^"\n]*");$/m;
+const CODE_CACHE_LINE = /^const startupCache = (\["[^"\n]*", "[^"\n]*"\]);$/m;
 const SNAPSHOT_CHECK = /; s=; (\[ .*? \] && s='([^']+)';) \[ "\$2" = prepare \]/;
 
 export function cacheDir(ctx: StartupContext): string {
@@ -234,6 +237,10 @@ export function recordStartupCache(ctx: StartupContext, options: RecordOptions):
       const expected = statLine(ctx, statBin as string, files);
       if (expected === undefined || expected.includes("'")) return none(`stat ${files.join(" ")} failed`);
       cache.shellCheck = `[ "$(${statBin} -L --printf '${STAT_FORMAT}' -- ${files.map((f) => `'${f}'`).join(" ")} 2>/dev/null)" = '${expected}' ] && s='${file}';`;
+    } else {
+      const identity = fileIdentity(ctx, options.nodePath, file);
+      if (identity === undefined) return none(`${options.nodePath} cannot stat ${file}`);
+      cache.identity = identity;
     }
     return { cache, message: `startup cache ${file}: ${changed ? "recorded" : "unchanged"} (${what})`, changed };
   } catch (error) {
@@ -241,6 +248,13 @@ export function recordStartupCache(ctx: StartupContext, options: RecordOptions):
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** A file's identity as the hook's loader computes it, computed by the Node that will run it. */
+function fileIdentity(ctx: StartupContext, nodePath: string, file: string): string | undefined {
+  const script = 'const s = require("node:fs").statSync(process.argv[1]); process.stdout.write(`${s.dev}:${s.ino}:${s.size}:${s.ctimeMs}`);';
+  const r = ctx.runFile(nodePath, ["-e", script, file], { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 });
+  return r.status === 0 && r.stdout !== "" ? r.stdout : undefined;
 }
 
 /** Whether the recorded file is there, trusted, and made by this very Node for this code. */
@@ -321,7 +335,7 @@ export function withStartupCache(content: string, cache: StartupCache | undefine
   const marker = /^\/\/ nwfilter-hook: installed by .*(?:\nprocess\.env\.NWFILTER_HOOK_POLICY=.*)?$/m.exec(content);
   if (!marker) return content;
   const at = marker.index + marker[0].length + 1;
-  return `${content.slice(0, at)}const startupCache = ${JSON.stringify(cache.file)};\n${content.slice(at)}`;
+  return `${content.slice(0, at)}const startupCache = ${JSON.stringify([cache.file, cache.identity ?? ""]).replace(",", ", ")};\n${content.slice(at)}`;
 }
 
 /** The artefact an installed hook uses, from its text. */
@@ -330,7 +344,10 @@ export function startupCacheOf(text: string): StartupCache | undefined {
   const snap = SNAPSHOT_CHECK.exec(head);
   if (snap?.[1] && snap[2]) return { kind: "snapshot", file: snap[2], shellCheck: snap[1] };
   const cc = CODE_CACHE_LINE.exec(head);
-  if (cc?.[1]) return { kind: "code-cache", file: JSON.parse(cc[1]) as string };
+  if (cc?.[1]) {
+    const [file = "", identity = ""] = JSON.parse(cc[1]) as string[];
+    return { kind: "code-cache", file, identity };
+  }
   return undefined;
 }
 
@@ -350,6 +367,7 @@ export function describeStartupCache(ctx: StartupContext, text: string, nodePath
     const r = ctx.runFile("/bin/sh", ["-c", `s=; ${cache.shellCheck} [ -n "$s" ]`], { env: HOOK_ENV, cwd: "/", timeoutMs: 10_000 });
     return r.status === 0 ? `${label}: ok (startup snapshot for ${nodePath ?? "its Node"})` : stale("Node, the snapshot or its directory changed since install");
   }
+  if (nodePath && fileIdentity(ctx, nodePath, cache.file) !== cache.identity) return stale("the file changed since install");
   const head = readFileSync(cache.file).subarray(0, 512).toString("latin1").split("\n")[0] ?? "";
   const r = nodePath
     ? ctx.runFile(nodePath, ["-e", 'const x = require("node:fs").statSync(process.execPath); process.stdout.write(`${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`)'], { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 })

@@ -49,7 +49,7 @@ describe("install", () => {
       // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
       process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"
     `);
-    expect(text.split("\n")[5]).toBe(`const startupCache = ${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))};`);
+    expect(text.split("\n")[5]).toMatch(new RegExp(`^const startupCache = \\[${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))}, "\\d+:\\d+:\\d+:[\\d.]+"\\];$`));
     // The rest is the built hook, unchanged.
     const ours = (line: string) =>
       line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=") || line.startsWith("const startupCache = ");
@@ -177,6 +177,58 @@ describe("install", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^self-test: FAILED: <tmp>\/hooks\/qemu.d\/50-nwfilter-hook exited 127 on a sample restore, expected 0: .*nonexistent/m);
     expect(r.stdout).toMatch(/install: incomplete \(see above\)\n$/);
+  });
+});
+
+describe("install: the startup cache", () => {
+  it("records a startup snapshot, checks it in the hook's shell line, keeps it on a second run; check and uninstall know it", () => {
+    const env = { NWFILTER_HOOK_STARTUP: "snapshot" };
+    const r = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded (startup snapshot for <node> <version>)");
+    expect(r.stdout).toContain("self-test: ok");
+    const text = readFileSync(hook, "utf8");
+    const line = text.split("\n")[1] ?? "";
+    expect(line).toMatch(/; s=; \[ "\$\(\/(usr\/)?bin\/stat -L --printf '[^']+' -- '[^']+\/cache' '[^']+\.blob' '[^']+' .*\)" = '[^']+' \] && s='[^']+\.blob'; \[ "\$2" = prepare \] && exec /);
+    expect(interpreterOf(text)).toBe(process.execPath);
+    const blob = readdirSync(join(h.root, "cache")).filter((f) => f.endsWith(".blob"));
+    expect(blob).toHaveLength(1);
+    expect(statSync(join(h.root, "cache", blob[0] ?? "")).mode & 0o7777).toBe(0o644);
+    expect(statSync(join(h.root, "cache")).mode & 0o7777).toBe(0o755);
+
+    const again = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(again.stdout).toContain("startup cache <tmp>/cache/<id>.blob: unchanged (startup snapshot for <node> <version>)");
+    expect(again.stdout).toContain("install: nothing changed (already installed)");
+    expect(readFileSync(hook, "utf8")).toBe(text);
+
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok (startup snapshot for <node>)");
+    chmodSync(join(h.root, "cache", blob[0] ?? ""), 0o664);
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain(
+      "startup cache <tmp>/cache/<id>.blob: not used (it or its directory is writable by group or others (mode 0664)): run nwfilter-hook install again",
+    );
+    // install puts it right.
+    const fixed = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(fixed.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded");
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok");
+
+    const un = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    expect(un.stdout).toContain("startup cache <tmp>/cache/<id>.blob: removed");
+    expect(existsSync(join(h.root, "cache"))).toBe(false);
+  });
+
+  it("records nothing in a cache directory that others can write, and the hook starts the plain way", () => {
+    mkdirSync(join(h.root, "cache"), { mode: 0o775 });
+    chmodSync(join(h.root, "cache"), 0o775);
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "startup cache <tmp>/cache: not recorded (the directory is writable by group or others (mode 0775)): the hook starts the plain way",
+    );
+    expect(r.stdout).toContain("self-test: ok");
+    const text = readFileSync(hook, "utf8");
+    expect(text).not.toContain("const startupCache");
+    expect(text.split("\n")[1]).toContain("; s=; [ \"$2\" = prepare ]");
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache: none recorded");
   });
 });
 

@@ -192,6 +192,11 @@ export interface RecordOptions {
   /** Default: what `preferredKind` says for that Node. */
   kind?: StartupKind;
   dir?: string;
+  /**
+   * The hook installed now, if any: the files it uses stay until a later run, since a call that
+   * has just checked its snapshot may be about to open it.
+   */
+  installed?: string;
 }
 
 /**
@@ -230,7 +235,8 @@ export function recordStartupCache(ctx: StartupContext, options: RecordOptions):
       writeFileAtomically(ctx, metaFile, `${JSON.stringify(meta)}\n`);
       changed = true;
     }
-    removeOthers(dir, [file, metaFile]);
+    const inUse = options.installed === undefined ? undefined : startupCacheOf(options.installed)?.file;
+    removeOthers(dir, [file, metaFile, ...(inUse ? [inUse, metaOf(inUse)] : [])]);
     const cache: StartupCache = { kind, file };
     if (kind === "snapshot") {
       const files = [dir, file, ...facts.binaries];
@@ -376,13 +382,20 @@ export function describeStartupCache(ctx: StartupContext, text: string, nodePath
   return `${label}: ok (code cache for ${nodePath} ${r.stdout.split(" ")[0]})`;
 }
 
-/** For `uninstall`: removes what `install` recorded for a hook; a line for the report, if any. */
+function metaOf(file: string): string {
+  return file.replace(/\.(blob|cache)$/, ".json");
+}
+
+/** For `uninstall`: removes what `install` recorded in the hook's cache directory; a line for the report, if any. */
 export function removeStartupCache(text: string): string | undefined {
   const cache = startupCacheOf(text);
   if (!cache) return undefined;
   const dir = dirname(cache.file);
-  const meta = cache.file.replace(/\.(blob|cache)$/, ".json");
-  for (const f of [cache.file, meta]) if (OWN_FILE.test(basename(f))) rmSync(f, { force: true });
+  try {
+    removeOthers(dir, []);
+  } catch {
+    // Gone already.
+  }
   try {
     if (readdirSync(dir).length === 0) rmdirSync(dir);
   } catch {

@@ -154,6 +154,37 @@ describe("startup snapshot", () => {
   });
 });
 
+describe("another version of the hook", () => {
+  it("leaves the files the installed hook uses until the next install: a call may be about to open them", () => {
+    const first = make("code-cache");
+    const bundle = readFileSync(DIST_QEMU, "utf8");
+    const next = otherVersion(bundle, (code) => code.replace("lack nwfilter", "LACK NWFILTER"));
+    const nextPath = join(first.dir, "next-qemu");
+    writeFileSync(nextPath, next, { mode: 0o755 });
+    const installed = readFileSync(first.hook, "utf8");
+    const options = { bundle: next, bundlePath: nextPath, nodePath: process.execPath, dir: first.cacheDir, kind: "code-cache" as const };
+    const upgraded = recordStartupCache(startupContext(), { ...options, installed });
+    expect(upgraded.cache?.file).not.toBe(first.recorded.cache?.file);
+    expect(existsSync(first.recorded.cache?.file ?? "")).toBe(true);
+    // Once the new hook is in place, the old files go.
+    const text = `const startupCache = ${JSON.stringify([upgraded.cache?.file, upgraded.cache?.identity]).replace(",", ", ")};\n`;
+    recordStartupCache(startupContext(), { ...options, installed: text });
+    expect(existsSync(first.recorded.cache?.file ?? "")).toBe(false);
+    expect(existsSync(upgraded.cache?.file ?? "")).toBe(true);
+  });
+});
+
+/** The built hook with other code of the same length, and the id that goes with it. */
+function otherVersion(bundle: string, edit: (code: string) => string): string {
+  const other = edit(hookCode(bundle)?.code ?? "");
+  const id = createHash("sha256").update(other).digest("hex").slice(0, 16);
+  const start = bundle.indexOf("/*CODE\n") + 7;
+  return (bundle.slice(0, start) + other.replaceAll("*/", "*\x01/") + bundle.slice(bundle.indexOf("\nCODE*/"))).replace(
+    /^const startupId = "[0-9a-f]{16}";$/m,
+    `const startupId = "${id}";`,
+  );
+}
+
 describe("code cache", () => {
   // V8 accepts a code cache for any source of the same length: a cache of other code, put in
   // place of the recorded one with the recorded first line, shows whether the hook uses it.
@@ -163,15 +194,8 @@ describe("code cache", () => {
   beforeAll(() => {
     i = make("code-cache");
     const bundle = readFileSync(DIST_QEMU, "utf8");
-    const code = hookCode(bundle)?.code ?? "";
-    expect(code).toContain("lack nwfilter");
-    const other = code.replace("lack nwfilter", "LACK NWFILTER");
-    const id = createHash("sha256").update(other).digest("hex").slice(0, 16);
-    const start = bundle.indexOf("/*CODE\n") + 7;
-    const fixed = (bundle.slice(0, start) + other.replaceAll("*/", "*\x01/") + bundle.slice(bundle.indexOf("\nCODE*/"))).replace(
-      /^const startupId = "[0-9a-f]{16}";$/m,
-      `const startupId = "${id}";`,
-    );
+    expect(hookCode(bundle)?.code).toContain("lack nwfilter");
+    const fixed = otherVersion(bundle, (code) => code.replace("lack nwfilter", "LACK NWFILTER"));
     const otherPath = join(i.dir, "other-qemu");
     writeFileSync(otherPath, fixed, { mode: 0o755 });
     const r = recordStartupCache(startupContext(), { bundle: fixed, bundlePath: otherPath, nodePath: process.execPath, dir: join(i.dir, "other-cache"), kind: "code-cache" });

@@ -61,7 +61,7 @@ export function install(ctx: Context, options: InstallOptions): number {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
   }
   // The snapshot or code cache for the Node the hook names (src/cli/startup-cache.ts).
-  const startup = recordStartupCache(ctx, { bundle, bundlePath, nodePath: ctx.execPath });
+  const startup = recordStartupCache(ctx, { bundle, bundlePath, nodePath: ctx.execPath, installed: existing?.text });
   const content = withStartupCache(plainContent, startup.cache);
 
   // 1. The hook.

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Benchmark of the built hook, `dist/qemu`, run the way libvirt runs it.
 //
-//   npm run bench [-- --rounds N] [--hook PATH] [--out FILE] [--no-fail] [--python PATH]
-//                    [--nic-address] [--keep]
+//   npm run bench [-- --rounds N] [--node PATH]... [--startup KIND] [--hook PATH] [--out FILE]
+//                    [--no-fail] [--python PATH] [--nic-address] [--keep]
 //
 // What it does
 // - Generates libvirt domain XML with 1, 4, 64, 1024 and 4096 bridge NICs, each compliant (every
@@ -12,6 +12,11 @@
 //   /sys/class/net where br0 is a Linux bridge (NWFILTER_HOOK_SYSFS_NET) and an empty network
 //   directory (NWFILTER_HOOK_NETWORK_DIRS). A no-op `logger` comes first on PATH so that the
 //   hook's syslog messages go nowhere.
+// - For each Node given with --node (default: the one running this script), makes the hook as
+//   `install` would install it for that Node: its absolute path on the shell line, and the
+//   startup snapshot or code cache that install records for it (src/cli/startup-cache.ts,
+//   through bench/hook-for-node.ts; --startup snapshot|code-cache|none overrides the choice).
+//   Every Node is measured in the same run, its scenarios shuffled among the others'.
 // - Runs the hook as a separate process, executed directly through its `#!` line as libvirt
 //   does, with libvirt's scrubbed environment (LC_ALL=C, PATH, HOME, USER,
 //   LOGNAME[, TMPDIR]), cwd `/`, the domain XML written to its stdin and its stdout read to the
@@ -61,7 +66,12 @@
 //
 // Options
 //   --rounds N       timed rounds (default 20, or $BENCH_ROUNDS); each runs every scenario once
-//   --hook PATH      the hook to run (default dist/qemu)
+//   --node PATH      a Node to measure (repeatable; default the Node running this script); each
+//                    is compared with its own `node -e 0` and has its own targets: a Node without
+//                    its own startup snapshot (Debian's), Node 18, and later Nodes
+//   --startup KIND   what to record for each Node: snapshot, code-cache or none (the build's
+//                    cache only, as before install records anything); default: what install picks
+//   --hook PATH      the built hook to install (default dist/qemu)
 //   --out FILE       where to write the report (default bench/RESULTS.md)
 //   --python PATH    interpreter for the baseline and bench/timer.py (default /usr/bin/python3,
 //                    else python3)
@@ -78,6 +88,7 @@ import {
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -93,6 +104,8 @@ const { values: opt } = parseArgs({
   options: {
     rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "20" },
     hook: { type: "string", default: path.join(ROOT, "dist", "qemu") },
+    node: { type: "string", multiple: true },
+    startup: { type: "string" },
     out: { type: "string", default: path.join(ROOT, "bench", "RESULTS.md") },
     python: { type: "string" },
     "no-fail": { type: "boolean", default: false },
@@ -182,6 +195,35 @@ const ENV = {
   NWFILTER_HOOK_SYSFS_NET: sysfsNet,
   NWFILTER_HOOK_NETWORK_DIRS: networkDir,
 };
+
+// ---------------------------------------------------------------------------------------------
+// The Nodes, each with the hook as `install` would install it for it
+
+const NODE_PATHS = (opt.node?.length ? opt.node : [process.execPath]).map((n) => path.resolve(n));
+if (opt.startup !== undefined && !["snapshot", "code-cache", "none"].includes(opt.startup)) die("--startup must be snapshot, code-cache or none");
+
+function makeNodes() {
+  const { buildSync } = createRequire(import.meta.url)("esbuild");
+  const tool = path.join(TMP, "hook-for-node.cjs");
+  buildSync({ entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")], bundle: true, platform: "node", format: "cjs", target: "node18", outfile: tool, logLevel: "warning" });
+  return NODE_PATHS.map((nodePath, i) => {
+    const probe = spawnSync(nodePath, ["-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"], { encoding: "utf8" });
+    if (probe.status !== 0) die(`${nodePath} does not run: ${probe.error?.message ?? probe.stderr}`);
+    const [version, ownSnapshot] = JSON.parse(probe.stdout);
+    const dir = path.join(TMP, "nodes", String(i));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const r = spawnSync(process.execPath, [tool, HOOK, nodePath, dir, opt.startup ?? ""], { encoding: "utf8" });
+    if (r.status !== 0) die(`cannot make the hook for ${nodePath}: ${r.stderr}`);
+    const made = JSON.parse(r.stdout);
+    const major = Number(version.slice(1).split(".")[0]);
+    // The targets of issue 11: a Node without its own startup snapshot (Debian's), Node 18, later.
+    const cls = !ownSnapshot ? "no-snapshot" : major <= 18 ? "node18" : "later";
+    const targets = { "no-snapshot": [1.0, 1.1, 1.1], node18: [1.2, 1.3, 1.3], later: [1.15, 1.25, 1.25] }[cls];
+    const name = `${version}${ownSnapshot ? "" : " without its own snapshot"}`;
+    return { key: `n${i}`, path: nodePath, version, ownSnapshot, cls, name, hook: made.hook, kind: made.kind, message: made.message, targets: { prepare4: targets[0], migrate64: targets[1], lifecycle: targets[2], rss: 1.25 } };
+  });
+}
+const NODES = makeNodes();
 
 // ---------------------------------------------------------------------------------------------
 // Domain XML as libvirt writes it (2-space indentation, single quotes), disk-less
@@ -298,10 +340,9 @@ function runTimer(plan) {
 // Scenarios and their correctness checks
 
 const EMPTY = put("empty", "");
-const nodeZero = { id: "node0", label: "`node -e 0`", calls: [{ argv: [process.execPath, "-e", "0"], stdin: EMPTY }] };
+const nodeZeroOf = (node) => ({ id: `${node.key}/node0`, node, label: "`node -e 0`", calls: [{ argv: [node.path, "-e", "0"], stdin: EMPTY }] });
 
 const hookCall = (exe, d, op, subop) => ({ argv: [...exe, d.name, op, subop, "-"], stdin: d.file });
-const HOOK_EXE = [HOOK];
 const PY_EXE = [PYTHON, BASELINE];
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -336,23 +377,29 @@ const expectInjected = (d, n, strict) => (sc, i, r) => {
 
 function scenarios() {
   const list = [];
-  for (const n of SIZES) {
-    const d = dom(n, true);
-    list.push({ id: `prepare${n}`, label: `hook: \`prepare begin\`, ${n} NIC${n > 1 ? "s" : ""}, compliant`, calls: [hookCall(HOOK_EXE, d, "prepare", "begin")], check: [expectQuiet] });
+  for (const node of NODES) {
+    const exe = [node.hook];
+    const add = (sc) => list.push({ ...sc, id: `${node.key}/${sc.id}`, node });
+    for (const n of SIZES) {
+      const d = dom(n, true);
+      add({ id: `prepare${n}`, label: `hook: \`prepare begin\`, ${n} NIC${n > 1 ? "s" : ""}, compliant`, calls: [hookCall(exe, d, "prepare", "begin")], check: [expectQuiet] });
+    }
+    for (const n of SIZES) {
+      const d = dom(n, false);
+      add({ id: `migrate${n}`, label: `hook: \`migrate begin\`, ${n} NIC${n > 1 ? "s" : ""} (${kb(d.xml.length)})`, calls: [hookCall(exe, d, "migrate", "begin")], check: [expectInjected(d, n, true)] });
+    }
+    const d4 = dom(4, true);
+    add({ id: "lifecycle", label: "hook: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(exe, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
   }
-  for (const n of SIZES) {
-    const d = dom(n, false);
-    list.push({ id: `migrate${n}`, label: `hook: \`migrate begin\`, ${n} NIC${n > 1 ? "s" : ""} (${kb(d.xml.length)})`, calls: [hookCall(HOOK_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, true)] });
-  }
+  // The Python peer once, beside the first Node's `node -e 0`.
+  const node = NODES[0];
   const d4 = dom(4, true);
-  list.push({ id: "lifecycle", label: "hook: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(HOOK_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
-
-  list.push({ id: "py-prepare4", label: "Python ET: `prepare begin`, 4 NICs, compliant", calls: [hookCall(PY_EXE, d4, "prepare", "begin")], check: [expectQuiet] });
+  list.push({ id: "py-prepare4", node, label: "Python ET: `prepare begin`, 4 NICs, compliant", calls: [hookCall(PY_EXE, d4, "prepare", "begin")], check: [expectQuiet] });
   for (const n of [64, 4096]) {
     const d = dom(n, false);
-    list.push({ id: `py-migrate${n}`, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
+    list.push({ id: `py-migrate${n}`, node, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
   }
-  list.push({ id: "py-lifecycle", label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
+  list.push({ id: "py-lifecycle", node, label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
   return list;
 }
 
@@ -377,7 +424,7 @@ function outcome(raw, first, where) {
     return buf;
   };
   return {
-    where, ms: raw.ns / 1e6, kib: raw.maxrss, floor: !!raw.floor, status: raw.status, signal: raw.signal,
+    where, ms: raw.ns / 1e6, cpuMs: (raw.cpu_ns ?? 0) / 1e6, kib: raw.maxrss, floor: !!raw.floor, status: raw.status, signal: raw.signal,
     stdout: bytes("stdout"), stderr: bytes("stderr"), sha: { stdout: raw.stdout.sha256, stderr: raw.stderr.sha256 },
   };
 }
@@ -406,7 +453,7 @@ function check(sc, i, r) {
 // Checks beyond the measured calls: the environment overrides are honoured (a non-compliant
 // domain is refused at prepare under OnMissing = enforce), for the hook and the baseline.
 function preflight() {
-  for (const [who, exe] of [["hook", HOOK_EXE], ["Python ET", PY_EXE]]) {
+  for (const [who, exe] of [...NODES.map((n) => [`hook on ${n.path}`, [n.hook]]), ["Python ET", PY_EXE]]) {
     const d = dom(4, false);
     const r = run(hookCall(exe, d, "prepare", "begin").argv, d.xml);
     if (r.status === 0 || r.status === null) {
@@ -441,19 +488,22 @@ function shuffle(xs) {
 // The run
 
 const SCENARIOS = scenarios();
-const samples = new Map([nodeZero, ...SCENARIOS].map((s) => [s.id, { ms: [], kib: [] }]));
+const NODE_ZEROS = NODES.map(nodeZeroOf);
+const zeroOf = (node) => NODE_ZEROS[NODES.indexOf(node)];
+const samples = new Map([...NODE_ZEROS, ...SCENARIOS].map((s) => [s.id, { ms: [], cpu: [], kib: [] }]));
 const loadBefore = os.loadavg();
 const started = Date.now();
 
 let spawnerKib = 0;
 try {
-  process.stderr.write(`bench: hook ${HOOK}; ${ROUNDS} rounds; temp ${TMP}\n`);
+  process.stderr.write(`bench: hook ${HOOK}; ${NODES.length} Node(s); ${ROUNDS} rounds; temp ${TMP}\n`);
+  for (const n of NODES) process.stderr.write(`bench: ${n.path} (${n.name}): ${n.message}\n`);
   preflight();
   // The plan: a warm-up pass (file caches), checked but not counted, then the rounds, each
-  // scenario right after a `node -e 0`, in a new order each round.
+  // scenario right after a `node -e 0` of its Node, in a new order each round.
   const passes = [{ label: "warm-up", counted: false, order: SCENARIOS }];
   for (let round = 0; round < ROUNDS; round++) passes.push({ label: `round ${round + 1}/${ROUNDS}`, counted: true, order: shuffle(SCENARIOS) });
-  for (const p of passes) p.entries = p.order.flatMap((sc) => [nodeZero, sc]);
+  for (const p of passes) p.entries = p.order.flatMap((sc) => [zeroOf(sc.node), sc]);
   const plan = {
     cwd: "/",
     env: ENV,
@@ -466,17 +516,20 @@ try {
     const pass = passes[line.round];
     const sc = pass.entries[line.entry];
     let ms = 0;
+    let cpu = 0;
     let kib = 0;
     let floor = false;
     line.calls.forEach((raw, i) => {
       const r = outcome(raw, firsts.get(callKey(sc.calls[i])), pass.label);
       check(sc, i, r);
       ms += r.ms;
+      cpu += r.cpuMs;
       if (i === 0 || r.kib > kib) [kib, floor] = [r.kib, r.floor];
     });
     if (pass.counted && line.calls.length === sc.calls.length) {
       const bucket = samples.get(sc.id);
       bucket.ms.push(ms);
+      bucket.cpu.push(cpu);
       bucket.kib.push(kib);
       bucket.floor ||= floor;
     }
@@ -496,41 +549,14 @@ const elapsed = (Date.now() - started) / 1000;
 
 const stat = (id) => {
   const s = samples.get(id);
-  return { ms: median(s.ms), p25: quantile(s.ms, 0.25), p75: quantile(s.ms, 0.75), kib: median(s.kib), floor: !!s.floor };
+  return { ms: median(s.ms), p25: quantile(s.ms, 0.25), p75: quantile(s.ms, 0.75), cpu: median(s.cpu), kib: median(s.kib), floor: !!s.floor };
 };
-const base = stat("node0");
-const rows = [nodeZero, ...SCENARIOS].map((sc) => {
+const rows = [...NODE_ZEROS, ...SCENARIOS].map((sc) => {
   const s = stat(sc.id);
-  return { sc, ...s, ratio: s.ms / base.ms, rssRatio: s.kib / base.kib };
+  const base = stat(zeroOf(sc.node).id);
+  return { sc, ...s, ratio: s.ms / base.ms, cpuRatio: s.cpu / base.cpu, rssRatio: s.kib / base.kib };
 });
 const row = (id) => rows.find((r) => r.sc.id === id);
-
-const t0 = base.ms;
-const linear = (row("migrate4096").ms - t0) / (row("migrate1024").ms - t0);
-const linearOk = row("migrate1024").ms - t0 > 0 && linear <= 4.5;
-const lifeVsPy = row("lifecycle").ms / row("py-lifecycle").ms;
-const targets = [
-  { id: "prepare4", what: "`prepare begin`, 4 NICs, compliant: time", shown: fmtX(row("prepare4").ratio), target: "<= 1.2", ok: row("prepare4").ratio <= 1.2 },
-  { id: "migrate64", what: "`migrate begin`, 64 NICs: time", shown: fmtX(row("migrate64").ratio), target: "<= 1.4", ok: row("migrate64").ratio <= 1.4 },
-  { id: "migrate4096", what: "`migrate begin`, 4096 NICs: time", shown: fmtX(row("migrate4096").ratio), target: "<= 5.0", ok: row("migrate4096").ratio <= 5.0 },
-  {
-    id: "migrate4096",
-    what: "`migrate begin`, linear growth: (t4096 - t0) / (t1024 - t0)",
-    shown: row("migrate1024").ms - t0 > 0 ? linear.toFixed(2) : "n/a (1024 NICs not slower than `node -e 0`)",
-    target: "<= 4.5",
-    ok: linearOk,
-  },
-  { id: "lifecycle", what: "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`", shown: fmtX(row("lifecycle").ratio), target: "<= 1.35", ok: row("lifecycle").ratio <= 1.35 },
-  { id: "prepare4", what: "`prepare begin`, 4 NICs: peak RSS", shown: fmtX(row("prepare4").rssRatio), target: "<= 1.25", ok: row("prepare4").rssRatio <= 1.25 },
-  { id: "lifecycle", what: "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", shown: fmtX(lifeVsPy), target: "< 1 (faster)", ok: lifeVsPy < 1 },
-];
-// The targets column of the measurements table, per scenario.
-const targetOf = {
-  prepare4: "time <= 1.2, RSS <= 1.25",
-  migrate64: "<= 1.4",
-  migrate4096: "<= 5.0, linear",
-  lifecycle: "<= 1.35, faster than Python",
-};
 
 function fmtX(x) {
   return Number.isFinite(x) ? x.toFixed(2) : "n/a";
@@ -545,16 +571,52 @@ function mdTable(head, body) {
   return [line(head), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...body.map(line)].join("\n");
 }
 
-const measurements = mdTable(
-  ["scenario", "median ms", "p25-p75 ms", "ratio", "max RSS MB", "RSS ratio", "target", "pass"],
-  rows.map((r) => {
-    const mine = targets.filter((t) => t.id === r.sc.id);
-    const pass = mine.length ? (mine.every((t) => t.ok) ? "yes" : "**NO**") : "";
-    const atMost = r.floor ? "<= " : "";
-    return [r.sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), `${atMost}${(r.kib / 1024).toFixed(1)}`, `${atMost}${fmtX(r.rssRatio)}`, targetOf[r.sc.id] ?? "", pass];
+const pyLife = row("py-lifecycle");
+const targets = [];
+for (const node of NODES) {
+  const r = (id) => row(`${node.key}/${id}`);
+  const t0 = row(zeroOf(node).id).ms;
+  const linear = (r("migrate4096").ms - t0) / (r("migrate1024").ms - t0);
+  const lifeVsPy = r("lifecycle").ms / pyLife.ms;
+  const T = node.targets;
+  const add = (id, what, value, wanted, ok, shown = fmtX(value)) => targets.push({ node, id: `${node.key}/${id}`, what, shown, target: wanted, ok });
+  add("prepare4", "`prepare begin`, 4 NICs, compliant: time", r("prepare4").ratio, `<= ${T.prepare4}`, r("prepare4").ratio <= T.prepare4);
+  add("migrate64", "`migrate begin`, 64 NICs: time", r("migrate64").ratio, `<= ${T.migrate64}`, r("migrate64").ratio <= T.migrate64);
+  add("lifecycle", "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`", r("lifecycle").ratio, `<= ${T.lifecycle}`, r("lifecycle").ratio <= T.lifecycle);
+  add("prepare4", "`prepare begin`, 4 NICs: peak RSS", r("prepare4").rssRatio, `<= ${T.rss}`, r("prepare4").rssRatio <= T.rss);
+  add("migrate64", "`migrate begin`, 64 NICs: peak RSS", r("migrate64").rssRatio, `<= ${T.rss}`, r("migrate64").rssRatio <= T.rss);
+  add("migrate4096", "`migrate begin`, 4096 NICs: time", r("migrate4096").ratio, "<= 5.0", r("migrate4096").ratio <= 5.0);
+  add("migrate4096", "`migrate begin`, linear growth: (t4096 - t0) / (t1024 - t0)", linear, "<= 4.5", r("migrate1024").ms - t0 > 0 && linear <= 4.5,
+    r("migrate1024").ms - t0 > 0 ? linear.toFixed(2) : "n/a (1024 NICs not slower than `node -e 0`)");
+  add("lifecycle", "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", lifeVsPy, "< 1 (faster)", lifeVsPy < 1);
+}
+
+function measurements(node) {
+  const mine = [zeroOf(node), ...SCENARIOS.filter((sc) => sc.node === node && (node === NODES[0] || !sc.id.startsWith("py-")))];
+  return mdTable(
+    ["scenario", "median ms", "p25-p75 ms", "ratio", "CPU ms", "CPU ratio", "max RSS MB", "RSS ratio", "pass"],
+    mine.map((sc) => {
+      const r = row(sc.id);
+      const own = targets.filter((t) => t.id === sc.id);
+      const pass = own.length ? (own.every((t) => t.ok) ? "yes" : "**NO**") : "";
+      const atMost = r.floor ? "<= " : "";
+      return [sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), fmtMs(r.cpu), fmtX(r.cpuRatio), `${atMost}${(r.kib / 1024).toFixed(1)}`, `${atMost}${fmtX(r.rssRatio)}`, pass];
+    }),
+  );
+}
+// One row per Node: the figures issue 11 set targets for, wall time (CPU time in brackets).
+const summary = mdTable(
+  ["Node", "starts from", "`node -e 0` ms", "prepare 4 NICs", "migrate 64 NICs", "lifecycle (5 calls)", "peak RSS", "targets", "met"],
+  NODES.map((node) => {
+    const r = (id) => row(`${node.key}/${id}`);
+    const both = (x) => `${fmtX(x.ratio)} (${fmtX(x.cpuRatio)})`;
+    const T = node.targets;
+    const own = targets.filter((t) => t.node === node);
+    return [`${node.name} (${node.path})`, node.kind, fmtMs(row(zeroOf(node).id).ms), both(r("prepare4")), both(r("migrate64")), both(r("lifecycle")), fmtX(r("prepare4").rssRatio),
+      `${T.prepare4} / ${T.migrate64} / ${T.lifecycle} / RSS ${T.rss}`, own.every((t) => t.ok) ? "yes" : `**NO** (${own.filter((t) => !t.ok).length} missed)`];
   }),
 );
-const targetTable = mdTable(["target", "measured", "wanted", "pass"], targets.map((t) => [t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
+const targetTable = mdTable(["Node", "target", "measured", "wanted", "pass"], targets.map((t) => [t.node.version, t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
 const allOk = targets.every((t) => t.ok);
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +639,7 @@ const hookBytes = readFileSync(HOOK);
 const machine = [
   ["date", new Date().toISOString()],
   ["hook", `${HOOK === path.join(ROOT, "dist", "qemu") ? "dist/qemu" : `${HOOK} (NOT dist/qemu)`} (${kb(hookBytes.length)}, sha256 ${createHash("sha256").update(hookBytes).digest("hex").slice(0, 16)}), built from ${sh("git", ["rev-parse", "--short", "HEAD"])}${sh("git", ["status", "--porcelain", "--untracked-files=no"]) ? " with local changes" : ""}`],
-  ["node", `${process.version} (${process.execPath})`],
+  ...NODES.map((n) => [`Node ${n.key}`, `${n.path}: ${n.name}; ${n.message.replace(TMP, "<temp>")}`]),
   ["python", `${sh(PYTHON, ["--version"])} (${PYTHON})`],
   ["CPU", cpuModel],
   ["cores", `${os.availableParallelism?.() ?? os.cpus().length}`],
@@ -597,13 +659,22 @@ Every call is spawned with posix_spawn and reaped with wait4 by bench/timer.py. 
 of wall time from spawn to exit with the output read, ratios are to the median of \`node -e 0\` run
 interleaved in the same run (the lifecycle's five processes too, to one \`node -e 0\`). Peak memory
 is the ru_maxrss wait4 returns for the same runs: the largest of the child and the children it
-waited for.
+waited for. CPU is the median of user + system time from the same wait4 (steadier than wall time
+on a busy machine). Each Node is compared with its own \`node -e 0\`.
 
 ${machine.map(([k, v]) => `- ${k}: ${v}`).join("\n")}
 
+## Per Node
+
+Ratios to that Node's \`node -e 0\`: wall time, CPU time in brackets; "starts from": what
+\`install\` recorded for that Node (snapshot: a startup snapshot of the hook; code-cache: V8's
+code cache of the hook recorded by that Node; none: the build's code cache only).
+
+${summary}
+
 ## Measurements
 
-${measurements}
+${NODES.map((n) => `### ${n.name} (${n.path}), starts from: ${n.kind}\n\n${measurements(n)}`).join("\n\n")}
 
 ## Targets
 
@@ -612,7 +683,7 @@ ${targetTable}
 ${allOk ? "All targets met." : "**Some targets missed.**"}
 `;
 
-process.stdout.write(`\n${measurements}\n\n${targetTable}\n\n${allOk ? "All targets met." : "Some targets missed."}\n`);
+process.stdout.write(`\n${summary}\n\n${targetTable}\n\n${allOk ? "All targets met." : "Some targets missed."}\n`);
 writeFileSync(opt.out, report);
 process.stderr.write(`bench: wrote ${opt.out}\n`);
 if (!allOk && !opt["no-fail"]) process.exit(1);

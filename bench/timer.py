@@ -19,6 +19,7 @@ Results (JSON lines on stdout, each written as soon as its entry is done):
                                                       "entry": E, "call": C, "message": TEXT}
                                                       when a call could not be spawned
     CALL = {"ns": wall time from just before posix_spawn to after wait4 with all output read,
+            "cpu_ns": user + system CPU time of the child and the children it waited for (wait4),
             "maxrss": ru_maxrss of wait4 (KiB), "status": exit code or null,
             "signal": "SIGxxx" or null, "stdout": OUT, "stderr": OUT[, "floor": true]}
     OUT = {"sha256": HEX, "len": BYTES[, "b64": BASE64]}
@@ -229,7 +230,8 @@ def main():
                 first = firsts.get(key, (None, None))
                 code, sig = wait_status(status)
                 calls.append({
-                    "ns": ns, "maxrss": rusage.ru_maxrss, "status": code, "signal": sig,
+                    "ns": ns, "cpu_ns": round((rusage.ru_utime + rusage.ru_stime) * 1e9),
+                    "maxrss": rusage.ru_maxrss, "status": code, "signal": sig,
                     "stdout": digest(out, first[0]), "stderr": digest(err, first[1]),
                 })
                 if rusage.ru_maxrss <= floor + FLOOR_SLACK_KIB:

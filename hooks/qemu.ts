@@ -19,3 +19,8 @@ if (which !== undefined) {
 export function warmUp(): Promise<void> {
   return import("../src/hook/warm-up.js").then((m) => m.warmUp());
 }
+
+/** Used by `install` only, in the entry of a startup snapshot: see src/hook/snapshot.ts. */
+export function prepareSnapshot(): Promise<void> {
+  return import("../src/hook/snapshot.js").then((m) => m.prepareSnapshot());
+}

@@ -1,6 +1,7 @@
 // Bundles the hook and the admin CLI into single self-contained files under dist/.
 // tsc only type-checks; esbuild emits.
 import { build } from "esbuild";
+import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Script } from "node:vm";
@@ -23,12 +24,52 @@ import { Script } from "node:vm";
 // and computing the global module folders (the hook requires only Node's own modules). They are
 // Node options, not V8 flags, so the code cache and Node's own snapshot stay valid.
 const NODE_OPTIONS = "--preserve-symlinks-main --no-global-search-paths";
+// `s=;` is the slot for the startup snapshot: `install` puts there, for a Node that gains from one
+// (src/cli/startup-cache.ts), a check of the snapshot it recorded for that very Node, which sets
+// s to the snapshot's path only when the check holds. Empty, the ${s:+...} words vanish and Node
+// starts the hook file as usual.
+const NODE_RUN = `node ${NODE_OPTIONS} \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"`;
 const HOOK_HEADER = [
   "#!/bin/sh",
-  `":" //; case "$2 $3" in "prepare begin") exec node ${NODE_OPTIONS} "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; ` +
-    `{ l=$(NWFILTER_HOOK_LOG_FD=3 node ${NODE_OPTIONS} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; ` +
+  `":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec ${NODE_RUN}; ` +
+    `{ l=$(NWFILTER_HOOK_LOG_FD=3 ${NODE_RUN} 3>&1 >&4 4>&-); r=$?; } 4>&1; ` +
     '[ -n "$l" ] && { { printf \'%s\\n\' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r',
 ].join("\n");
+
+// Reads the code cache that `install` recorded, or gives undefined: it is code that runs as root,
+// so it is used only when it and its directory belong to root (when the hook runs as root) and
+// nobody else can write them, as for the policy; only when the file is the one install wrote
+// (device, inode, size and ctime, which every write changes: V8 does not checksum a code cache,
+// and a corrupted one can crash it); and only when its first line names this code and this very
+// Node (version, V8, path and binary). V8 then checks its version and flags and the source's
+// length, and compiles from the source when it rejects the cache.
+const HOST_CODE_CACHE = [
+  "function hostCodeCache(file, identity) {",
+  '  const fs = require("node:fs");',
+  "  let fd;",
+  "  try {",
+  '    fd = fs.openSync(file, "r");',
+  "  } catch {",
+  "    return undefined;",
+  "  }",
+  "  try {",
+  "    const root = process.geteuid() === 0;",
+  "    const trusted = (st) => (st.mode & 0o022) === 0 && (!root || st.uid === 0);",
+  "    const st = fs.fstatSync(fd);",
+  '    if (!st.isFile() || !trusted(st) || `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}` !== identity) return undefined;',
+  '    if (!trusted(fs.statSync(require("node:path").dirname(file)))) return undefined;',
+  "    const data = fs.readFileSync(fd);",
+  "    const nl = data.indexOf(10);",
+  "    const x = fs.statSync(process.execPath);",
+  "    const want = `nwfilter-hook code cache ${startupId} ${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`;",
+  '    return nl > 0 && data.toString("latin1", 0, nl) === want ? data.subarray(nl + 1) : undefined;',
+  "  } catch {",
+  "    return undefined;",
+  "  } finally {",
+  "    fs.closeSync(fd);",
+  "  }",
+  "}",
+];
 
 const common = {
   bundle: true,
@@ -96,15 +137,22 @@ async function hookWithCodeCache() {
   // function's toString() hands the text back without reading the file a second time.
   // Inside the comment, "*/" is written "*\x01/" (esbuild's ASCII output never has a raw \x01).
   if (wrapped.includes("\x01")) throw new Error("the hook's code contains a raw \\x01");
+  // Names the code in the cache and snapshot files that `install` records for it.
+  const startupId = createHash("sha256").update(wrapped).digest("hex").slice(0, 16);
   const loader = [
     '"use strict";',
+    `const startupId = "${startupId}";`,
     "const text = payload.toString();",
     'const part = (name) => text.slice(text.indexOf(`/*${name}\\n`) + name.length + 3, text.indexOf(`\\n${name}*/`));',
     'const code = part("CODE").replaceAll("*\\x01/", "*/");',
-    'const cachedData = Buffer.from(part("CACHE"), "base64");',
+    // The code cache `install` recorded for this host's Node (src/cli/startup-cache.ts), else the
+    // one recorded here.
+    'const cachedData = (typeof startupCache === "object" && hostCodeCache(...startupCache)) || Buffer.from(part("CACHE"), "base64");',
     'const script = new (require("node:vm").Script)(code, { filename: "nwfilter-hook-core.js", cachedData });',
     "script.runInThisContext()(exports, require, module, __filename, __dirname);",
+    ...HOST_CODE_CACHE,
     `function payload() {/*CODE\n${wrapped.replaceAll("*/", "*\x01/")}\nCODE*//*CACHE\n${cache}\nCACHE*/}`,
   ].join("\n");
   return `${HOOK_HEADER}\n${loader}\n`;
 }
+

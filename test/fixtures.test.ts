@@ -5,11 +5,14 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHookBuilt } from "./support/build.js";
 import { makeSandbox, runQemu, stderrProblem, type Sandbox, type SandboxSpec } from "./support/hook-process.js";
 import { FIXTURES_DIR } from "./support/paths.js";
 import { validateFiles, xmllintUsable } from "./support/xmllint.js";
+import { installedHook, type InstalledHook } from "./support/installed-hook.js";
+import { describeStartupCache } from "../src/cli/startup-cache.js";
+import { startupContext } from "./support/installed-hook.js";
 
 interface LogSpec {
   priority: "err" | "warning" | "notice";
@@ -97,8 +100,28 @@ function pattern(source: string, sandbox: Sandbox): RegExp {
   return new RegExp(fill(fill(source, "{policy}", sandbox.policyPath), "{sandbox}", sandbox.dir));
 }
 
+// Every case runs three ways: the built hook as it is (the plain start, with the build's code
+// cache), and as `install` leaves it with a startup snapshot and with a code cache recorded for
+// the Node running the tests: the results must be the same.
+const WAYS = ["built", "snapshot", "code-cache"] as const;
+const installed = new Map<(typeof WAYS)[number], InstalledHook>();
+const hookFor = (way: (typeof WAYS)[number]): string | undefined => (way === "built" ? undefined : installed.get(way)?.hook);
+
 beforeAll(() => {
   ensureHookBuilt();
+  for (const way of ["snapshot", "code-cache"] as const) installed.set(way, installedHook(way));
+});
+afterAll(() => {
+  for (const i of installed.values()) rmSync(i.dir, { recursive: true, force: true });
+});
+
+describe("the installed variants", () => {
+  it.each(["snapshot", "code-cache"] as const)("%s: recorded, and the hook will use it", (way) => {
+    const i = installed.get(way);
+    expect(i?.recorded.cache?.kind, i?.recorded.message).toBe(way);
+    const text = readFileSync(i?.hook ?? "", "utf8");
+    expect(describeStartupCache(startupContext(), text, process.execPath)).toMatch(/: ok \(/);
+  });
 });
 
 describe("fixture folders", () => {
@@ -111,38 +134,41 @@ describe.concurrent("hook fixtures (dist/qemu as a process)", () => {
   for (const c of cases) {
     const argLists = (Array.isArray(c.spec.args[0]) ? c.spec.args : [c.spec.args]) as string[][];
     for (const args of argLists) {
-      const title = argLists.length > 1 ? `${c.name} [${args.join(" ")}]` : c.name;
-      it(`${title}: ${c.spec.description}`, async () => {
-        const sandbox = makeSandbox(c.sandbox);
-        try {
-          const run = await runQemu(args, c.stdin, sandbox.env);
-          expect(run.timedOut, "the hook hung").toBe(false);
-          const stderrContext = `stderr: ${run.stderr}`;
-          expect(run.status, stderrContext).toBe(c.spec.exit);
+      for (const way of WAYS) {
+        const title = `${argLists.length > 1 ? `${c.name} [${args.join(" ")}]` : c.name} (${way})`;
+        it(`${title}: ${c.spec.description}`, async () => {
+          const sandbox = makeSandbox(c.sandbox);
+          try {
+            const hook = hookFor(way);
+            const run = await runQemu(args, c.stdin, sandbox.env, hook ? { hook } : {});
+            expect(run.timedOut, "the hook hung").toBe(false);
+            const stderrContext = `stderr: ${run.stderr}`;
+            expect(run.status, stderrContext).toBe(c.spec.exit);
 
-          const expectedStdout = c.expected ?? (c.spec.stdout === "input" ? c.stdin : Buffer.alloc(0));
-          // Compared as text for a readable diff, then as bytes (a BOM or CR must survive too).
-          expect(run.stdout.toString("utf8"), stderrContext).toBe(expectedStdout.toString("utf8"));
-          expect(run.stdout.equals(expectedStdout)).toBe(true);
+            const expectedStdout = c.expected ?? (c.spec.stdout === "input" ? c.stdin : Buffer.alloc(0));
+            // Compared as text for a readable diff, then as bytes (a BOM or CR must survive too).
+            expect(run.stdout.toString("utf8"), stderrContext).toBe(expectedStdout.toString("utf8"));
+            expect(run.stdout.equals(expectedStdout)).toBe(true);
 
-          expect(stderrProblem(run.stderr)).toBeUndefined();
-          if (c.spec.stderr === undefined) expect(run.stderr).toBe("");
-          else expect(run.stderr).toMatch(pattern(c.spec.stderr, sandbox));
+            expect(stderrProblem(run.stderr)).toBeUndefined();
+            if (c.spec.stderr === undefined) expect(run.stderr).toBe("");
+            else expect(run.stderr).toMatch(pattern(c.spec.stderr, sandbox));
 
-          const expectedLog = c.spec.log ?? [];
-          const logged = await sandbox.logged(expectedLog.length);
-          expect(logged.map((l) => `${l.priority} ${l.message}`)).toHaveLength(expectedLog.length);
-          expectedLog.forEach((want, i) => {
-            const got = logged[i];
-            expect(got?.tag).toBe("nwfilter-hook");
-            expect(got?.priority).toBe(`daemon.${want.priority}`);
-            expect(got?.message).toMatch(pattern(want.message, sandbox));
-          });
-          if (c.spec.maxMs !== undefined) expect(run.ms).toBeLessThan(c.spec.maxMs);
-        } finally {
-          sandbox.remove();
-        }
-      });
+            const expectedLog = c.spec.log ?? [];
+            const logged = await sandbox.logged(expectedLog.length);
+            expect(logged.map((l) => `${l.priority} ${l.message}`)).toHaveLength(expectedLog.length);
+            expectedLog.forEach((want, i) => {
+              const got = logged[i];
+              expect(got?.tag).toBe("nwfilter-hook");
+              expect(got?.priority).toBe(`daemon.${want.priority}`);
+              expect(got?.message).toMatch(pattern(want.message, sandbox));
+            });
+            if (c.spec.maxMs !== undefined) expect(run.ms).toBeLessThan(c.spec.maxMs);
+          } finally {
+            sandbox.remove();
+          }
+        });
+      }
     }
   }
 });

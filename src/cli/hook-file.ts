@@ -28,8 +28,11 @@ export interface HookFileOptions {
   version: string;
 }
 
-/** The shell line's `node [--option ...] "$0" "$@"`, with whatever node it names (the line may run it twice). */
-const EXEC_NODE = /(?<=[\s=])([^\s"=-][^\s"=]*)(?=(?: --[\w-]+)* "\$0" "\$@")/;
+/**
+ * The shell line's `node [--option ...] "$0" "$@"`, with whatever node it names (the line may run
+ * it twice); among the options, the `${s:+...}` words that pass a startup snapshot.
+ */
+const EXEC_NODE = /(?<=[\s=])([^\s"=$-][^\s"=]*)(?=(?: --[\w-]+| \$\{s:\+[^}\s]*\})* "\$0" "\$@")/;
 const EXEC_NODE_ALL = new RegExp(EXEC_NODE.source, "g");
 
 function lineAt(text: string, pos: number): { line: string; next: number } {

@@ -27,6 +27,7 @@ describe("install", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
+      startup cache <tmp>/cache/<id>.cache: recorded (code cache for <node> <version>)
       policy <tmp>/policy.ini: written (the defaults, every key commented out)
       nwfilter 'vdsm-no-mac-spoofing': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)
       daemon: reloaded libvirtd (SIGHUP to pid 4242, which listens on /run/libvirt/libvirt-sock)
@@ -43,13 +44,15 @@ describe("install", () => {
     expect(bakedPolicyPath(text)).toBe(h.policyPath);
     expect(text.split("\n").slice(0, 5).join("\n").replaceAll(process.execPath, "<node>").replace(h.root, "<tmp>")).toMatchInlineSnapshot(`
       "#!/bin/sh
-      ":" //; case "$2 $3" in "prepare begin") exec <node> --preserve-symlinks-main --no-global-search-paths "$0" "$@";; "migrate begin"|"restore begin") ;; *) exit 0;; esac; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
+      ":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
       "use strict";
       // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
       process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"
     `);
+    expect(text.split("\n")[5]).toMatch(new RegExp(`^const startupCache = \\[${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))}, "\\d+:\\d+:\\d+:[\\d.]+"\\];$`));
     // The rest is the built hook, unchanged.
-    const ours = (line: string) => line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=");
+    const ours = (line: string) =>
+      line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=") || line.startsWith("const startupCache = ");
     const unmarked = text
       .split("\n")
       .filter((line, i) => i > 5 || !ours(line))
@@ -72,6 +75,7 @@ describe("install", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: unchanged
+      startup cache <tmp>/cache/<id>.cache: unchanged (code cache for <node> <version>)
       policy <tmp>/policy.ini: exists, left alone
       nwfilter 'vdsm-no-mac-spoofing': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)
       daemon: no reload needed (the hook is unchanged)
@@ -174,6 +178,7 @@ describe("install", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: installed (interpreter <node>, policy <tmp>/policy.ini)
+      startup cache <tmp>/cache/<id>.cache: recorded (code cache for <node> <version>)
       policy <tmp>/policy.ini: written (the defaults, every key commented out)
       nwfilter 'vdsm-no-mac-spoofing': written to <tmp>/virsh/nwfilters/vdsm-no-mac-spoofing.xml (libvirt defines it when it starts)
       daemon: not running: libvirt runs the hook and loads the filter when it starts
@@ -214,6 +219,58 @@ describe("install", () => {
   });
 });
 
+describe("install: the startup cache", () => {
+  it("records a startup snapshot, checks it in the hook's shell line, keeps it on a second run; check and uninstall know it", () => {
+    const env = { NWFILTER_HOOK_STARTUP: "snapshot" };
+    const r = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded (startup snapshot for <node> <version>)");
+    expect(r.stdout).toContain("self-test: ok");
+    const text = readFileSync(hook, "utf8");
+    const line = text.split("\n")[1] ?? "";
+    expect(line).toMatch(/; s=; \[ "\$\(\/(usr\/)?bin\/stat -L --printf '[^']+' -- '[^']+\/cache' '[^']+\.blob' '[^']+' .*\)" = '[^']+' \] && s='[^']+\.blob'; \[ "\$2" = prepare \] && exec /);
+    expect(interpreterOf(text)).toBe(process.execPath);
+    const blob = readdirSync(join(h.root, "cache")).filter((f) => f.endsWith(".blob"));
+    expect(blob).toHaveLength(1);
+    expect(statSync(join(h.root, "cache", blob[0] ?? "")).mode & 0o7777).toBe(0o644);
+    expect(statSync(join(h.root, "cache")).mode & 0o7777).toBe(0o755);
+
+    const again = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(again.stdout).toContain("startup cache <tmp>/cache/<id>.blob: unchanged (startup snapshot for <node> <version>)");
+    expect(again.stdout).toContain("install: nothing changed (already installed)");
+    expect(readFileSync(hook, "utf8")).toBe(text);
+
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok (startup snapshot for <node>)");
+    chmodSync(join(h.root, "cache", blob[0] ?? ""), 0o664);
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain(
+      "startup cache <tmp>/cache/<id>.blob: not used (it or its directory is writable by group or others (mode 0664)): run nwfilter-hook install again",
+    );
+    // install puts it right.
+    const fixed = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    expect(fixed.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded");
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok");
+
+    const un = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    expect(un.stdout).toContain("startup cache <tmp>/cache/<id>.blob: removed");
+    expect(existsSync(join(h.root, "cache"))).toBe(false);
+  });
+
+  it("records nothing in a cache directory that others can write, and the hook starts the plain way", () => {
+    mkdirSync(join(h.root, "cache"), { mode: 0o775 });
+    chmodSync(join(h.root, "cache"), 0o775);
+    const r = install();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "startup cache <tmp>/cache: not recorded (the directory is writable by group or others (mode 0775)): the hook starts the plain way",
+    );
+    expect(r.stdout).toContain("self-test: ok");
+    const text = readFileSync(hook, "utf8");
+    expect(text).not.toContain("const startupCache");
+    expect(text.split("\n")[1]).toContain("; s=; [ \"$2\" = prepare ]");
+    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache: none recorded");
+  });
+});
+
 describe("the default policy file", () => {
   it("parses to the built-in defaults: every key is commented out", () => {
     const policy = parsePolicy(defaultPolicyText(), "policy.ini");
@@ -233,6 +290,7 @@ describe("uninstall", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: removed
+      startup cache <tmp>/cache/<id>.cache: removed
       daemon: reloaded libvirtd (SIGHUP to pid 4242, which listens on /run/libvirt/libvirt-sock)
       policy <tmp>/policy.ini: removed
       nwfilter 'vdsm-no-mac-spoofing': undefined
@@ -311,6 +369,7 @@ describe("check", () => {
       Bridges =
       MACs = 52:54:00:aa:bb:cc
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
+      startup cache <tmp>/cache/<id>.cache: ok (code cache for <node> <version>)
       daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': ok (defined)
       check: ok
@@ -376,4 +435,8 @@ describe("define-filter", () => {
 
 function readFileSyncDir(dir: string): string[] {
   return readdirSync(dir).sort();
+}
+
+function startupIdOf(text: string): string {
+  return /^const startupId = "([0-9a-f]{16})";$/m.exec(text)?.[1] ?? "none";
 }

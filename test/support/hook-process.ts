@@ -116,7 +116,9 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
     } catch {
       return [];
     }
+    // A record the logger is still writing has no newline yet: not a record yet.
     return text
+      .slice(0, text.lastIndexOf("\n") + 1)
       .split("\n")
       .filter((line) => line !== "")
       .map((line) => {

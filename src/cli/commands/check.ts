@@ -11,6 +11,7 @@ import { EXIT } from "../errors.js";
 import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs, readIfExists } from "../hook-file.js";
 import { QEMU_D_SINCE, hookLocations } from "../paths.js";
 import { policyLocation, policyText, readPolicy } from "../policy.js";
+import { describeStartupCache } from "../startup-cache.js";
 
 export interface CheckOptions {
   hooksDir: string;
@@ -65,6 +66,7 @@ export function check(ctx: Context, options: CheckOptions): number {
     else {
       const note = baked !== location.path ? `; note: it reads the policy ${baked}, not ${location.path}` : "";
       say(`hook ${hook.path}: ok (installed, executable, interpreter ${node}${note})`);
+      say(describeStartupCache(ctx, hook.text, node));
     }
   }
   if (hooks.length > 1) say(`warning: the hook is installed twice (${hooks.map((h) => h.path).join(", ")}): run nwfilter-hook install to fix it`);

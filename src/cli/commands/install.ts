@@ -14,6 +14,7 @@ import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilte
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { leaveFilterForStart } from "../deferred-filter.js";
 import { selfTest } from "../self-test.js";
+import { recordStartupCache, withStartupCache } from "../startup-cache.js";
 import { packageVersion } from "../version.js";
 import { hooksDirProblem, notOnThisHost } from "../daemon.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
@@ -75,7 +76,7 @@ export function install(ctx: Context, options: InstallOptions): number {
   const policyExists = existsSync(location.path);
   // A broken policy would make the hook refuse every start: stop before installing it.
   const policy = policyExists ? readPolicy(ctx, location) : undefined;
-  const content = hookContent({ bundle, nodePath: ctx.execPath, policyPath: location.path, version: packageVersion(ctx.packageRoot) });
+  const plainContent = hookContent({ bundle, nodePath: ctx.execPath, policyPath: location.path, version: packageVersion(ctx.packageRoot) });
   const existing = readIfExists(target);
   if (existing && !isOurs(existing.text) && !options.force) {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
@@ -84,6 +85,9 @@ export function install(ctx: Context, options: InstallOptions): number {
   const daemon = ctx.daemon.find(options.uri);
   const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
   if (misplaced) throw new HostError(misplaced);
+  // The snapshot or code cache for the Node the hook names (src/cli/startup-cache.ts).
+  const startup = recordStartupCache(ctx, { bundle, bundlePath, nodePath: ctx.execPath, installed: existing?.text });
+  const content = withStartupCache(plainContent, startup.cache);
 
   // 1. The hook.
   const hookLabel = `hook ${target}`;
@@ -124,6 +128,9 @@ export function install(ctx: Context, options: InstallOptions): number {
       changed = hookChanged = true;
     }
   }
+
+  say(startup.message);
+  if (startup.changed) changed = true;
 
   // 2. The policy: written only when there is none.
   if (policyExists) {

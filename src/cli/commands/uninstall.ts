@@ -10,6 +10,7 @@ import { notOnThisHost } from "../daemon.js";
 import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";
 import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
 import { policyLocation } from "../policy.js";
+import { removeStartupCache } from "../startup-cache.js";
 import { readFilterFile } from "./define-filter.js";
 import { waitForDaemon } from "./install.js";
 
@@ -39,6 +40,8 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
     }
     say(`hook ${hook.path}: removed`);
     removed++;
+    const cache = removeStartupCache(hook.text);
+    if (cache) say(cache);
     const backup = `${hook.path}${BACKUP_SUFFIX}`;
     if (existsSync(backup)) {
       try {

@@ -53,6 +53,9 @@ export function makeHarness(): Harness {
     NWFILTER_HOOK_NETWORK_DIRS: networksDir,
     NWFILTER_HOOK_NWFILTER_DIR: join(state, "nwfilters"),
     NWFILTER_HOOK_SYSFS_NET: sysfsNet,
+    NWFILTER_HOOK_CACHE_DIR: join(root, "cache"),
+    // The same artefact whatever Node runs the tests (the default depends on the Node).
+    NWFILTER_HOOK_STARTUP: "code-cache",
   };
   const reloads: string[] = [];
   const daemon: DaemonControl = {
@@ -62,7 +65,9 @@ export function makeHarness(): Harness {
       return `reloaded ${d.name} (SIGHUP to pid ${d.pid}, which listens on ${d.socket})`;
     },
   };
-  const scrub = (text: string) => text.split(root).join("<tmp>").split(process.execPath).join("<node>");
+  // The startup cache's file names carry the id of the hook's code, which changes with the code.
+  const scrub = (text: string) =>
+    text.split(root).join("<tmp>").split(process.execPath).join("<node>").replace(/\b[0-9a-f]{16}\.(blob|cache)\b/g, "<id>.$1").split(` ${process.version})`).join(" <version>)");
 
   const harness: Harness = {
     root,

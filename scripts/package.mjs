@@ -70,6 +70,7 @@ try {
   put("DEBIAN/md5sums", `${md5}\n`);
   put("DEBIAN/conffiles", `/etc/${NAME}/policy.ini\n`);
   for (const script of ["postinst", "prerm", "postrm"]) put(`DEBIAN/${script}`, readFileSync(`${SRC}/${script}`), 0o755);
+  put("DEBIAN/triggers", readFileSync(`${SRC}/triggers`, "utf8").split("\n").filter((l) => !l.startsWith("#")).join("\n"));
 
   // Reproducible: every file dated by the changelog's entry.
   const date = new Date(/^ -- .*> {2}(.+)$/m.exec(changelog)[1]);

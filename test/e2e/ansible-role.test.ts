@@ -15,7 +15,7 @@ import { bridgeNic, defineDomain, domState, requireLibvirt, tinyDomainXml, virsh
 const HAVE = requireLibvirt() && requirePackageHost(["dpkg", "ansible-playbook"]);
 const ANSIBLE_DIR = join(REPO_ROOT, "ansible");
 const POLICY = "/etc/nwfilter-hook/policy.ini";
-const CACHE = "/var/cache/nwfilter-hook";
+const CACHE = "/var/cache/nwfilter-hook-deb";
 const MAC = "52:54:00:4e:a5:01";
 
 interface Recap {

@@ -58,10 +58,10 @@ describe("positions", () => {
     expect(text.slice(endTagStart(text, a as XmlElement))).toBe("</a></r>");
   });
 
-  it("textContent: decoded, trimmed, comments dropped, CDATA literal", () => {
-    const text = "<r><name>\n  a&amp;b<!-- x --><![CDATA[<&>]]>\n</name>\n</r>";
+  it("textContent: XPath's string(): decoded, untrimmed, line ends as LF, comments and PIs dropped, CDATA literal, descendants' text", () => {
+    const text = "<r><name>\r\n  a&amp;b<!-- x --><![CDATA[<&>]]><?p -lab?><i a='>'>c</i>\r</name>\n</r>";
     const name = child(parseXml(text, "f"), "name");
-    expect(textContent(text, name as XmlElement, "f")).toBe("a&b<&>");
+    expect(textContent(text, name as XmlElement, "f")).toBe("\n  a&b<&>c\n");
   });
 
   it("namespaceOf and localName follow prefixes and default namespaces up the tree", () => {

@@ -228,6 +228,7 @@ class Scanner {
     let at = lt + 1 + name.length;
     const attrs: Record<string, string> = {};
     const keys: string[] = [];
+    const keyAt: number[] = [];
     const values: number[] = [];
     let tagEnd = -1;
     let selfClosing = false;
@@ -246,6 +247,7 @@ class Scanner {
       // An attribute: name, '=', a quoted value without '<'.
       const key = p > at ? this.name(p) : undefined;
       if (key === undefined) this.badTag(name, at);
+      const at0 = p;
       p = this.skipSpace(p + key.length);
       if (text.charCodeAt(p) !== 0x3d /* = */) this.badTag(name, at);
       p = this.skipSpace(p + 1);
@@ -259,13 +261,14 @@ class Scanner {
       if (value.includes("&")) this.refs(p + 1, close);
       define(attrs, key, value);
       keys.push(key);
+      keyAt.push(at0);
       values.push(p + 1);
       at = close + 1;
     }
     this.pos = tagEnd;
     this.tagName = name;
     this.closed = selfClosing;
-    const ns = this.namespaces(name, lt, attrs, keys, values);
+    const ns = this.namespaces(name, lt, attrs, keys, keyAt);
     if (!isRoot && !(parent && this.retain(parent, name, ns))) return undefined;
     const valueAt: Record<string, number> = {};
     keys.forEach((k, i) => define(valueAt, k, values[i] as number));
@@ -291,11 +294,11 @@ class Scanner {
    * declarations (xml and xmlns reserved, no empty prefixed URI), prefixes declared, and no
    * attribute twice under two prefixes of one namespace. Returns the element's namespace.
    */
-  private namespaces(name: string, lt: number, attrs: Record<string, string>, keys: string[], values: number[]): string | undefined {
+  private namespaces(name: string, lt: number, attrs: Record<string, string>, keys: string[], keyAt: number[]): string | undefined {
     let prefixed = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      const at = (values[i] as number) - 1;
+      const at = keyAt[i] as number;
       if (key.charCodeAt(0) === 0x78 /* x */ && (key === "xmlns" || key.startsWith("xmlns:"))) {
         const prefix = key === "xmlns" ? "" : key.slice(6);
         if (prefix !== "") this.qname(key, lt);
@@ -324,7 +327,7 @@ class Scanner {
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
         if (!key.includes(":") || key.startsWith("xmlns:")) continue;
-        const at = (values[i] as number) - 1;
+        const at = keyAt[i] as number;
         this.qname(key, lt);
         const c = key.indexOf(":");
         const prefix = key.slice(0, c);
@@ -529,15 +532,20 @@ export function lineAt(text: string, offset: number): number {
  * one pass over the text, whatever its number of lines.
  */
 export function lineCounter(text: string): (offset: number) => number {
-  let at = 0;
   let line = 1;
+  // The first line feed not yet counted (-1: none left); a text without any is searched once.
+  let next = text.indexOf("\n");
+  let from = 0;
   return (offset) => {
-    if (offset < at) {
-      at = 0;
+    if (offset < from) {
       line = 1;
+      next = text.indexOf("\n");
     }
-    for (let i = text.indexOf("\n", at); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) line++;
-    at = offset;
+    from = offset;
+    while (next !== -1 && next < offset) {
+      line++;
+      next = text.indexOf("\n", next + 1);
+    }
     return line;
   };
 }

@@ -488,6 +488,7 @@ class Scanner {
     const target = this.name(lt + 2);
     if (target === undefined) this.fail("processing instruction without a target", lt);
     if (target.length > MAX_NAME_LENGTH) this.fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, lt + 2);
+    if (target.includes(":")) this.fail(`a processing instruction's target may not contain ':' ('${target}')`, lt + 2, "namespace error: ");
     if (target.toLowerCase() === "xml") {
       this.fail(lt === bodyStart ? "malformed XML declaration" : "XML declaration not at the start of the document", lt);
     }

@@ -98,6 +98,7 @@ const { values: opt } = parseArgs({
     "no-fail": { type: "boolean", default: false },
     "nic-address": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    "diff-runs": { type: "string", default: process.env.BENCH_DIFF_RUNS ?? "20000" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
@@ -269,6 +270,34 @@ for (const n of SIZES) {
 }
 const dom = (n, compliant) => domains[`${n}/${compliant ? "c" : "o"}`];
 
+// Large inputs for the memory target (peak RSS <= 2 x that of `node -e 0` + 3 x the input, for
+// any input up to 16 MiB, time linear in size): the shapes that made the hook's memory grow far
+// beyond the input, each a compliant domain whose bulk is the user's own metadata, plus the
+// most NICs a domain can have (65536, every PCI address), and a nesting libxml2 refuses.
+const MIB = 1024 * 1024;
+function bigDomain(id, bulk) {
+  const head = `<domain type='kvm'>\n  <name>${id}</name>\n  <metadata>\n    `;
+  const tail = `\n  </metadata>\n  <devices>\n    <interface type='bridge'>\n      <mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n      <filterref filter='${FILTER}'/>\n    </interface>\n  </devices>\n</domain>\n`;
+  return Buffer.concat([Buffer.from(head), bulk, Buffer.from(tail)]);
+}
+const fill = (unit, bytes) => Buffer.from(unit.repeat(Math.floor(bytes / Buffer.byteLength(unit))));
+const MEMORY = [
+  { id: "mem-elements4", label: "4 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements4", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 4 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-elements16", label: "16 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-lines16", label: "16 MiB of line feeds in metadata", xml: bigDomain("mem-lines16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("\n", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-text16", label: "16 MiB of text, one CJK character (a two-byte string)", xml: bigDomain("mem-text16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>中"), fill("x", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-deep", label: "1.3 million levels of nesting (refused)", xml: bigDomain("mem-deep", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB), Buffer.from("</u:m>")])), refused: true },
+  {
+    id: "mem-nics",
+    label: "65536 NICs",
+    xml: Buffer.from(domainXml(65536, true).xml.toString("utf8").replace("<name>bench-65536-compliant</name>", "<name>mem-nics</name>")),
+  },
+];
+for (const m of MEMORY) {
+  m.name = m.id;
+  m.file = put(`domains/${m.id}.xml`, m.xml);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running processes
 
@@ -351,6 +380,14 @@ function scenarios() {
   for (const n of [64, 4096]) {
     const d = dom(n, false);
     list.push({ id: `py-migrate${n}`, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
+  }
+  for (const m of MEMORY) {
+    const check = m.refused
+      ? (sc, i, r) => {
+          if (r.status !== 2 || r.stdout.length || !/nested more than 256 levels/.test(r.stderr.toString())) fail(sc, i, r, "expected a refusal of the nesting (exit 2)");
+        }
+      : expectQuiet;
+    list.push({ id: m.id, label: `hook: \`prepare begin\`, ${m.label} (${kb(m.xml.length)})`, calls: [hookCall(HOOK_EXE, m, "prepare", "begin")], check: [check], memory: m });
   }
   list.push({ id: "py-lifecycle", label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
   return list;
@@ -523,6 +560,15 @@ const targets = [
   { id: "lifecycle", what: "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`", shown: fmtX(row("lifecycle").ratio), target: "<= 1.35", ok: row("lifecycle").ratio <= 1.35 },
   { id: "prepare4", what: "`prepare begin`, 4 NICs: peak RSS", shown: fmtX(row("prepare4").rssRatio), target: "<= 1.25", ok: row("prepare4").rssRatio <= 1.25 },
   { id: "lifecycle", what: "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", shown: fmtX(lifeVsPy), target: "< 1 (faster)", ok: lifeVsPy < 1 },
+  ...MEMORY.map((m) => {
+    const limit = 2 * base.kib + (3 * m.xml.length) / 1024;
+    const r = row(m.id);
+    return { id: m.id, what: `\`prepare begin\`, ${m.label}: peak RSS, MB (limit 2 x \`node -e 0\` + 3 x ${kb(m.xml.length)})`, shown: (r.kib / 1024).toFixed(1), target: `<= ${(limit / 1024).toFixed(1)}`, ok: r.kib <= limit };
+  }),
+  (() => {
+    const g = (row("mem-elements16").ms - t0) / (row("mem-elements4").ms - t0);
+    return { id: "mem-elements16", what: "metadata elements, linear growth: (t16MiB - t0) / (t4MiB - t0)", shown: fmtX(g), target: "<= 4.5", ok: row("mem-elements4").ms > t0 && g <= 4.5 };
+  })(),
 ];
 // The targets column of the measurements table, per scenario.
 const targetOf = {
@@ -530,6 +576,7 @@ const targetOf = {
   migrate64: "<= 1.4",
   migrate4096: "<= 5.0, linear",
   lifecycle: "<= 1.35, faster than Python",
+  ...Object.fromEntries(MEMORY.map((m) => [m.id, "RSS <= 2 x node + 3 x input"])),
 };
 
 function fmtX(x) {
@@ -554,6 +601,27 @@ const measurements = mdTable(
     return [r.sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), `${atMost}${(r.kib / 1024).toFixed(1)}`, `${atMost}${fmtX(r.rssRatio)}`, targetOf[r.sc.id] ?? "", pass];
   }),
 );
+// The differential test of the XML reading against xmllint and fast-xml-parser
+// (test/unit/core/xml-differential.test.ts), run longer than in `npm test` and with a new seed.
+const DIFF_RUNS = positiveInt(opt["diff-runs"], "--diff-runs");
+const diffSeed = Math.floor(Math.random() * 2 ** 31);
+const diffReport = path.join(TMP, "diff.json");
+process.stderr.write(`bench: differential XML test, ${DIFF_RUNS} documents, seed ${diffSeed}\n`);
+const diffRun = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "unit", "test/unit/core/xml-differential.test.ts"], {
+  cwd: ROOT, encoding: "utf8", env: { ...process.env, NWFH_DIFF_RUNS: String(DIFF_RUNS), NWFH_DIFF_SEED: String(diffSeed), NWFH_DIFF_REPORT: diffReport },
+});
+const diffTally = existsSync(diffReport) ? JSON.parse(readFileSync(diffReport, "utf8")) : undefined;
+if (diffRun.status !== 0) process.stderr.write(`${diffRun.stdout.slice(-4000)}\n${diffRun.stderr.slice(-2000)}\n`);
+targets.push({
+  id: "xml-diff",
+  what: `XML reading against xmllint and fast-xml-parser: ${DIFF_RUNS} generated and mutated documents, seed ${diffSeed}`,
+  shown: diffRun.status === 0 && diffTally
+    ? `agree (${diffTally.both} read by both, ${diffTally.neither} refused by both, ${diffTally.onPurpose} encodings refused on purpose, ${diffTally.unchecked} URI checks skipped)`
+    : "**disagree** (see the output above; replay with NWFH_DIFF_SEED)",
+  target: "agree",
+  ok: diffRun.status === 0 && diffTally !== undefined,
+});
+
 const targetTable = mdTable(["target", "measured", "wanted", "pass"], targets.map((t) => [t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
 const allOk = targets.every((t) => t.ok);
 

@@ -12,15 +12,12 @@ import {
   attrKey,
   child,
   children,
-  endTagStart,
-  isSelfClosing,
   isXmlSpace,
   lineAt,
   lineCounter,
   localName,
   namespaceOf,
   parseXml,
-  startTagEnd,
   textContent,
   type Retain,
   type XmlElement,
@@ -137,17 +134,29 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
 export function transform(input: string | XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string | Uint8Array> {
   const { file } = options;
   const xml = typeof input === "string" ? input : input.text;
-  const root = parseXml(xml, file, { retain: retainNics });
-  let nicElements: XmlElement[];
+  // Each NIC is read into a small record when its end tag is reached, and its elements let go:
+  // a domain may have tens of thousands of NICs, and its metadata may come after them.
+  const found: Nic[] = [];
+  const onEnd = (e: XmlElement) => {
+    if (e.name !== "interface" || e.ns !== undefined) return;
+    const parent = e.parent;
+    if (parent === undefined) found.push(nicOf(e));
+    else if (parent.name === "devices") {
+      found.push(nicOf(e));
+      parent.children.pop();
+    }
+  };
+  const root = parseXml(xml, file, { retain: retainNics, onEnd });
+  let nicElements: Nic[];
   let domain: string | undefined;
   let exemptions: Exemptions = { domain: undefined, macs: new Set() };
   if (root.name === "domain" && options.root !== "interface") {
     domain = domainName(xml, root, file);
     // libvirt reads ./devices/interface: the interfaces of every <devices>, not just the first.
-    nicElements = children(root, "devices").flatMap((devices) => children(devices, "interface"));
+    nicElements = root.name === "domain" ? found : [];
     exemptions = domainExemptions(xml, root, domain, policy, file);
   } else if (root.name === "interface" && options.root !== "domain") {
-    nicElements = [root];
+    nicElements = found;
     if (options.owner) {
       const owner = parseXml(options.owner.xml, options.owner.file, { retain: retainNics });
       if (owner.name !== "domain") throw new XmlError(`expected a <domain>, found <${owner.name}>`, { file: options.owner.file });
@@ -170,6 +179,8 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
   // place in the input, shifted by the edits before it and its own.
   let shift = 0;
   nicElements.forEach((nic, index) => {
+    // Let each NIC's record go once judged: memory holds the reports, not both.
+    (nicElements as (Nic | undefined)[])[index] = undefined;
     const report = judge(nic, index, lineOf(nic.start), policy, host, networks, exemptions);
     nics.push(report);
     const start = nic.start + shift;
@@ -179,14 +190,14 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
       edit = insertFilterref(xml, nic, policy.filter);
       report.action = "injected";
     } else if (report.status === "other-filter" && policy.onExisting === "replace") {
-      edit = replaceFilter(xml, nic, policy.filter, file);
+      edit = replaceFilter(nic, policy.filter, file, xml);
       report.action = "replaced";
     }
     if (edit) {
       edits.push(edit);
       shift += edit.insert.length - edit.remove;
     }
-    report.output = { start, end: nic.end + shift };
+    if (start !== nic.start || shift !== 0) report.output = { start, end: nic.end + shift };
   });
   const out = typeof input === "string" ? applyEdits(xml, edits) : spliceBytes(input, edits);
   return { xml: out, changed: edits.length > 0, domain, filter: policy.filter, nics };
@@ -209,8 +220,57 @@ function networkResolver(host: HostFacts): NetworkResolver {
   };
 }
 
+/** What judge() and the splice need of an <interface>, read as libvirt reads it. */
+interface Nic {
+  name: string;
+  start: number;
+  tagEnd: number;
+  closeStart: number;
+  end: number;
+  firstChild: number;
+  type: string;
+  mac: string | undefined;
+  network: string | undefined;
+  portgroup: string | undefined;
+  bridge: string | undefined;
+  sourceDev: string | undefined;
+  targetDev: string | undefined;
+  /** The first filterref's filter attribute ("" when it has none); undefined: no filterref. */
+  filter: string | undefined;
+  /** Where that attribute's value is written, and its length as written (-1: nowhere). */
+  filterAt: number;
+  filterLength: number;
+  virtualport: boolean;
+}
+
+function nicOf(e: XmlElement): Nic {
+  const get = (el: XmlElement | undefined, name: string) => (el ? attr(el, name) : undefined);
+  const source = child(e, "source");
+  const ref = child(e, "filterref");
+  const key = ref ? attrKey(ref, "filter") : undefined;
+  return {
+    name: e.name,
+    start: e.start,
+    tagEnd: e.tagEnd,
+    closeStart: e.closeStart,
+    end: e.end,
+    firstChild: e.firstChild,
+    type: get(e, "type") ?? "",
+    mac: get(child(e, "mac"), "address")?.toLowerCase(),
+    network: get(source, "network"),
+    portgroup: get(source, "portgroup"),
+    bridge: get(source, "bridge"),
+    sourceDev: get(source, "dev"),
+    targetDev: get(child(e, "target"), "dev"),
+    filter: ref ? (get(ref, "filter") ?? "") : undefined,
+    filterAt: ref && key !== undefined ? (ref.valueAt[key] as number) : -1,
+    filterLength: ref && key !== undefined ? (ref.attrs[key] as string).length : -1,
+    virtualport: child(e, "virtualport") !== undefined,
+  };
+}
+
 function judge(
-  nic: XmlElement,
+  nic: Nic,
   index: number,
   line: number,
   policy: Policy,
@@ -218,20 +278,14 @@ function judge(
   networks: NetworkResolver,
   exemptions: Exemptions,
 ): NicReport {
-  const get = (e: XmlElement | undefined, name: string) => (e ? attr(e, name) : undefined);
-  const type = get(nic, "type") ?? "";
-  const macEl = child(nic, "mac");
-  const mac = get(macEl, "address")?.toLowerCase();
-  const sourceEl = child(nic, "source");
-  const filterEl = child(nic, "filterref");
-  const filter = filterEl ? (get(filterEl, "filter") ?? "") : undefined;
-  const network = type === "network" ? get(sourceEl, "network") : undefined;
-  const portgroup = type === "network" ? get(sourceEl, "portgroup") : undefined;
-  let bridge = type === "bridge" ? get(sourceEl, "bridge") : undefined;
+  const { type, mac, filter } = nic;
+  const network = type === "network" ? nic.network : undefined;
+  const portgroup = type === "network" ? nic.portgroup : undefined;
+  let bridge = type === "bridge" ? nic.bridge : undefined;
   let source: string | undefined;
   if (type === "network") source = network !== undefined && portgroup !== undefined ? `${network}/${portgroup}` : network;
   else if (type === "bridge") source = bridge;
-  else source = get(child(nic, "target"), "dev") ?? get(sourceEl, "dev");
+  else source = nic.targetDev ?? nic.sourceDev;
 
   const span = { start: nic.start, end: nic.end };
   const report: NicReport = { index, line, mac, type, source, filter, status: "compliant", input: span, output: span };
@@ -243,7 +297,7 @@ function judge(
   };
 
   if (!FILTERABLE_TYPES.has(type)) return mark("ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
-  if (child(nic, "virtualport")) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
+  if (nic.virtualport) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
   if (exemptions.domain !== undefined) return mark("exempt", exemptions.domain);
   if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark("exempt", "mac-policy");
   if (mac !== undefined && exemptions.macs.has(mac)) return mark("exempt", "nic-metadata");
@@ -337,14 +391,14 @@ function applyEdits(xml: string, edits: Edit[]): string {
 }
 
 /** `<filterref filter='NAME'/>` as the last child, on its own line and indented like its siblings. */
-function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
+function insertFilterref(xml: string, nic: Nic, filter: string): Edit {
   const element = `<filterref filter='${filter}'/>`;
-  if (isSelfClosing(xml, nic)) {
+  if (nic.tagEnd === nic.end) {
     // `<interface .../>` becomes `<interface ...><filterref .../></interface>`.
     const slash = xml.lastIndexOf("/", nic.end - 1);
     return { at: slash, remove: nic.end - slash, insert: `>${element}</${nic.name}>` };
   }
-  const close = endTagStart(xml, nic);
+  const close = nic.closeStart;
   let contentEnd = close;
   while (contentEnd > nic.start && isXmlSpace(xml.charCodeAt(contentEnd - 1))) contentEnd--;
   const gap = xml.slice(contentEnd, close);
@@ -355,12 +409,12 @@ function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
 }
 
 /** The indentation of the NIC's first child when it starts a line, else the NIC's own plus two spaces. */
-function childIndent(xml: string, nic: XmlElement, closingIndent: string): string {
+function childIndent(xml: string, nic: Nic, closingIndent: string): string {
   const first = nic.firstChild;
   if (first !== -1) {
     const lineStart = xml.lastIndexOf("\n", first - 1) + 1;
     const before = xml.slice(lineStart, first);
-    if (lineStart > startTagEnd(xml, nic) && /^[ \t]*$/.test(before)) return before;
+    if (lineStart > nic.tagEnd && /^[ \t]*$/.test(before)) return before;
   }
   const unit = closingIndent.includes("\t") ? "\t" : "  ";
   return closingIndent + unit;
@@ -370,9 +424,7 @@ function childIndent(xml: string, nic: XmlElement, closingIndent: string): strin
  * Rewrites only the value of the filter attribute libvirt reads on the first filterref, at the
  * position the scanner found it, keeping its quotes and parameters.
  */
-function replaceFilter(xml: string, nic: XmlElement, filter: string, file: string): Edit {
-  const ref = child(nic, "filterref") as XmlElement;
-  const key = attrKey(ref, "filter");
-  if (key === undefined) throw new XmlError("filterref without a filter attribute", { file, line: lineAt(xml, ref.start) });
-  return { at: ref.valueAt[key] as number, remove: (ref.attrs[key] as string).length, insert: filter };
+function replaceFilter(nic: Nic, filter: string, file: string, xml: string): Edit {
+  if (nic.filterAt === -1) throw new XmlError("filterref without a filter attribute", { file, line: lineAt(xml, nic.start) });
+  return { at: nic.filterAt, remove: nic.filterLength, insert: filter };
 }

@@ -44,6 +44,11 @@ export type Retain = (parent: XmlElement, name: string, ns: string | undefined) 
 
 export interface ParseOptions {
   retain?: Retain;
+  /**
+   * Called for each kept element once it is complete, children included; it may take the
+   * element out of its parent's children (the last one) to let it go, keeping what it needs.
+   */
+  onEnd?: (element: XmlElement) => void;
 }
 
 /** libxml2's limits without XML_PARSE_HUGE (parserInternals.h: xmlParserMaxDepth, XML_MAX_NAME_LENGTH). */
@@ -103,7 +108,7 @@ export function isXmlSpace(c: number): boolean {
  */
 export function parseXml(text: string, file: string, options: ParseOptions = {}): XmlElement {
   if (text.trim() === "" || text === "\ufeff") throw new XmlError("empty document (expected XML)", { file });
-  return new Scanner(text, file, options.retain).document();
+  return new Scanner(text, file, options.retain, options.onEnd).document();
 }
 
 const keepAll: Retain = () => true;
@@ -122,6 +127,7 @@ class Scanner {
     private readonly text: string,
     private readonly file: string,
     private readonly retain: Retain = keepAll,
+    private readonly onEnd?: (element: XmlElement) => void,
   ) {}
 
   document(): XmlElement {
@@ -167,6 +173,7 @@ class Scanner {
         if (open) {
           open.closeStart = lt;
           open.end = p + 1;
+          this.onEnd?.(open);
         }
         const mark = marks.pop() as number;
         this.nsPrefix.length = mark;
@@ -198,6 +205,7 @@ class Scanner {
         if (this.closed) {
           this.nsPrefix.length = mark;
           this.nsUri.length = mark;
+          if (element) this.onEnd?.(element);
         } else {
           names.push(this.tagName);
           starts.push(lt);
@@ -209,6 +217,34 @@ class Scanner {
     if (names.length > 0) this.fail(`element <${names[names.length - 1]}> is not closed`, starts[starts.length - 1] as number);
     if (!root) this.fail("no root element", n);
     return root;
+  }
+
+  /** The current start tag's attributes: names, where each name and value starts, where each value ends. */
+  private readonly keys: string[] = [];
+  private readonly keyAt: number[] = [];
+  private readonly valueStart: number[] = [];
+  private readonly valueEnd: number[] = [];
+  private keySet: Set<string> | undefined;
+  /** Next '<' at or after some offset; recomputed once the scan has passed it. */
+  private lt = -1;
+
+  /** Whether the current tag already has this attribute (a set only for tags with many). */
+  private seen(key: string): boolean {
+    const { keys } = this;
+    if (keys.length < 16) return keys.includes(key);
+    if (keys.length === 16 || this.keySet === undefined) this.keySet = new Set(keys);
+    if (this.keySet.has(key)) return true;
+    this.keySet.add(key);
+    return false;
+  }
+
+  /** The offset of the next '<' at or after `from` (the text's length when there is none). */
+  private nextLt(from: number): number {
+    if (this.lt < from) {
+      const e = this.text.indexOf("<", from);
+      this.lt = e === -1 ? this.text.length : e;
+    }
+    return this.lt;
   }
 
   /** Set by startTag(): the tag's name, and whether it was written `<x/>`. */
@@ -226,10 +262,10 @@ class Scanner {
     if (name === undefined) this.fail("'<' that starts no tag (write &lt; in text)", lt);
     if (parent && parent.firstChild === -1) parent.firstChild = lt;
     let at = lt + 1 + name.length;
-    const attrs: Record<string, string> = {};
-    const keys: string[] = [];
-    const keyAt: number[] = [];
-    const values: number[] = [];
+    // The attributes go to arrays kept from tag to tag: most elements are not kept, and
+    // building nothing for them keeps memory and time down on large documents.
+    const { keys, keyAt, valueStart, valueEnd } = this;
+    keys.length = keyAt.length = valueStart.length = valueEnd.length = 0;
     let tagEnd = -1;
     let selfClosing = false;
     for (;;) {
@@ -255,23 +291,26 @@ class Scanner {
       if (c !== 0x22 && c !== 0x27) this.badTag(name, at);
       const close = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
       if (close === -1) this.badTag(name, at);
-      const value = text.slice(p + 1, close);
-      if (value.includes("<")) this.badTag(name, at);
-      if (Object.hasOwn(attrs, key)) this.fail(`attribute '${key}' is given twice`, at);
-      if (value.includes("&")) this.refs(p + 1, close);
-      define(attrs, key, value);
+      if (this.nextLt(p + 1) < close) this.badTag(name, at);
+      if (this.seen(key)) this.fail(`attribute '${key}' is given twice`, at);
+      this.refs(p + 1, close);
       keys.push(key);
       keyAt.push(at0);
-      values.push(p + 1);
+      valueStart.push(p + 1);
+      valueEnd.push(close);
       at = close + 1;
     }
     this.pos = tagEnd;
     this.tagName = name;
     this.closed = selfClosing;
-    const ns = this.namespaces(name, lt, attrs, keys, keyAt);
+    const ns = this.namespaces(name, lt);
     if (!isRoot && !(parent && this.retain(parent, name, ns))) return undefined;
+    const attrs: Record<string, string> = {};
     const valueAt: Record<string, number> = {};
-    keys.forEach((k, i) => define(valueAt, k, values[i] as number));
+    for (let i = 0; i < keys.length; i++) {
+      define(attrs, keys[i] as string, text.slice(valueStart[i], valueEnd[i]));
+      define(valueAt, keys[i] as string, valueStart[i] as number);
+    }
     const element: XmlElement = {
       name,
       ns,
@@ -294,7 +333,8 @@ class Scanner {
    * declarations (xml and xmlns reserved, no empty prefixed URI), prefixes declared, and no
    * attribute twice under two prefixes of one namespace. Returns the element's namespace.
    */
-  private namespaces(name: string, lt: number, attrs: Record<string, string>, keys: string[], keyAt: number[]): string | undefined {
+  private namespaces(name: string, lt: number): string | undefined {
+    const { keys, keyAt, valueStart, valueEnd } = this;
     let prefixed = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
@@ -302,7 +342,7 @@ class Scanner {
       if (key.charCodeAt(0) === 0x78 /* x */ && (key === "xmlns" || key.startsWith("xmlns:"))) {
         const prefix = key === "xmlns" ? "" : key.slice(6);
         if (prefix !== "") this.qname(key, lt);
-        const uri = attrValue(attrs[key] as string);
+        const uri = attrValue(this.text.slice(valueStart[i], valueEnd[i]));
         if (prefix === "xml") {
           if (uri !== XML_NS) this.fail(`the prefix 'xml' is bound to ${XML_NS} and to nothing else`, at, "namespace error: ");
         } else if (prefix === "xmlns") this.fail("the prefix 'xmlns' cannot be declared", at, "namespace error: ");

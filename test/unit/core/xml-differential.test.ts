@@ -7,8 +7,8 @@
 // For every document:
 // - the verdicts agree: what the hook reads, xmllint reads without error (namespace errors
 //   count as errors: libvirt never writes them); what xmllint reads, the hook reads, except for
-//   the encodings it refuses on purpose (its error then names the encoding) and namespace names
-//   that libxml2 finds are not URIs (not checked here);
+//   the encodings it refuses on purpose (its error then names the encoding), a NUL byte (where
+//   xmllint stops reading) and namespace names that libxml2 finds are not URIs (not checked here);
 // - where both read it: the domain name is XPath's string(/domain/name[1]) as xmllint gives it;
 //   fast-xml-parser (for UTF-8 without a DOCTYPE) finds the same tree; the hook's output at
 //   migrate is the input's bytes with only the filterref added.
@@ -145,8 +145,11 @@ function xmllintName(file: string): string {
   return r.stdout.replace(/\n$/, "");
 }
 
-/** Refusals of a document libxml2 reads that are on purpose: an encoding the hook does not decode exactly. */
-const ON_PURPOSE = /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark/;
+/**
+ * Refusals of a document libxml2 reads that are on purpose: an encoding the hook does not decode
+ * exactly, and a NUL byte, where xmllint stops reading (after the root it then sees nothing wrong).
+ */
+const ON_PURPOSE = /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML/;
 /** libxml2 checks namespace names as URIs; the hook does not. */
 const NOT_CHECKED = /is not a valid URI/;
 

@@ -647,6 +647,8 @@ export function children(element: XmlElement, name: string): XmlElement[] {
  * whatever its prefix; namespace declarations are not attributes to it.
  */
 export function attrKey(element: XmlElement, name: string): string | undefined {
+  // A qualified name asks for that attribute as written.
+  if (name.includes(":")) return Object.hasOwn(element.attrs, name) ? name : undefined;
   for (const key in element.attrs) {
     const colon = key.indexOf(":");
     if (colon === -1 ? key === name : key.slice(colon + 1) === name && !key.startsWith("xmlns:")) return key;

@@ -164,6 +164,9 @@ describe("as libxml2 and libvirt read it", () => {
     const [f, g] = parseXml(text, "f").children as [XmlElement, XmlElement];
     expect(attr(f, "filter")).toBe("a");
     expect(attr(g, "filter")).toBe("c");
+    // A qualified name asks for that attribute as written.
+    expect(attr(g, "p:filter")).toBe("d");
+    expect(attr(g, "q:filter")).toBeUndefined();
   });
 
   it("child() finds elements in no namespace only, as libvirt's XPath does", () => {

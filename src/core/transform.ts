@@ -19,10 +19,11 @@ import {
   namespaceOf,
   parseXml,
   textContent,
+  valueStart,
   type Retain,
   type XmlElement,
 } from "./xml.js";
-import { spliceBytes, type Edit, type XmlBytes } from "./xml-bytes.js";
+import { applyEdits, spliceBytes, type Edit, type XmlBytes } from "./xml-bytes.js";
 
 export type NicStatus = "compliant" | "missing" | "exempt" | "ineligible" | "other-filter";
 
@@ -140,9 +141,9 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
   const onEnd = (e: XmlElement) => {
     if (e.name !== "interface" || e.ns !== undefined) return;
     const parent = e.parent;
-    if (parent === undefined) found.push(nicOf(e));
+    if (parent === undefined) found.push(nicOf(xml, e));
     else if (parent.name === "devices") {
-      found.push(nicOf(e));
+      found.push(nicOf(xml, e));
       parent.children.pop();
     }
   };
@@ -243,7 +244,7 @@ interface Nic {
   virtualport: boolean;
 }
 
-function nicOf(e: XmlElement): Nic {
+function nicOf(text: string, e: XmlElement): Nic {
   const get = (el: XmlElement | undefined, name: string) => (el ? attr(el, name) : undefined);
   const source = child(e, "source");
   const ref = child(e, "filterref");
@@ -263,7 +264,7 @@ function nicOf(e: XmlElement): Nic {
     sourceDev: get(source, "dev"),
     targetDev: get(child(e, "target"), "dev"),
     filter: ref ? (get(ref, "filter") ?? "") : undefined,
-    filterAt: ref && key !== undefined ? (ref.valueAt[key] as number) : -1,
+    filterAt: ref && key !== undefined ? valueStart(text, ref, key) : -1,
     filterLength: ref && key !== undefined ? (ref.attrs[key] as string).length : -1,
     virtualport: child(e, "virtualport") !== undefined,
   };
@@ -375,19 +376,6 @@ function readBool(xml: string, element: XmlElement, file: string): boolean {
 
 function metadataError(xml: string, element: XmlElement, file: string, message: string): XmlError {
   return new XmlError(`${METADATA_NS} metadata: ${message}`, { file, line: lineAt(xml, element.start) });
-}
-
-function applyEdits(xml: string, edits: Edit[]): string {
-  if (edits.length === 0) return xml;
-  // Edits come in document order and never overlap; join the untouched stretches between them.
-  const parts: string[] = [];
-  let pos = 0;
-  for (const e of edits) {
-    parts.push(xml.slice(pos, e.at), e.insert);
-    pos = e.at + e.remove;
-  }
-  parts.push(xml.slice(pos));
-  return parts.join("");
 }
 
 /** `<filterref filter='NAME'/>` as the last child, on its own line and indented like its siblings. */

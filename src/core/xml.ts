@@ -19,8 +19,8 @@ export interface XmlElement {
   ns: string | undefined;
   /** Attribute values as written: entity and character references are not decoded here. */
   attrs: Readonly<Record<string, string>>;
-  /** Offset of the first character of each attribute's value (just past its opening quote). */
-  valueAt: Readonly<Record<string, number>>;
+  /** Whether an attribute other than a namespace declaration has a prefix. */
+  prefixedAttrs: boolean;
   /** Offset of the '<' of the first child element, kept or not; -1 when there is none. */
   firstChild: number;
   /** Offset of '<' in the text. */
@@ -176,8 +176,11 @@ class Scanner {
           this.onEnd?.(open);
         }
         const mark = marks.pop() as number;
-        this.nsPrefix.length = mark;
-        this.nsUri.length = mark;
+        // Setting an array's length is a slow path: only when the element declared something.
+        if (this.nsPrefix.length !== mark) {
+          this.nsPrefix.length = mark;
+          this.nsUri.length = mark;
+        }
         this.pos = p + 1;
       } else if (c === 0x21 /* ! */) {
         if (text.startsWith("<!--", lt)) this.comment(lt);
@@ -203,8 +206,10 @@ class Scanner {
         const element = this.startTag(lt, parent, depth === 0);
         if (depth === 0) root = element;
         if (this.closed) {
-          this.nsPrefix.length = mark;
-          this.nsUri.length = mark;
+          if (this.nsPrefix.length !== mark) {
+            this.nsPrefix.length = mark;
+            this.nsUri.length = mark;
+          }
           if (element) this.onEnd?.(element);
         } else {
           names.push(this.tagName);
@@ -224,15 +229,21 @@ class Scanner {
   private readonly keyAt: number[] = [];
   private readonly valueStart: number[] = [];
   private readonly valueEnd: number[] = [];
+  /** How many of the arrays' entries are the current tag's. */
+  private count = 0;
   private keySet: Set<string> | undefined;
+  private prefixed = false;
   /** Next '<' at or after some offset; recomputed once the scan has passed it. */
   private lt = -1;
 
   /** Whether the current tag already has this attribute (a set only for tags with many). */
   private seen(key: string): boolean {
-    const { keys } = this;
-    if (keys.length < 16) return keys.includes(key);
-    if (keys.length === 16 || this.keySet === undefined) this.keySet = new Set(keys);
+    const { keys, count } = this;
+    if (count < 16) {
+      for (let i = 0; i < count; i++) if (keys[i] === key) return true;
+      return false;
+    }
+    if (count === 16 || this.keySet === undefined) this.keySet = new Set(keys.slice(0, 16));
     if (this.keySet.has(key)) return true;
     this.keySet.add(key);
     return false;
@@ -265,7 +276,8 @@ class Scanner {
     // The attributes go to arrays kept from tag to tag: most elements are not kept, and
     // building nothing for them keeps memory and time down on large documents.
     const { keys, keyAt, valueStart, valueEnd } = this;
-    keys.length = keyAt.length = valueStart.length = valueEnd.length = 0;
+    let count = 0;
+    this.count = 0;
     let tagEnd = -1;
     let selfClosing = false;
     for (;;) {
@@ -291,13 +303,15 @@ class Scanner {
       if (c !== 0x22 && c !== 0x27) this.badTag(name, at);
       const close = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
       if (close === -1) this.badTag(name, at);
-      if (this.nextLt(p + 1) < close) this.badTag(name, at);
-      if (this.seen(key)) this.fail(`attribute '${key}' is given twice`, at);
-      this.refs(p + 1, close);
-      keys.push(key);
-      keyAt.push(at0);
-      valueStart.push(p + 1);
-      valueEnd.push(close);
+      // The calls are skipped where the cached positions already answer: this runs for every attribute.
+      if ((this.lt > p ? this.lt : this.nextLt(p + 1)) < close) this.badTag(name, at);
+      if (count !== 0 && this.seen(key)) this.fail(`attribute '${key}' is given twice`, at);
+      if (this.amp !== -2 && this.amp < close) this.refs(p + 1, close);
+      keys[count] = key;
+      keyAt[count] = at0;
+      valueStart[count] = p + 1;
+      valueEnd[count] = close;
+      this.count = ++count;
       at = close + 1;
     }
     this.pos = tagEnd;
@@ -306,16 +320,17 @@ class Scanner {
     const ns = this.namespaces(name, lt);
     if (!isRoot && !(parent && this.retain(parent, name, ns))) return undefined;
     const attrs: Record<string, string> = {};
-    const valueAt: Record<string, number> = {};
-    for (let i = 0; i < keys.length; i++) {
-      define(attrs, keys[i] as string, text.slice(valueStart[i], valueEnd[i]));
-      define(valueAt, keys[i] as string, valueStart[i] as number);
+    for (let i = 0; i < count; i++) {
+      const key = keys[i] as string;
+      const value = text.slice(valueStart[i], valueEnd[i]);
+      if (key === "__proto__") define(attrs, key, value);
+      else attrs[key] = value;
     }
     const element: XmlElement = {
       name,
       ns,
       attrs,
-      valueAt,
+      prefixedAttrs: this.prefixed,
       firstChild: -1,
       start: lt,
       tagEnd,
@@ -334,9 +349,12 @@ class Scanner {
    * attribute twice under two prefixes of one namespace. Returns the element's namespace.
    */
   private namespaces(name: string, lt: number): string | undefined {
-    const { keys, keyAt, valueStart, valueEnd } = this;
+    const { keys, keyAt, valueStart, valueEnd, count } = this;
+    this.prefixed = false;
+    // Most elements: no attributes, no prefix, no declarations in scope.
+    if (count === 0 && this.nsPrefix.length === 0 && name.indexOf(":") === -1) return undefined;
     let prefixed = 0;
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = 0; i < count; i++) {
       const key = keys[i] as string;
       const at = keyAt[i] as number;
       if (key.charCodeAt(0) === 0x78 /* x */ && (key === "xmlns" || key.startsWith("xmlns:"))) {
@@ -363,8 +381,9 @@ class Scanner {
       if (ns === undefined) this.fail(`namespace prefix '${prefix}' of <${name}> is not declared`, lt, "namespace error: ");
     }
     if (prefixed > 0) {
+      this.prefixed = true;
       const seen = prefixed > 1 ? new Set<string>() : undefined;
-      for (let i = 0; i < keys.length; i++) {
+      for (let i = 0; i < count; i++) {
         const key = keys[i] as string;
         if (!key.includes(":") || key.startsWith("xmlns:")) continue;
         const at = keyAt[i] as number;
@@ -555,7 +574,7 @@ class Scanner {
   }
 }
 
-/** Sets a property, "__proto__" included: an attribute name like any other, not the object's prototype. */
+/** Sets a property, "__proto__" too: an attribute name like any other, not the object's prototype. */
 function define<T>(record: Record<string, T>, key: string, value: T): void {
   if (key === "__proto__") Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
   else record[key] = value;
@@ -647,8 +666,8 @@ export function children(element: XmlElement, name: string): XmlElement[] {
  * whatever its prefix; namespace declarations are not attributes to it.
  */
 export function attrKey(element: XmlElement, name: string): string | undefined {
-  // A qualified name asks for that attribute as written.
-  if (name.includes(":")) return Object.hasOwn(element.attrs, name) ? name : undefined;
+  // A qualified name asks for that attribute as written; without prefixed attributes, so does any.
+  if (!element.prefixedAttrs || name.includes(":")) return Object.hasOwn(element.attrs, name) ? name : undefined;
   for (const key in element.attrs) {
     const colon = key.indexOf(":");
     if (colon === -1 ? key === name : key.slice(colon + 1) === name && !key.startsWith("xmlns:")) return key;
@@ -660,6 +679,25 @@ export function attrKey(element: XmlElement, name: string): string | undefined {
 export function attr(element: XmlElement, name: string, _file?: string, _text?: string): string | undefined {
   const key = attrKey(element, name);
   return key === undefined ? undefined : attrValue(element.attrs[key] as string);
+}
+
+/**
+ * Where the value of the attribute `key` (as written) starts in the element's start tag: read
+ * again as the scanner read it (name, '=', quote), never searched for with a pattern.
+ */
+export function valueStart(text: string, element: XmlElement, key: string): number {
+  let p = element.start + 1 + element.name.length;
+  for (;;) {
+    while (isXmlSpace(text.charCodeAt(p))) p++;
+    const c = text.charCodeAt(p);
+    if (c === 0x3e || c === 0x2f) throw new Error(`internal: no attribute '${key}' in <${element.name}>`);
+    let q = p;
+    while (!isXmlSpace(text.charCodeAt(q)) && text.charCodeAt(q) !== 0x3d) q++;
+    const name = text.slice(p, q);
+    while (text.charCodeAt(q) !== 0x22 && text.charCodeAt(q) !== 0x27) q++;
+    if (name === key) return q + 1;
+    p = text.indexOf(text[q] as string, q + 1) + 1;
+  }
 }
 
 /** The namespace URI an element is in, as the scanner resolved it (declarations decoded). */

@@ -111,6 +111,7 @@ const { values: opt } = parseArgs({
     "no-fail": { type: "boolean", default: false },
     "nic-address": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    "diff-runs": { type: "string", default: process.env.BENCH_DIFF_RUNS ?? "20000" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
@@ -311,6 +312,34 @@ for (const n of SIZES) {
 }
 const dom = (n, compliant) => domains[`${n}/${compliant ? "c" : "o"}`];
 
+// Large inputs for the memory target (peak RSS <= 2 x that of `node -e 0` + 3 x the input, for
+// any input up to 16 MiB, time linear in size): the shapes that made the hook's memory grow far
+// beyond the input, each a compliant domain whose bulk is the user's own metadata, plus the
+// most NICs a domain can have (65536, every PCI address), and a nesting libxml2 refuses.
+const MIB = 1024 * 1024;
+function bigDomain(id, bulk) {
+  const head = `<domain type='kvm'>\n  <name>${id}</name>\n  <metadata>\n    `;
+  const tail = `\n  </metadata>\n  <devices>\n    <interface type='bridge'>\n      <mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n      <filterref filter='${FILTER}'/>\n    </interface>\n  </devices>\n</domain>\n`;
+  return Buffer.concat([Buffer.from(head), bulk, Buffer.from(tail)]);
+}
+const fill = (unit, bytes) => Buffer.from(unit.repeat(Math.floor(bytes / Buffer.byteLength(unit))));
+const MEMORY = [
+  { id: "mem-elements4", label: "4 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements4", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 4 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-elements16", label: "16 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-lines16", label: "16 MiB of line feeds in metadata", xml: bigDomain("mem-lines16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("\n", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-text16", label: "16 MiB of text, one CJK character (a two-byte string)", xml: bigDomain("mem-text16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>中"), fill("x", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
+  { id: "mem-deep", label: "1.3 million levels of nesting (refused)", xml: bigDomain("mem-deep", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB), Buffer.from("</u:m>")])), refused: true },
+  {
+    id: "mem-nics",
+    label: "65536 NICs",
+    xml: Buffer.from(domainXml(65536, true).xml.toString("utf8").replace("<name>bench-65536-compliant</name>", "<name>mem-nics</name>")),
+  },
+];
+for (const m of MEMORY) {
+  m.name = m.id;
+  m.file = put(`domains/${m.id}.xml`, m.xml);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running processes
 
@@ -398,6 +427,15 @@ function scenarios() {
   for (const n of [64, 4096]) {
     const d = dom(n, false);
     list.push({ id: `py-migrate${n}`, node, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
+  }
+  for (const m of MEMORY) {
+    const check = m.refused
+      ? (sc, i, r) => {
+          if (r.status !== 2 || r.stdout.length || !/nested more than 256 levels/.test(r.stderr.toString())) fail(sc, i, r, "expected a refusal of the nesting (exit 2)");
+        }
+      : expectQuiet;
+    // On the first Node only: memory grows with the input the same way on every Node.
+    list.push({ id: m.id, node, label: `hook: \`prepare begin\`, ${m.label} (${kb(m.xml.length)})`, calls: [hookCall([node.hook], m, "prepare", "begin")], check: [check], memory: m });
   }
   list.push({ id: "py-lifecycle", node, label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
   return list;
@@ -591,6 +629,20 @@ for (const node of NODES) {
   add("lifecycle", "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", lifeVsPy, "< 1 (faster)", lifeVsPy < 1);
 }
 
+// The memory target of issue 12, on the first Node: peak RSS <= 2 x that of `node -e 0` + 3 x the
+// input, and time linear in the input's size.
+{
+  const node = NODES[0];
+  const base = row(zeroOf(node).id);
+  for (const m of MEMORY) {
+    const limit = 2 * base.kib + (3 * m.xml.length) / 1024;
+    const r = row(m.id);
+    targets.push({ node, id: m.id, what: `\`prepare begin\`, ${m.label}: peak RSS, MB (limit 2 x \`node -e 0\` + 3 x ${kb(m.xml.length)})`, shown: (r.kib / 1024).toFixed(1), target: `<= ${(limit / 1024).toFixed(1)}`, ok: r.kib <= limit });
+  }
+  const g = (row("mem-elements16").ms - base.ms) / (row("mem-elements4").ms - base.ms);
+  targets.push({ node, id: "mem-elements16", what: "metadata elements, linear growth: (t16MiB - t0) / (t4MiB - t0)", shown: fmtX(g), target: "<= 4.5", ok: row("mem-elements4").ms > base.ms && g <= 4.5 });
+}
+
 function measurements(node) {
   const mine = [zeroOf(node), ...SCENARIOS.filter((sc) => sc.node === node && (node === NODES[0] || !sc.id.startsWith("py-")))];
   return mdTable(
@@ -616,6 +668,28 @@ const summary = mdTable(
       `${T.prepare4} / ${T.migrate64} / ${T.lifecycle} / RSS ${T.rss}`, own.every((t) => t.ok) ? "yes" : `**NO** (${own.filter((t) => !t.ok).length} missed)`];
   }),
 );
+// The differential test of the XML reading against xmllint and fast-xml-parser
+// (test/unit/core/xml-differential.test.ts), run longer than in `npm test` and with a new seed.
+const DIFF_RUNS = positiveInt(opt["diff-runs"], "--diff-runs");
+const diffSeed = Math.floor(Math.random() * 2 ** 31);
+const diffReport = path.join(TMP, "diff.json");
+process.stderr.write(`bench: differential XML test, ${DIFF_RUNS} documents, seed ${diffSeed}\n`);
+const diffRun = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "unit", "test/unit/core/xml-differential.test.ts"], {
+  cwd: ROOT, encoding: "utf8", env: { ...process.env, NWFH_DIFF_RUNS: String(DIFF_RUNS), NWFH_DIFF_SEED: String(diffSeed), NWFH_DIFF_REPORT: diffReport },
+});
+const diffTally = existsSync(diffReport) ? JSON.parse(readFileSync(diffReport, "utf8")) : undefined;
+if (diffRun.status !== 0) process.stderr.write(`${diffRun.stdout.slice(-4000)}\n${diffRun.stderr.slice(-2000)}\n`);
+targets.push({
+  node: NODES[0],
+  id: "xml-diff",
+  what: `XML reading against xmllint and fast-xml-parser: ${DIFF_RUNS} generated and mutated documents, seed ${diffSeed}`,
+  shown: diffRun.status === 0 && diffTally
+    ? `agree (${diffTally.both} read by both, ${diffTally.neither} refused by both, ${diffTally.onPurpose} encodings refused on purpose, ${diffTally.unchecked} URI checks skipped)`
+    : "**disagree** (see the output above; replay with NWFH_DIFF_SEED)",
+  target: "agree",
+  ok: diffRun.status === 0 && diffTally !== undefined,
+});
+
 const targetTable = mdTable(["Node", "target", "measured", "wanted", "pass"], targets.map((t) => [t.node.version, t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
 const allOk = targets.every((t) => t.ok);
 

@@ -21,14 +21,15 @@ export interface RunOptions {
 
 export interface Context {
   env: Readonly<Record<string, string | undefined>>;
-  stdout(text: string): void;
+  /** Text (written as UTF-8) or bytes, written as they are. */
+  stdout(text: string | Uint8Array): void;
   stderr(text: string): void;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
   stdinIsTTY: boolean;
   /** Terminal width, when stdout is a terminal. */
   columns: number | undefined;
-  readStdin(): string;
+  readStdin(): Uint8Array;
   /** The effective uid (0 for root). */
   euid: number | undefined;
   /** The absolute path of the Node binary running the CLI: the installed hook's interpreter. */

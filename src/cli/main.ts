@@ -258,7 +258,7 @@ function report(ctx: Context, error: unknown): number {
 }
 
 /** Writes everything, synchronously; a closed pipe (`| head`) ends the output quietly. */
-function writer(fd: number): (text: string) => void {
+function writer(fd: number): (text: string | Uint8Array) => void {
   let closed = false;
   return (text) => {
     if (closed) return;

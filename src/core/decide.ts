@@ -6,6 +6,7 @@ import type { HostFacts } from "./host-facts.js";
 import type { Policy } from "./policy.js";
 import { shellWord } from "./shell-word.js";
 import { transform, type NicReport } from "./transform.js";
+import type { XmlBytes } from "./xml-bytes.js";
 
 /** A syslog priority, as the hook shell (src/host/syslog.ts) writes it. */
 export type Priority = "err" | "warning" | "notice";
@@ -16,7 +17,8 @@ export const EXIT_ERROR = 2;
 
 export interface HookOutcome {
   exitCode: number;
-  stdout?: string;
+  /** The domain XML for libvirt: bytes when the input came as bytes (decodeXml()), else text. */
+  stdout?: string | Uint8Array;
   /** One line, without the trailing newline. */
   stderr?: string;
   log?: { priority: Priority; message: string };
@@ -41,8 +43,9 @@ export function describeNic(nic: NicReport): string {
   return `${nic.mac ?? `interface #${nic.index + 1}`} (${parts.join(", ")})`;
 }
 
-export function decide(op: HookOp, domainArg: string, xml: string, policy: Policy, host: HostFacts): HookOutcome {
-  const result = transform(xml, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain" });
+export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, policy: Policy, host: HostFacts): HookOutcome {
+  const xml = typeof input === "string" ? input : input.bytes;
+  const result = transform(input, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain" });
   const domain = result.domain ?? domainArg;
   const filter = policy.filter;
   const enforce = policy.onMissing === "enforce";
@@ -90,7 +93,7 @@ function refuse(message: string): HookOutcome {
   return { exitCode: EXIT_REFUSED, stderr: `${PRODUCT}: ${message}`, log: { priority: "err", message } };
 }
 
-function warn(exitCode: number, stdout: string | undefined, message: string, notes: string[]): HookOutcome {
+function warn(exitCode: number, stdout: string | Uint8Array | undefined, message: string, notes: string[]): HookOutcome {
   const full = [message, ...notes].join("; ");
   const outcome: HookOutcome = { exitCode, stderr: `${PRODUCT}: warning: ${full}`, log: { priority: "warning", message: full } };
   if (stdout !== undefined) outcome.stdout = stdout;

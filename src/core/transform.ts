@@ -2,24 +2,28 @@
 // facts in; the same text with a filterref spliced into each eligible NIC that lacks it, and a
 // report of every NIC, out.
 import { FILTERABLE_TYPES, METADATA_NS } from "./constants.js";
-import { XmlError, lineOf } from "./errors.js";
+import { XmlError } from "./errors.js";
 import type { HostFacts } from "./host-facts.js";
 import { classifyNetwork, type NetworkClass } from "./network.js";
 import { isActive, type Policy } from "./policy.js";
 import { globMatcher } from "./glob.js";
 import {
   attr,
+  attrKey,
   child,
-  endTagStart,
-  isSelfClosing,
+  children,
   isXmlSpace,
+  lineAt,
+  lineCounter,
   localName,
   namespaceOf,
   parseXml,
-  startTagEnd,
   textContent,
+  valueStart,
+  type Retain,
   type XmlElement,
 } from "./xml.js";
+import { applyEdits, spliceBytes, type Edit, type XmlBytes } from "./xml-bytes.js";
 
 export type NicStatus = "compliant" | "missing" | "exempt" | "ineligible" | "other-filter";
 
@@ -64,8 +68,9 @@ export interface Span {
   end: number;
 }
 
-export interface TransformResult {
-  xml: string;
+export interface TransformResult<Out extends string | Uint8Array = string> {
+  /** The output, of the input's kind: text for text, the input's own bytes (edited) for bytes. */
+  xml: Out;
   changed: boolean;
   /** The domain's <name>; undefined for a lone <interface>. */
   domain: string | undefined;
@@ -93,25 +98,68 @@ interface Exemptions {
   macs: Set<string>;
 }
 
+/** What <interface> children judge() reads. */
+const NIC_CHILDREN: ReadonlySet<string> = new Set(["mac", "source", "filterref", "virtualport", "target"]);
+
 /**
- * Accepts a <domain> or, for hot-plug, a single <interface>. Throws XmlError for input that is
+ * The elements transform reads, and no others: a domain's <name>, <devices> and <metadata>,
+ * the <interface>s of every <devices>, what judge() reads of each, and this product's policy
+ * elements in <metadata>. Everything else (a large <metadata> of the user's, say) is checked by
+ * the scanner and not kept, so that memory does not grow with it.
+ */
+const retainNics: Retain = (parent, name, ns) => {
+  const grand = parent.parent;
+  if (grand === undefined) {
+    // The root's children; a lone <interface>'s are what judge() reads.
+    if (ns !== undefined) return false;
+    return parent.name === "interface" ? NIC_CHILDREN.has(name) : name === "name" || name === "devices" || name === "metadata";
+  }
+  if (grand.parent === undefined) {
+    if (parent.name === "metadata" && parent.ns === undefined) return ns === METADATA_NS;
+    return parent.name === "devices" && parent.ns === undefined && name === "interface" && ns === undefined;
+  }
+  if (grand.parent.parent !== undefined) return false;
+  // Inside a policy element everything is kept, so that readMetadata() refuses what it does not know.
+  if (parent.ns === METADATA_NS) return true;
+  return parent.name === "interface" && ns === undefined && NIC_CHILDREN.has(name);
+};
+
+/**
+ * Accepts a <domain> or, for hot-plug, a single <interface>, as text or as bytes (decoded
+ * with decodeXml(), whose bytes the output then edits). Throws XmlError for input that is
  * malformed or not one of those; never returns partial output.
  */
-export function transform(xml: string, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult {
+export function transform(input: string, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string>;
+export function transform(input: XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<Uint8Array>;
+export function transform(input: string | XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string | Uint8Array>;
+export function transform(input: string | XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string | Uint8Array> {
   const { file } = options;
-  const root = parseXml(xml, file);
-  let nicElements: XmlElement[];
+  const xml = typeof input === "string" ? input : input.text;
+  // Each NIC is read into a small record when its end tag is reached, and its elements let go:
+  // a domain may have tens of thousands of NICs, and its metadata may come after them.
+  const found: Nic[] = [];
+  const onEnd = (e: XmlElement) => {
+    if (e.name !== "interface" || e.ns !== undefined) return;
+    const parent = e.parent;
+    if (parent === undefined) found.push(nicOf(xml, e));
+    else if (parent.name === "devices") {
+      found.push(nicOf(xml, e));
+      parent.children.pop();
+    }
+  };
+  const root = parseXml(xml, file, { retain: retainNics, onEnd });
+  let nicElements: Nic[];
   let domain: string | undefined;
   let exemptions: Exemptions = { domain: undefined, macs: new Set() };
   if (root.name === "domain" && options.root !== "interface") {
     domain = domainName(xml, root, file);
-    const devices = child(root, "devices");
-    nicElements = devices ? devices.children.filter((c) => c.name === "interface") : [];
+    // libvirt reads ./devices/interface: the interfaces of every <devices>, not just the first.
+    nicElements = root.name === "domain" ? found : [];
     exemptions = domainExemptions(xml, root, domain, policy, file);
   } else if (root.name === "interface" && options.root !== "domain") {
-    nicElements = [root];
+    nicElements = found;
     if (options.owner) {
-      const owner = parseXml(options.owner.xml, options.owner.file);
+      const owner = parseXml(options.owner.xml, options.owner.file, { retain: retainNics });
       if (owner.name !== "domain") throw new XmlError(`expected a <domain>, found <${owner.name}>`, { file: options.owner.file });
       exemptions = domainExemptions(options.owner.xml, owner, domainName(options.owner.xml, owner, options.owner.file), policy, options.owner.file);
     }
@@ -119,7 +167,7 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
     const expected = { domain: "a <domain>", interface: "an <interface>", either: "a <domain> (or a single <interface>)" }[options.root ?? "either"];
     throw new XmlError(`expected ${expected}, found <${root.name}>`, {
       file,
-      line: lineOf(xml, root.start),
+      line: lineAt(xml, root.start),
     });
   }
   if (!isActive(policy)) exemptions.domain = "policy-off";
@@ -127,11 +175,14 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
   const nics: NicReport[] = [];
   const edits: Edit[] = [];
   const networks = networkResolver(host);
+  const lineOf = lineCounter(xml);
   // NICs never nest and each gets at most one edit inside it: a NIC's place in the output is its
   // place in the input, shifted by the edits before it and its own.
   let shift = 0;
   nicElements.forEach((nic, index) => {
-    const report = judge(xml, nic, index, policy, host, networks, exemptions, file);
+    // Let each NIC's record go once judged: memory holds the reports, not both.
+    (nicElements as (Nic | undefined)[])[index] = undefined;
+    const report = judge(nic, index, lineOf(nic.start), policy, host, networks, exemptions);
     nics.push(report);
     const start = nic.start + shift;
     let edit: Edit | undefined;
@@ -140,16 +191,17 @@ export function transform(xml: string, policy: Policy, host: HostFacts, options:
       edit = insertFilterref(xml, nic, policy.filter);
       report.action = "injected";
     } else if (report.status === "other-filter" && policy.onExisting === "replace") {
-      edit = replaceFilter(xml, nic, policy.filter, file);
+      edit = replaceFilter(nic, policy.filter, file, xml);
       report.action = "replaced";
     }
     if (edit) {
       edits.push(edit);
       shift += edit.insert.length - edit.remove;
     }
-    report.output = { start, end: nic.end + shift };
+    if (start !== nic.start || shift !== 0) report.output = { start, end: nic.end + shift };
   });
-  return { xml: applyEdits(xml, edits), changed: edits.length > 0, domain, filter: policy.filter, nics };
+  const out = typeof input === "string" ? applyEdits(xml, edits) : spliceBytes(input, edits);
+  return { xml: out, changed: edits.length > 0, domain, filter: policy.filter, nics };
 }
 
 type NetworkResolver = (name: string, portgroup: string | undefined) => NetworkClass | undefined;
@@ -169,33 +221,75 @@ function networkResolver(host: HostFacts): NetworkResolver {
   };
 }
 
+/** What judge() and the splice need of an <interface>, read as libvirt reads it. */
+interface Nic {
+  name: string;
+  start: number;
+  tagEnd: number;
+  closeStart: number;
+  end: number;
+  firstChild: number;
+  type: string;
+  mac: string | undefined;
+  network: string | undefined;
+  portgroup: string | undefined;
+  bridge: string | undefined;
+  sourceDev: string | undefined;
+  targetDev: string | undefined;
+  /** The first filterref's filter attribute ("" when it has none); undefined: no filterref. */
+  filter: string | undefined;
+  /** Where that attribute's value is written, and its length as written (-1: nowhere). */
+  filterAt: number;
+  filterLength: number;
+  virtualport: boolean;
+}
+
+function nicOf(text: string, e: XmlElement): Nic {
+  const get = (el: XmlElement | undefined, name: string) => (el ? attr(el, name) : undefined);
+  const source = child(e, "source");
+  const ref = child(e, "filterref");
+  const key = ref ? attrKey(ref, "filter") : undefined;
+  return {
+    name: e.name,
+    start: e.start,
+    tagEnd: e.tagEnd,
+    closeStart: e.closeStart,
+    end: e.end,
+    firstChild: e.firstChild,
+    type: get(e, "type") ?? "",
+    mac: get(child(e, "mac"), "address")?.toLowerCase(),
+    network: get(source, "network"),
+    portgroup: get(source, "portgroup"),
+    bridge: get(source, "bridge"),
+    sourceDev: get(source, "dev"),
+    targetDev: get(child(e, "target"), "dev"),
+    filter: ref ? (get(ref, "filter") ?? "") : undefined,
+    filterAt: ref && key !== undefined ? valueStart(text, ref, key) : -1,
+    filterLength: ref && key !== undefined ? (ref.attrs[key] as string).length : -1,
+    virtualport: child(e, "virtualport") !== undefined,
+  };
+}
+
 function judge(
-  xml: string,
-  nic: XmlElement,
+  nic: Nic,
   index: number,
+  line: number,
   policy: Policy,
   host: HostFacts,
   networks: NetworkResolver,
   exemptions: Exemptions,
-  file: string,
 ): NicReport {
-  const get = (e: XmlElement | undefined, name: string) => (e ? attr(e, name, file, xml) : undefined);
-  const type = get(nic, "type") ?? "";
-  const macEl = child(nic, "mac");
-  const mac = get(macEl, "address")?.toLowerCase();
-  const sourceEl = child(nic, "source");
-  const filterEl = child(nic, "filterref");
-  const filter = filterEl ? (get(filterEl, "filter") ?? "") : undefined;
-  const network = type === "network" ? get(sourceEl, "network") : undefined;
-  const portgroup = type === "network" ? get(sourceEl, "portgroup") : undefined;
-  let bridge = type === "bridge" ? get(sourceEl, "bridge") : undefined;
+  const { type, mac, filter } = nic;
+  const network = type === "network" ? nic.network : undefined;
+  const portgroup = type === "network" ? nic.portgroup : undefined;
+  let bridge = type === "bridge" ? nic.bridge : undefined;
   let source: string | undefined;
   if (type === "network") source = network !== undefined && portgroup !== undefined ? `${network}/${portgroup}` : network;
   else if (type === "bridge") source = bridge;
-  else source = get(child(nic, "target"), "dev") ?? get(sourceEl, "dev");
+  else source = nic.targetDev ?? nic.sourceDev;
 
   const span = { start: nic.start, end: nic.end };
-  const report: NicReport = { index, line: lineOf(xml, nic.start), mac, type, source, filter, status: "compliant", input: span, output: span };
+  const report: NicReport = { index, line, mac, type, source, filter, status: "compliant", input: span, output: span };
   const mark = (status: NicStatus, reason: NicReason, detail?: string): NicReport => {
     report.status = status;
     report.reason = reason;
@@ -204,7 +298,7 @@ function judge(
   };
 
   if (!FILTERABLE_TYPES.has(type)) return mark("ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
-  if (child(nic, "virtualport")) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
+  if (nic.virtualport) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
   if (exemptions.domain !== undefined) return mark("exempt", exemptions.domain);
   if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark("exempt", "mac-policy");
   if (mac !== undefined && exemptions.macs.has(mac)) return mark("exempt", "nic-metadata");
@@ -225,9 +319,11 @@ function judge(
   return report;
 }
 
-function domainName(xml: string, domain: XmlElement, file: string): string | undefined {
+/** `string(./name[1])`, as libvirt reads it: untrimmed; empty means none. */
+function domainName(xml: string, domain: XmlElement, _file: string): string | undefined {
   const nameEl = child(domain, "name");
-  return nameEl ? textContent(xml, nameEl, file) : undefined;
+  const name = nameEl ? textContent(xml, nameEl) : "";
+  return name === "" ? undefined : name;
 }
 
 /** The domain's metadata exemptions, and the policy's exemption of its name. */
@@ -242,8 +338,7 @@ function domainExemptions(xml: string, domain: XmlElement, name: string | undefi
 /** Domain-wide and per-NIC exemptions from <metadata><policy xmlns="urn:nwfilter-hook:1">. */
 function readMetadata(xml: string, domain: XmlElement, file: string): Exemptions {
   const result: Exemptions = { domain: undefined, macs: new Set() };
-  for (const metadata of domain.children) {
-    if (metadata.name !== "metadata") continue;
+  for (const metadata of children(domain, "metadata")) {
     for (const policy of metadata.children) {
       if (namespaceOf(policy) !== METADATA_NS) continue;
       if (localName(policy) !== "policy") throw metadataError(xml, policy, file, `unknown element <${policy.name}> (expected policy)`);
@@ -254,7 +349,7 @@ function readMetadata(xml: string, domain: XmlElement, file: string): Exemptions
           throw metadataError(xml, nic, file, `unexpected element <${nic.name}> in the policy (expected interface)`);
         }
         checkAttrs(xml, nic, ["mac", "exempt"], file);
-        const mac = attr(nic, "mac", file, xml);
+        const mac = attr(nic, "mac");
         if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) {
           throw metadataError(xml, nic, file, `interface needs mac="xx:xx:xx:xx:xx:xx", got ${mac === undefined ? "none" : `'${mac}'`}`);
         }
@@ -273,44 +368,25 @@ function checkAttrs(xml: string, element: XmlElement, allowed: string[], file: s
 }
 
 function readBool(xml: string, element: XmlElement, file: string): boolean {
-  const value = attr(element, "exempt", file, xml);
+  const value = attr(element, "exempt");
   if (value === undefined || value === "false" || value === "0") return false;
   if (value === "true" || value === "1") return true;
   throw metadataError(xml, element, file, `exempt must be true or false, got '${value}'`);
 }
 
 function metadataError(xml: string, element: XmlElement, file: string, message: string): XmlError {
-  return new XmlError(`${METADATA_NS} metadata: ${message}`, { file, line: lineOf(xml, element.start) });
-}
-
-interface Edit {
-  at: number;
-  remove: number;
-  insert: string;
-}
-
-function applyEdits(xml: string, edits: Edit[]): string {
-  if (edits.length === 0) return xml;
-  // Edits come in document order and never overlap; join the untouched stretches between them.
-  const parts: string[] = [];
-  let pos = 0;
-  for (const e of edits) {
-    parts.push(xml.slice(pos, e.at), e.insert);
-    pos = e.at + e.remove;
-  }
-  parts.push(xml.slice(pos));
-  return parts.join("");
+  return new XmlError(`${METADATA_NS} metadata: ${message}`, { file, line: lineAt(xml, element.start) });
 }
 
 /** `<filterref filter='NAME'/>` as the last child, on its own line and indented like its siblings. */
-function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
+function insertFilterref(xml: string, nic: Nic, filter: string): Edit {
   const element = `<filterref filter='${filter}'/>`;
-  if (isSelfClosing(xml, nic)) {
+  if (nic.tagEnd === nic.end) {
     // `<interface .../>` becomes `<interface ...><filterref .../></interface>`.
     const slash = xml.lastIndexOf("/", nic.end - 1);
     return { at: slash, remove: nic.end - slash, insert: `>${element}</${nic.name}>` };
   }
-  const close = endTagStart(xml, nic);
+  const close = nic.closeStart;
   let contentEnd = close;
   while (contentEnd > nic.start && isXmlSpace(xml.charCodeAt(contentEnd - 1))) contentEnd--;
   const gap = xml.slice(contentEnd, close);
@@ -321,23 +397,22 @@ function insertFilterref(xml: string, nic: XmlElement, filter: string): Edit {
 }
 
 /** The indentation of the NIC's first child when it starts a line, else the NIC's own plus two spaces. */
-function childIndent(xml: string, nic: XmlElement, closingIndent: string): string {
-  const first = nic.children[0];
-  if (first) {
-    const lineStart = xml.lastIndexOf("\n", first.start - 1) + 1;
-    const before = xml.slice(lineStart, first.start);
-    if (lineStart > startTagEnd(xml, nic) && /^[ \t]*$/.test(before)) return before;
+function childIndent(xml: string, nic: Nic, closingIndent: string): string {
+  const first = nic.firstChild;
+  if (first !== -1) {
+    const lineStart = xml.lastIndexOf("\n", first - 1) + 1;
+    const before = xml.slice(lineStart, first);
+    if (lineStart > nic.tagEnd && /^[ \t]*$/.test(before)) return before;
   }
   const unit = closingIndent.includes("\t") ? "\t" : "  ";
   return closingIndent + unit;
 }
 
-/** Rewrites only the value of the first filterref's filter attribute, keeping its quotes and parameters. */
-function replaceFilter(xml: string, nic: XmlElement, filter: string, file: string): Edit {
-  const ref = child(nic, "filterref") as XmlElement;
-  const tag = xml.slice(ref.start, startTagEnd(xml, ref));
-  const m = /(\sfilter\s*=\s*)(["'])([^"']*)\2/.exec(tag);
-  if (!m) throw new XmlError("filterref without a filter attribute", { file, line: lineOf(xml, ref.start) });
-  const at = ref.start + m.index + (m[1] as string).length + 1;
-  return { at, remove: (m[3] as string).length, insert: filter };
+/**
+ * Rewrites only the value of the filter attribute libvirt reads on the first filterref, at the
+ * position the scanner found it, keeping its quotes and parameters.
+ */
+function replaceFilter(nic: Nic, filter: string, file: string, xml: string): Edit {
+  if (nic.filterAt === -1) throw new XmlError("filterref without a filter attribute", { file, line: lineAt(xml, nic.start) });
+  return { at: nic.filterAt, remove: nic.filterLength, insert: filter };
 }

@@ -5,13 +5,24 @@
 // on the hook at every VM start: on a 4-NIC domain fast-xml-parser's validator and parser alone
 // cost more than the hook's whole time budget (bench/RESULTS.md), and on 600 KB about five times
 // Node's start-up. test/unit/xml-oracle.test.ts holds this scanner to fast-xml-parser's results.
-import { XmlError, lineOf } from "./errors.js";
+//
+// It refuses what libxml2 (and so libvirt, which parses without XML_PARSE_HUGE) refuses: nesting
+// deeper than 256 levels below the root, names longer than 50,000 characters, and documents that
+// are not namespace-well-formed. Memory stays bounded by the input: the caller says which
+// elements it needs (`retain`), and the others are checked and forgotten.
+import { XmlError } from "./errors.js";
 
 export interface XmlElement {
   /** Qualified name as written, prefix included. */
   name: string;
+  /** The namespace URI the element is in (its prefix's, or the default namespace), if any. */
+  ns: string | undefined;
   /** Attribute values as written: entity and character references are not decoded here. */
   attrs: Readonly<Record<string, string>>;
+  /** Whether an attribute other than a namespace declaration has a prefix. */
+  prefixedAttrs: boolean;
+  /** Offset of the '<' of the first child element, kept or not; -1 when there is none. */
+  firstChild: number;
   /** Offset of '<' in the text. */
   start: number;
   /** Offset just past the '>' that ends the start tag (equal to `end` for `<x/>`). */
@@ -20,9 +31,32 @@ export interface XmlElement {
   closeStart: number;
   /** Offset just past the element's end ('>' of its end tag, or of '/>'). */
   end: number;
+  /** The child elements `retain` kept (all of them by default). */
   children: XmlElement[];
   parent: XmlElement | undefined;
 }
+
+/**
+ * Whether to keep a child element of a kept element (the root is always kept). A child that is
+ * not kept is still checked, but no element is built for it or for anything inside it.
+ */
+export type Retain = (parent: XmlElement, name: string, ns: string | undefined) => boolean;
+
+export interface ParseOptions {
+  retain?: Retain;
+  /**
+   * Called for each kept element once it is complete, children included; it may take the
+   * element out of its parent's children (the last one) to let it go, keeping what it needs.
+   */
+  onEnd?: (element: XmlElement) => void;
+}
+
+/** libxml2's limits without XML_PARSE_HUGE (parserInternals.h: xmlParserMaxDepth, XML_MAX_NAME_LENGTH). */
+export const MAX_DEPTH = 256;
+export const MAX_NAME_LENGTH = 50_000;
+
+const XML_NS = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
 
 // XML 1.0 (fifth edition) names, productions [4] and [4a]; U+10000-U+EFFFF as surrogate pairs,
 // which keeps the expressions out of the slower Unicode mode.
@@ -72,13 +106,18 @@ export function isXmlSpace(c: number): boolean {
  * entity declarations are refused outright rather than expanded, and the only entity references
  * accepted are XML's five predefined ones and character references.
  */
-export function parseXml(text: string, file: string): XmlElement {
+export function parseXml(text: string, file: string, options: ParseOptions = {}): XmlElement {
   if (text.trim() === "" || text === "\ufeff") throw new XmlError("empty document (expected XML)", { file });
-  return new Scanner(text, file).document();
+  return new Scanner(text, file, options.retain, options.onEnd).document();
 }
+
+const keepAll: Retain = () => true;
 
 class Scanner {
   private pos = 0;
+  /** Namespace bindings in scope, innermost last ("" is the default namespace; "" as URI: none). */
+  private readonly nsPrefix: string[] = [];
+  private readonly nsUri: string[] = [];
   /** Next '&' at or after some offset; recomputed once the scan has passed it. */
   private amp = -1;
   /** Next "]]>", likewise. */
@@ -87,6 +126,8 @@ class Scanner {
   constructor(
     private readonly text: string,
     private readonly file: string,
+    private readonly retain: Retain = keepAll,
+    private readonly onEnd?: (element: XmlElement) => void,
   ) {}
 
   document(): XmlElement {
@@ -102,33 +143,49 @@ class Scanner {
     }
     let root: XmlElement | undefined;
     let doctype = false;
-    const stack: XmlElement[] = [];
+    // The open elements: their names, starts, the kept element (or undefined) and where their
+    // namespace bindings begin. At most MAX_DEPTH + 1 deep.
+    const names: string[] = [];
+    const starts: number[] = [];
+    const kept: (XmlElement | undefined)[] = [];
+    const marks: number[] = [];
     const n = text.length;
     while (this.pos < n) {
       const lt = text.indexOf("<", this.pos);
       const textEnd = lt === -1 ? n : lt;
       if (textEnd > this.pos) {
-        if (stack.length > 0) this.charData(textEnd);
+        if (names.length > 0) this.charData(textEnd);
         else this.onlySpace(textEnd, root ? "text after the root element" : "text before the root element");
       }
       if (lt === -1) break;
       const c = text.charCodeAt(lt + 1);
       if (c === 0x2f /* / */) {
-        const open = stack.pop();
+        const openName = names.pop();
         const name = this.name(lt + 2);
         const p = this.skipSpace(lt + 2 + (name?.length ?? 0));
         if (name === undefined || text.charCodeAt(p) !== 0x3e /* > */) this.fail("malformed end tag", lt);
-        if (!open) this.fail(`end tag </${name}> without a start tag`, lt);
-        if (open.name !== name) {
-          this.fail(`end tag </${name}> does not match start tag <${open.name}> of line ${lineOf(text, open.start)}`, lt);
+        if (openName === undefined) this.fail(`end tag </${name}> without a start tag`, lt);
+        const openStart = starts.pop() as number;
+        if (openName !== name) {
+          this.fail(`end tag </${name}> does not match start tag <${openName}> of line ${lineAt(text, openStart)}`, lt);
         }
-        open.closeStart = lt;
-        open.end = p + 1;
-        this.pos = open.end;
+        const open = kept.pop();
+        if (open) {
+          open.closeStart = lt;
+          open.end = p + 1;
+          this.onEnd?.(open);
+        }
+        const mark = marks.pop() as number;
+        // Setting an array's length is a slow path: only when the element declared something.
+        if (this.nsPrefix.length !== mark) {
+          this.nsPrefix.length = mark;
+          this.nsUri.length = mark;
+        }
+        this.pos = p + 1;
       } else if (c === 0x21 /* ! */) {
         if (text.startsWith("<!--", lt)) this.comment(lt);
         else if (text.startsWith("<![CDATA[", lt)) {
-          if (stack.length === 0) this.fail("CDATA section outside the root element", lt);
+          if (names.length === 0) this.fail("CDATA section outside the root element", lt);
           const e = text.indexOf("]]>", lt + 9);
           if (e === -1) this.fail("unclosed CDATA section", lt);
           this.pos = e + 3;
@@ -140,26 +197,87 @@ class Scanner {
       } else if (c === 0x3f /* ? */) {
         this.pi(lt, bodyStart);
       } else {
-        const parent = stack[stack.length - 1];
-        if (!parent && root) this.fail("a second root element: a document has exactly one", lt);
-        const element = this.startTag(lt, parent);
-        if (parent) parent.children.push(element);
-        else root = element;
-        if (element.end === -1) stack.push(element);
+        const depth = names.length;
+        if (depth === 0 && root) this.fail("a second root element: a document has exactly one", lt);
+        // libxml2 refuses an element once MAX_DEPTH elements enclose the root's children.
+        if (depth > MAX_DEPTH) this.fail(`elements nested more than ${MAX_DEPTH} levels deep (libxml2, and so libvirt, refuses them)`, lt);
+        const parent = depth === 0 ? undefined : kept[depth - 1];
+        const mark = this.nsPrefix.length;
+        const element = this.startTag(lt, parent, depth === 0);
+        if (depth === 0) root = element;
+        if (this.closed) {
+          if (this.nsPrefix.length !== mark) {
+            this.nsPrefix.length = mark;
+            this.nsUri.length = mark;
+          }
+          if (element) this.onEnd?.(element);
+        } else {
+          names.push(this.tagName);
+          starts.push(lt);
+          kept.push(element);
+          marks.push(mark);
+        }
       }
     }
-    const open = stack[stack.length - 1];
-    if (open) this.fail(`element <${open.name}> is not closed`, open.start);
+    if (names.length > 0) this.fail(`element <${names[names.length - 1]}> is not closed`, starts[starts.length - 1] as number);
     if (!root) this.fail("no root element", n);
     return root;
   }
 
-  private startTag(lt: number, parent: XmlElement | undefined): XmlElement {
+  /** The current start tag's attributes: names, where each name and value starts, where each value ends. */
+  private readonly keys: string[] = [];
+  private readonly keyAt: number[] = [];
+  private readonly valueStart: number[] = [];
+  private readonly valueEnd: number[] = [];
+  /** How many of the arrays' entries are the current tag's. */
+  private count = 0;
+  private keySet: Set<string> | undefined;
+  private prefixed = false;
+  /** Next '<' at or after some offset; recomputed once the scan has passed it. */
+  private lt = -1;
+
+  /** Whether the current tag already has this attribute (a set only for tags with many). */
+  private seen(key: string): boolean {
+    const { keys, count } = this;
+    if (count < 16) {
+      for (let i = 0; i < count; i++) if (keys[i] === key) return true;
+      return false;
+    }
+    if (count === 16 || this.keySet === undefined) this.keySet = new Set(keys.slice(0, 16));
+    if (this.keySet.has(key)) return true;
+    this.keySet.add(key);
+    return false;
+  }
+
+  /** The offset of the next '<' at or after `from` (the text's length when there is none). */
+  private nextLt(from: number): number {
+    if (this.lt < from) {
+      const e = this.text.indexOf("<", from);
+      this.lt = e === -1 ? this.text.length : e;
+    }
+    return this.lt;
+  }
+
+  /** Set by startTag(): the tag's name, and whether it was written `<x/>`. */
+  private tagName = "";
+  private closed = false;
+
+  /**
+   * Reads a start tag and its namespace declarations (pushed onto the bindings in scope).
+   * Returns the element when it is kept: always the root, else when its parent is kept and
+   * `retain` says so.
+   */
+  private startTag(lt: number, parent: XmlElement | undefined, isRoot: boolean): XmlElement | undefined {
     const { text } = this;
     const name = this.name(lt + 1);
     if (name === undefined) this.fail("'<' that starts no tag (write &lt; in text)", lt);
+    if (parent && parent.firstChild === -1) parent.firstChild = lt;
     let at = lt + 1 + name.length;
-    const attrs: Record<string, string> = {};
+    // The attributes go to arrays kept from tag to tag: most elements are not kept, and
+    // building nothing for them keeps memory and time down on large documents.
+    const { keys, keyAt, valueStart, valueEnd } = this;
+    let count = 0;
+    this.count = 0;
     let tagEnd = -1;
     let selfClosing = false;
     for (;;) {
@@ -177,6 +295,7 @@ class Scanner {
       // An attribute: name, '=', a quoted value without '<'.
       const key = p > at ? this.name(p) : undefined;
       if (key === undefined) this.badTag(name, at);
+      const at0 = p;
       p = this.skipSpace(p + key.length);
       if (text.charCodeAt(p) !== 0x3d /* = */) this.badTag(name, at);
       p = this.skipSpace(p + 1);
@@ -184,19 +303,35 @@ class Scanner {
       if (c !== 0x22 && c !== 0x27) this.badTag(name, at);
       const close = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
       if (close === -1) this.badTag(name, at);
-      const value = text.slice(p + 1, close);
-      if (value.includes("<")) this.badTag(name, at);
-      if (Object.hasOwn(attrs, key)) this.fail(`attribute '${key}' is given twice`, at);
-      if (value.includes("&")) this.refs(p + 1, close);
-      // "__proto__" is an attribute name like any other, not the object's prototype.
-      if (key === "__proto__") Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
-      else attrs[key] = value;
+      // The calls are skipped where the cached positions already answer: this runs for every attribute.
+      if ((this.lt > p ? this.lt : this.nextLt(p + 1)) < close) this.badTag(name, at);
+      if (count !== 0 && this.seen(key)) this.fail(`attribute '${key}' is given twice`, at);
+      if (this.amp !== -2 && this.amp < close) this.refs(p + 1, close);
+      keys[count] = key;
+      keyAt[count] = at0;
+      valueStart[count] = p + 1;
+      valueEnd[count] = close;
+      this.count = ++count;
       at = close + 1;
     }
     this.pos = tagEnd;
-    return {
+    this.tagName = name;
+    this.closed = selfClosing;
+    const ns = this.namespaces(name, lt);
+    if (!isRoot && !(parent && this.retain(parent, name, ns))) return undefined;
+    const attrs: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const key = keys[i] as string;
+      const value = text.slice(valueStart[i], valueEnd[i]);
+      if (key === "__proto__") define(attrs, key, value);
+      else attrs[key] = value;
+    }
+    const element: XmlElement = {
       name,
+      ns,
       attrs,
+      prefixedAttrs: this.prefixed,
+      firstChild: -1,
       start: lt,
       tagEnd,
       closeStart: selfClosing ? tagEnd : -1,
@@ -204,6 +339,81 @@ class Scanner {
       children: [],
       parent,
     };
+    parent?.children.push(element);
+    return element;
+  }
+
+  /**
+   * Namespaces in XML 1.0, as libxml2 checks them: qualified names (one ':' at most, inside),
+   * declarations (xml and xmlns reserved, no empty prefixed URI), prefixes declared, and no
+   * attribute twice under two prefixes of one namespace. Returns the element's namespace.
+   */
+  private namespaces(name: string, lt: number): string | undefined {
+    const { keys, keyAt, valueStart, valueEnd, count } = this;
+    this.prefixed = false;
+    // Most elements: no attributes, no prefix, no declarations in scope.
+    if (count === 0 && this.nsPrefix.length === 0 && name.indexOf(":") === -1) return undefined;
+    let prefixed = 0;
+    for (let i = 0; i < count; i++) {
+      const key = keys[i] as string;
+      const at = keyAt[i] as number;
+      if (key.charCodeAt(0) === 0x78 /* x */ && (key === "xmlns" || key.startsWith("xmlns:"))) {
+        const prefix = key === "xmlns" ? "" : key.slice(6);
+        if (prefix !== "") this.qname(key, lt);
+        const uri = attrValue(this.text.slice(valueStart[i], valueEnd[i]));
+        if (prefix === "xml") {
+          if (uri !== XML_NS) this.fail(`the prefix 'xml' is bound to ${XML_NS} and to nothing else`, at, "namespace error: ");
+        } else if (prefix === "xmlns") this.fail("the prefix 'xmlns' cannot be declared", at, "namespace error: ");
+        else if (uri === XML_NS || uri === XMLNS_NS) this.fail(`${uri} cannot be bound to ${prefix === "" ? "the default namespace" : `the prefix '${prefix}'`}`, at, "namespace error: ");
+        else if (prefix !== "" && uri === "") this.fail(`${key}: an empty namespace name is not allowed for a prefix`, at, "namespace error: ");
+        this.nsPrefix.push(prefix);
+        this.nsUri.push(uri);
+      } else if (key.includes(":")) prefixed++;
+    }
+    let ns: string | undefined;
+    const colon = name.indexOf(":");
+    if (colon === -1) {
+      ns = this.lookup("");
+    } else {
+      this.qname(name, lt);
+      const prefix = name.slice(0, colon);
+      ns = this.lookup(prefix);
+      if (ns === undefined) this.fail(`namespace prefix '${prefix}' of <${name}> is not declared`, lt, "namespace error: ");
+    }
+    if (prefixed > 0) {
+      this.prefixed = true;
+      const seen = prefixed > 1 ? new Set<string>() : undefined;
+      for (let i = 0; i < count; i++) {
+        const key = keys[i] as string;
+        if (!key.includes(":") || key.startsWith("xmlns:")) continue;
+        const at = keyAt[i] as number;
+        this.qname(key, lt);
+        const c = key.indexOf(":");
+        const prefix = key.slice(0, c);
+        const uri = this.lookup(prefix);
+        if (uri === undefined) this.fail(`namespace prefix '${prefix}' of attribute '${key}' on <${name}> is not declared`, at, "namespace error: ");
+        const expanded = `${uri} ${key.slice(c + 1)}`;
+        if (seen?.has(expanded)) this.fail(`attribute '${key.slice(c + 1)}' in namespace ${uri} is given twice on <${name}>`, at, "namespace error: ");
+        seen?.add(expanded);
+      }
+    }
+    return ns === "" ? undefined : ns;
+  }
+
+  /** The URI a prefix is bound to where the scan stands ("" for the default namespace). */
+  private lookup(prefix: string): string | undefined {
+    if (prefix === "xml") return XML_NS;
+    for (let i = this.nsPrefix.length - 1; i >= 0; i--) if (this.nsPrefix[i] === prefix) return this.nsUri[i];
+    return prefix === "" ? "" : undefined;
+  }
+
+  /** A qualified name: no ':' at its start or end, at most one, and parts of at most MAX_NAME_LENGTH. */
+  private qname(name: string, at: number): void {
+    const c = name.indexOf(":");
+    if (c === 0 || c === name.length - 1 || name.indexOf(":", c + 1) !== -1) {
+      this.fail(`'${name}' is not a qualified name (a prefix, ':' and a local name)`, at, "namespace error: ");
+    }
+    if (c > MAX_NAME_LENGTH || name.length - c - 1 > MAX_NAME_LENGTH) this.fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, at);
   }
 
   /** The offset of the first character at or after `at` that is not XML whitespace. */
@@ -213,19 +423,29 @@ class Scanner {
     return p;
   }
 
-  /** The XML name that starts at `at`, if any. */
+  /**
+   * The XML name that starts at `at`, if any. A name without ':' longer than MAX_NAME_LENGTH is
+   * refused here; qname() checks each part of a prefixed one.
+   */
   private name(at: number): string | undefined {
     const { text } = this;
     let p = at;
     let c = text.charCodeAt(p);
+    let end: number;
     if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a) {
       do c = text.charCodeAt(++p);
       while ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x3a || c === 0x2d || c === 0x2e);
-      if (!(c >= 0x80)) return text.slice(at, p);
+      end = p;
     } else if (!(c >= 0x80)) return undefined;
-    const re = NAME_RE();
-    re.lastIndex = at;
-    return re.test(text) ? text.slice(at, re.lastIndex) : undefined;
+    else end = -1;
+    if (end === -1 || c >= 0x80) {
+      const re = NAME_RE();
+      re.lastIndex = at;
+      if (!re.test(text)) return undefined;
+      end = re.lastIndex;
+    }
+    if (end - at > MAX_NAME_LENGTH && text.lastIndexOf(":", end - 1) < at) this.fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, at);
+    return text.slice(at, end);
   }
 
   /** Refuses characters XML does not allow, including surrogates that do not pair up. */
@@ -326,6 +546,8 @@ class Scanner {
     const { text } = this;
     const target = this.name(lt + 2);
     if (target === undefined) this.fail("processing instruction without a target", lt);
+    if (target.length > MAX_NAME_LENGTH) this.fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, lt + 2);
+    if (target.includes(":")) this.fail(`a processing instruction's target may not contain ':' ('${target}')`, lt + 2, "namespace error: ");
     if (target.toLowerCase() === "xml") {
       this.fail(lt === bodyStart ? "malformed XML declaration" : "XML declaration not at the start of the document", lt);
     }
@@ -346,13 +568,68 @@ class Scanner {
   }
 
   private fail(message: string, offset: number, prefix = "malformed XML: "): never {
-    const line = lineOf(this.text, offset);
+    const line = lineAt(this.text, offset);
     const column = offset - (this.text.lastIndexOf("\n", offset - 1) + 1) + 1;
     throw new XmlError(`${prefix}${message}`, { file: this.file, line, column });
   }
 }
 
+/** Sets a property, "__proto__" too: an attribute name like any other, not the object's prototype. */
+function define<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === "__proto__") Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/** 1-based line of an offset, counted without an index: for one error or one look-up. */
+export function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+/**
+ * Lines of offsets asked for in increasing order (such as the NICs of a document), counted in
+ * one pass over the text, whatever its number of lines.
+ */
+export function lineCounter(text: string): (offset: number) => number {
+  let line = 1;
+  // The first line feed not yet counted (-1: none left); a text without any is searched once.
+  let next = text.indexOf("\n");
+  let from = 0;
+  return (offset) => {
+    if (offset < from) {
+      line = 1;
+      next = text.indexOf("\n");
+    }
+    from = offset;
+    while (next !== -1 && next < offset) {
+      line++;
+      next = text.indexOf("\n", next + 1);
+    }
+    return line;
+  };
+}
+
 const PREDEFINED: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+const REFS_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/g;
+
+/** Decodes the predefined entities and character references of text the scanner accepted. */
+function decodeRefs(raw: string): string {
+  if (!raw.includes("&")) return raw;
+  return raw.replace(REFS_RE, (_whole, named: string | undefined, dec: string | undefined, hex: string | undefined) =>
+    named !== undefined ? (PREDEFINED[named] as string) : String.fromCodePoint(Number.parseInt((dec ?? hex) as string, dec !== undefined ? 10 : 16)),
+  );
+}
+
+/**
+ * An attribute's value as an XML parser reports it, from its raw text: XML's end-of-line handling
+ * and attribute-value normalisation (sections 2.11 and 3.3.3: each CR LF, CR, LF or tab written
+ * in the value reads as one space), then references decoded (so &#10; stays a line feed).
+ */
+export function attrValue(raw: string): string {
+  const normalised = raw.includes("\n") || raw.includes("\r") || raw.includes("\t") ? raw.replace(/\r\n?|[\n\t]/g, " ") : raw;
+  return decodeRefs(normalised);
+}
 
 /** Decodes the five predefined entities and character references in an attribute value. */
 export function decodeAttr(raw: string, file: string, text: string, at: number): string {
@@ -365,39 +642,67 @@ export function decodeAttr(raw: string, file: string, text: string, at: number):
     if (code !== undefined && whole.endsWith(";") && code > 0 && code <= 0x10ffff) return String.fromCodePoint(code);
     throw new XmlError(`undefined or malformed entity reference '${whole}' in an attribute`, {
       file,
-      line: lineOf(text, at),
+      line: lineAt(text, at),
     });
   });
 }
 
+/**
+ * The first child element of that name in no namespace: what libvirt's XPath (`./devices`,
+ * `./source`) finds. `<p:source>` and `<source xmlns="urn:x">` are other elements.
+ */
 export function child(element: XmlElement, name: string): XmlElement | undefined {
-  return element.children.find((c) => c.name === name);
+  return element.children.find((c) => c.name === name && c.ns === undefined);
 }
 
-/** The attribute as libvirt reads it (normalised, references decoded), or undefined. */
-export function attr(element: XmlElement, name: string, file: string, text: string): string | undefined {
-  const raw = element.attrs[name];
-  return raw === undefined ? undefined : decodeAttr(normalizeAttr(raw), file, text, element.start);
+/** Every child element of that name in no namespace (`./devices` finds them all). */
+export function children(element: XmlElement, name: string): XmlElement[] {
+  return element.children.filter((c) => c.name === name && c.ns === undefined);
 }
 
 /**
- * XML's attribute-value normalisation (section 3.3.3), as libxml2 and so libvirt apply it: each
- * line end (CR LF, CR or LF) and each tab written in the value reads as one space. Characters
- * written as references (&#10;) are kept, since they are decoded afterwards.
+ * The attribute libvirt reads for a name: libxml2's xmlGetProp(), which libvirt's
+ * virXMLPropString() calls, takes the first attribute of that local name in document order,
+ * whatever its prefix; namespace declarations are not attributes to it.
  */
-function normalizeAttr(raw: string): string {
-  return raw.includes("\n") || raw.includes("\r") || raw.includes("\t") ? raw.replace(/\r\n?|[\n\t]/g, " ") : raw;
-}
-
-/** The namespace URI an element's prefix (or the default namespace) is bound to where it stands. */
-export function namespaceOf(element: XmlElement): string | undefined {
-  const colon = element.name.indexOf(":");
-  const decl = colon === -1 ? "xmlns" : `xmlns:${element.name.slice(0, colon)}`;
-  for (let e: XmlElement | undefined = element; e; e = e.parent) {
-    const uri = e.attrs[decl];
-    if (uri !== undefined) return uri;
+export function attrKey(element: XmlElement, name: string): string | undefined {
+  // A qualified name asks for that attribute as written; without prefixed attributes, so does any.
+  if (!element.prefixedAttrs || name.includes(":")) return Object.hasOwn(element.attrs, name) ? name : undefined;
+  for (const key in element.attrs) {
+    const colon = key.indexOf(":");
+    if (colon === -1 ? key === name : key.slice(colon + 1) === name && !key.startsWith("xmlns:")) return key;
   }
   return undefined;
+}
+
+/** The attribute as libvirt reads it (normalised, references decoded), or undefined. */
+export function attr(element: XmlElement, name: string, _file?: string, _text?: string): string | undefined {
+  const key = attrKey(element, name);
+  return key === undefined ? undefined : attrValue(element.attrs[key] as string);
+}
+
+/**
+ * Where the value of the attribute `key` (as written) starts in the element's start tag: read
+ * again as the scanner read it (name, '=', quote), never searched for with a pattern.
+ */
+export function valueStart(text: string, element: XmlElement, key: string): number {
+  let p = element.start + 1 + element.name.length;
+  for (;;) {
+    while (isXmlSpace(text.charCodeAt(p))) p++;
+    const c = text.charCodeAt(p);
+    if (c === 0x3e || c === 0x2f) throw new Error(`internal: no attribute '${key}' in <${element.name}>`);
+    let q = p;
+    while (!isXmlSpace(text.charCodeAt(q)) && text.charCodeAt(q) !== 0x3d) q++;
+    const name = text.slice(p, q);
+    while (text.charCodeAt(q) !== 0x22 && text.charCodeAt(q) !== 0x27) q++;
+    if (name === key) return q + 1;
+    p = text.indexOf(text[q] as string, q + 1) + 1;
+  }
+}
+
+/** The namespace URI an element is in, as the scanner resolved it (declarations decoded). */
+export function namespaceOf(element: XmlElement): string | undefined {
+  return element.ns;
 }
 
 export function localName(element: XmlElement): string {
@@ -420,13 +725,45 @@ export function endTagStart(_text: string, element: XmlElement): number {
   return element.closeStart;
 }
 
-/** The character data of a simple element such as <name>, entity references decoded. */
-export function textContent(text: string, element: XmlElement, file: string): string {
+/**
+ * An element's string value, as XPath's string() and so libvirt reads `<name>`: the character
+ * data of the element and its descendants with references decoded and line ends as an XML
+ * parser reports them (LF), CDATA sections as written, comments and processing instructions
+ * left out. Nothing is trimmed. The element must come from parseXml().
+ */
+export function textContent(text: string, element: XmlElement, _file?: string): string {
   if (isSelfClosing(text, element)) return "";
-  const raw = text.slice(startTagEnd(text, element), endTagStart(text, element));
-  // Only comments and CDATA sections start with '<' in a simple element's content; most have none.
-  const plain = !raw.includes("<")
-    ? raw
-    : raw.replace(/<!--[\s\S]*?-->/g, "").replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, c: string) => c.replace(/&/g, "&amp;"));
-  return decodeAttr(plain, file, text, element.start).trim();
+  const stop = element.closeStart;
+  let out = "";
+  let p = element.tagEnd;
+  while (p < stop) {
+    let lt = text.indexOf("<", p);
+    if (lt === -1 || lt > stop) lt = stop;
+    if (lt > p) out += decodeRefs(eol(text.slice(p, lt)));
+    if (lt === stop) break;
+    if (text.startsWith("<!--", lt)) p = text.indexOf("-->", lt + 4) + 3;
+    else if (text.startsWith("<![CDATA[", lt)) {
+      const e = text.indexOf("]]>", lt + 9);
+      out += eol(text.slice(lt + 9, e));
+      p = e + 3;
+    } else if (text.startsWith("<?", lt)) p = text.indexOf("?>", lt + 2) + 2;
+    else p = tagEndFrom(text, lt);
+  }
+  return out;
+}
+
+/** XML's end-of-line handling (section 2.11): CR LF and a lone CR read as LF. */
+function eol(s: string): string {
+  return s.includes("\r") ? s.replace(/\r\n?/g, "\n") : s;
+}
+
+/** Offset just past the '>' of a tag the scanner accepted, skipping quoted values. */
+function tagEndFrom(text: string, lt: number): number {
+  let p = lt + 1;
+  for (;;) {
+    const c = text.charCodeAt(p);
+    if (c === 0x3e) return p + 1;
+    if (c === 0x22 || c === 0x27) p = text.indexOf(c === 0x22 ? '"' : "'", p + 1);
+    p++;
+  }
 }

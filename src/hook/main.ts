@@ -7,7 +7,8 @@ import type { HookOp } from "../core/hook-op.js";
 import { nodeHostFacts } from "../host/node-host-facts.js";
 import { loadPolicy } from "../host/policy-file.js";
 import { settingsFromEnv, type Env } from "../core/settings.js";
-import { readAllAtOnce, writeAllSync } from "../host/stdio.js";
+import { nodeUtf8, readAllAtOnce, writeAllSync } from "../host/stdio.js";
+import { decodeXml } from "../core/xml-bytes.js";
 import { syslog } from "../host/syslog.js";
 
 export function runHook(domain: string, op: HookOp): void {
@@ -23,7 +24,8 @@ export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number)
   try {
     const settings = settingsFromEnv(env);
     const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
-    const xml = readAllAtOnce(stdin, MAX_XML_BYTES, `domain XML of '${domain}' on stdin`);
+    const file = `domain XML of '${domain}' on stdin`;
+    const xml = decodeXml(readAllAtOnce(stdin, MAX_XML_BYTES, file), file, nodeUtf8);
     return decide(op, domain, xml, policy, nodeHostFacts(settings));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;

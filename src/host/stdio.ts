@@ -1,12 +1,18 @@
-// Synchronous standard input and output: all of stdin with a ceiling on its size (checked as it
-// is read for the CLI, after one read for the hook), and all of a text to stdout before the
-// process ends.
-import { readFileSync, readSync, writeSync } from "node:fs";
+// Synchronous standard input and output: all of stdin as bytes, with a ceiling on their number
+// (checked as it is read for the CLI, after one read for the hook), and all of a text or of
+// bytes to stdout before the process ends.
+import { isUtf8 } from "node:buffer";
+import { fstatSync, readFileSync, readSync, writeSync } from "node:fs";
 import { XmlError } from "../core/errors.js";
+import type { Utf8Decoder } from "../core/xml-bytes.js";
 
 const CHUNK = 64 * 1024;
 
-export function readAllLimited(fd: number, limit: number, file: string): string {
+function tooLarge(limit: number, file: string): XmlError {
+  return new XmlError(`input is larger than ${limit} bytes`, { file });
+}
+
+export function readAllLimited(fd: number, limit: number, file: string): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -25,10 +31,10 @@ export function readAllLimited(fd: number, limit: number, file: string): string 
     }
     if (n === 0) break;
     total += n;
-    if (total > limit) throw new XmlError(`input is larger than ${limit} bytes`, { file });
+    if (total > limit) throw tooLarge(limit, file);
     chunks.push(n === CHUNK ? buf : buf.subarray(0, n));
   }
-  return Buffer.concat(chunks, total).toString("utf8");
+  return Buffer.concat(chunks, total);
 }
 
 /**
@@ -37,23 +43,40 @@ export function readAllLimited(fd: number, limit: number, file: string): string 
  * every VM start would pay. An error (EAGAIN on a non-blocking pipe included) loses what was
  * read, so it refuses the input rather than use part of it.
  */
-export function readAllAtOnce(fd: number, limit: number, file: string): string {
-  let text: string;
+export function readAllAtOnce(fd: number, limit: number, file: string): Buffer {
+  let bytes: Buffer;
   try {
-    text = readFileSync(fd, "utf8");
+    bytes = readFileSync(fd);
   } catch (error) {
-    throw new XmlError(`cannot read: ${(error as Error).message}`, { file });
+    throw new XmlError(`cannot read: ${readError(fd, error)}`, { file });
   }
-  // Characters never outnumber the bytes they came from; count bytes only when it could matter.
-  if (text.length * 3 > limit && Buffer.byteLength(text, "utf8") > limit) {
-    throw new XmlError(`input is larger than ${limit} bytes`, { file });
-  }
-  return text;
+  if (bytes.length > limit) throw tooLarge(limit, file);
+  return bytes;
 }
 
-/** Writes all of a string to a file descriptor, waiting out a non-blocking pipe that is full. */
-export function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text, "utf8");
+/**
+ * What went wrong, in the system's words. Node 18's readFileSync() throws a TypeError for a
+ * descriptor that is not open, where Node 20 reports EBADF: ask the descriptor itself then.
+ */
+function readError(fd: number, error: unknown): string {
+  if (!(error instanceof TypeError)) return (error as Error).message;
+  try {
+    fstatSync(fd);
+  } catch (statError) {
+    return (statError as Error).message;
+  }
+  return error.message;
+}
+
+/** Node's UTF-8 decoding, strict: validated first (simdutf), since toString() would replace bad bytes. */
+export const nodeUtf8: Utf8Decoder = (bytes) => {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return isUtf8(buf) ? buf.toString("utf8") : undefined;
+};
+
+/** Writes all of a string (as UTF-8) or of bytes to a file descriptor, waiting out a non-blocking pipe that is full. */
+export function writeAllSync(fd: number, data: string | Uint8Array): void {
+  const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   let off = 0;
   while (off < buf.length) {
     try {

@@ -154,6 +154,18 @@ describe("inject errors: one line, an exit code", () => {
     expect(h.run(["inject", big])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(big)}: input is larger than 16777216 bytes\n` });
   });
 
+  it("reads the file as bytes, as the hook does: invalid UTF-8 and an unsupported encoding are refused, exit 3", () => {
+    const bad = join(h.root, "in", "latin1-undeclared.xml");
+    writeFileSync(bad, Buffer.concat([Buffer.from("<domain>\n  <name>caf"), Buffer.from([0xe9]), Buffer.from("</name>\n</domain>\n")]));
+    expect(h.run(["inject", bad])).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `nwfilter-hook: ${tmp(bad)}:2:12: not valid UTF-8: bytes 0xE9 0x3C 0x2F 0x6E at byte offset 20 (a document in another encoding must name it in its XML declaration)\n`,
+    });
+    const other = write("cp1252.xml", "<?xml version='1.0' encoding='windows-1252'?><domain/>");
+    expect(h.run(["inject", other]).stderr).toMatch(/cp1252\.xml:1: encoding 'windows-1252' \(in the XML declaration\) is not supported/);
+  });
+
   it("a missing file: exit 4", () => {
     const r = h.run(["inject", "/nonexistent/web1.xml"]);
     expect(r).toEqual({ code: 4, stdout: "", stderr: "nwfilter-hook: /nonexistent/web1.xml: cannot read the XML: ENOENT: no such file or directory\n" });

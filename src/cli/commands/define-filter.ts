@@ -65,7 +65,7 @@ export function canonical(text: string, file: string): string {
       .sort()
       .map((k) => `${k}=${JSON.stringify(attr(e, k, file, text))}`)
       .join(" ");
-    const inner = e.children.length > 0 ? e.children.map(walk).join("") : JSON.stringify(textContent(text, e, file));
+    const inner = e.children.length > 0 ? e.children.map(walk).join("") : JSON.stringify(textContent(text, e, file).trim());
     return `<${e.name} ${attrs}>${inner}</>`;
   };
   return walk(parseXml(text, file));
@@ -74,7 +74,7 @@ export function canonical(text: string, file: string): string {
 function uuidOf(text: string, file: string): string | undefined {
   const root = parseXml(text, file);
   const el = child(root, "uuid");
-  return el ? textContent(text, el, file) : undefined;
+  return el ? textContent(text, el, file).trim() : undefined;
 }
 
 export function defineFilter(virsh: Virsh, path: string): DefineResult {

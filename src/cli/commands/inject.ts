@@ -6,7 +6,8 @@ import { XmlError } from "../../core/errors.js";
 import { describeNic } from "../../core/decide.js";
 import { nodeHostFacts } from "../../host/node-host-facts.js";
 import { settingsFromEnv } from "../../core/settings.js";
-import { readAllLimited } from "../../host/stdio.js";
+import { nodeUtf8, readAllLimited } from "../../host/stdio.js";
+import { decodeXml, type XmlBytes } from "../../core/xml-bytes.js";
 import { transform } from "../../core/transform.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
@@ -24,22 +25,26 @@ export interface InjectOptions {
   hooksDir: string;
 }
 
-function readInput(ctx: Context, file: string | undefined): { text: string; name: string } {
+/** The input as bytes, decoded exactly (or refused, naming the encoding), as the hook reads it. */
+function readInput(ctx: Context, file: string | undefined): { doc: XmlBytes; name: string } {
   // yargs hands a lone "-" over as "".
   if (file === undefined || file === "-" || file === "") {
     if (ctx.stdinIsTTY) throw new UsageError("no input: give a FILE, or pipe the XML into stdin ('-')");
-    return { text: ctx.readStdin(), name: "stdin" };
+    return { doc: decodeXml(ctx.readStdin(), "stdin", nodeUtf8), name: "stdin" };
   }
   let fd: number | undefined;
+  let bytes: Buffer;
   try {
     fd = openSync(file, "r");
     // Bounded as it is read, like stdin: FILE may be a pipe (<(virsh dumpxml ...)) as well.
-    return { text: readAllLimited(fd, MAX_XML_BYTES, file), name: file };
+    bytes = readAllLimited(fd, MAX_XML_BYTES, file);
   } catch (error) {
+    if (error instanceof XmlError) throw error;
     throw fsError(error, "read the XML", file);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+  return { doc: decodeXml(bytes, file, nodeUtf8), name: file };
 }
 
 export function inject(ctx: Context, options: InjectOptions): number {
@@ -52,7 +57,7 @@ export function inject(ctx: Context, options: InjectOptions): number {
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
   let result;
   try {
-    result = transform(input.text, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
+    result = transform(input.doc, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
   } catch (error) {
     // Point at the option that fixes a root mismatch.
     if (error instanceof XmlError && /found <interface>/.test(error.message)) throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
@@ -63,7 +68,8 @@ export function inject(ctx: Context, options: InjectOptions): number {
   }
 
   if (options.diff) {
-    ctx.stdout(unifiedDiff(input.name, input.text, result.xml));
+    const after = Buffer.from(result.xml).toString(input.doc.encoding === "UTF-8" ? "utf8" : "latin1");
+    ctx.stdout(unifiedDiff(input.name, input.doc.text, after));
   } else {
     ctx.stdout(result.xml);
   }

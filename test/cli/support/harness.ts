@@ -84,7 +84,7 @@ export function makeHarness(): Harness {
       const ctx: Context = {
         env: { ...env, ...options.env },
         stdout: (t) => {
-          stdout += t;
+          stdout += typeof t === "string" ? t : Buffer.from(t).toString("utf8");
         },
         stderr: (t) => {
           stderr += t;
@@ -93,7 +93,7 @@ export function makeHarness(): Harness {
         stderrIsTTY: options.stderrIsTTY ?? false,
         stdinIsTTY: options.stdinIsTTY ?? options.stdin === undefined,
         columns: undefined,
-        readStdin: () => options.stdin ?? "",
+        readStdin: () => Buffer.from(options.stdin ?? "", "utf8"),
         euid: process.geteuid?.(),
         execPath: options.execPath ?? process.execPath,
         bundleDir: DIST,

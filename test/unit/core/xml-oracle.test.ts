@@ -254,6 +254,21 @@ const { element } = fc.letrec<{ element: GenElement; node: GenNode }>((tie) => (
 
 const prologMisc = fc.array(fc.oneof(space, comment, pi), { maxLength: 3 }).map((a) => a.join(""));
 
+/**
+ * Namespace well-formedness: every prefix the document uses is declared on its root, each bound
+ * to a URI of its own (so that no two prefixed attributes can share an expanded name).
+ */
+function declarePrefixes(doc: GenDoc): GenDoc {
+  const prefixes = new Set<string>();
+  const visit = (e: GenElement) => {
+    for (const name of [e.name, ...e.attrs.map((a) => a.name)]) if (name.includes(":")) prefixes.add(name.slice(0, name.indexOf(":")));
+    for (const n of e.content) if (n.kind === "element") visit(n);
+  };
+  visit(doc.root);
+  const decls = [...prefixes].map((p): GenAttr => ({ name: `xmlns:${p}`, value: `urn:p:${p}`, quote: '"', lead: " ", eqLeft: "", eqRight: "" }));
+  return { ...doc, root: { ...doc.root, attrs: [...decls, ...doc.root.attrs] } };
+}
+
 const document: fc.Arbitrary<GenDoc> = fc.record({
   eol: fc.constantFrom("\n" as const, "\r\n" as const),
   bom: fc.boolean(),
@@ -269,7 +284,7 @@ const document: fc.Arbitrary<GenDoc> = fc.record({
   misc: prologMisc,
   root: element,
   epilog: prologMisc,
-});
+}).map(declarePrefixes);
 
 /** The document's text, and the tree the scanner must find in it. */
 function render(doc: GenDoc): { text: string; root: Placed } {

@@ -58,10 +58,10 @@ describe("positions", () => {
     expect(text.slice(endTagStart(text, a as XmlElement))).toBe("</a></r>");
   });
 
-  it("textContent: decoded, trimmed, comments dropped, CDATA literal", () => {
-    const text = "<r><name>\n  a&amp;b<!-- x --><![CDATA[<&>]]>\n</name>\n</r>";
+  it("textContent: XPath's string(): decoded, untrimmed, line ends as LF, comments and PIs dropped, CDATA literal, descendants' text", () => {
+    const text = "<r><name>\r\n  a&amp;b<!-- x --><![CDATA[<&>]]><?p -lab?><i a='>'>c</i>\r</name>\n</r>";
     const name = child(parseXml(text, "f"), "name");
-    expect(textContent(text, name as XmlElement, "f")).toBe("a&b<&>");
+    expect(textContent(text, name as XmlElement, "f")).toBe("\n  a&b<&>c\n");
   });
 
   it("namespaceOf and localName follow prefixes and default namespaces up the tree", () => {
@@ -97,5 +97,95 @@ describe("refusals are XmlErrors with a place", () => {
 
   it.each(["&foo;", "&#0;", "&#xZZ;", "&amp", "&#x110000;"])("decodeAttr refuses %j", (raw) => {
     expect(() => decodeAttr(raw, "f", raw, 0)).toThrow(XmlError);
+  });
+});
+
+describe("as libxml2 and libvirt read it", () => {
+  const refused = (text: string) => {
+    try {
+      parseXml(text, "f");
+    } catch (error) {
+      if (error instanceof XmlError) return error;
+      throw error;
+    }
+    return undefined;
+  };
+
+  it("nesting: 257 elements are read, the 258th refused with its position", () => {
+    expect(refused("<a>".repeat(257) + "</a>".repeat(257))).toBeUndefined();
+    const e = refused("<a>".repeat(257) + "<b/>" + "</a>".repeat(257));
+    expect(e?.message).toMatch(/nested more than 256 levels deep/);
+    expect(e?.where?.column).toBe(257 * 3 + 1);
+  });
+
+  it("names: 50,000 characters per part are read, 50,001 refused", () => {
+    expect(refused(`<${"a".repeat(50_000)}/>`)).toBeUndefined();
+    expect(refused(`<p:${"a".repeat(50_000)} xmlns:p='urn:p'/>`)).toBeUndefined();
+    expect(refused(`<${"a".repeat(50_001)}/>`)?.message).toMatch(/a name longer than 50000 characters/);
+    expect(refused(`<a ${"b".repeat(50_001)}='1'/>`)?.message).toMatch(/a name longer than 50000 characters/);
+    expect(refused(`<a><?${"p".repeat(50_001)}?></a>`)?.message).toMatch(/a name longer than 50000 characters/);
+  });
+
+  it.each([
+    ["<p:a/>", /namespace prefix 'p' of <p:a> is not declared/],
+    ["<a p:x='1'/>", /namespace prefix 'p' of attribute 'p:x'/],
+    ["<a:b:c xmlns:a='u'/>", /'a:b:c' is not a qualified name/],
+    ["<:a/>", /':a' is not a qualified name/],
+    ["<a: xmlns:a='u'/>", /'a:' is not a qualified name/],
+    ["<a xmlns:xml='u'/>", /the prefix 'xml' is bound to/],
+    ["<a xmlns:xmlns='u'/>", /the prefix 'xmlns' cannot be declared/],
+    ["<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>", /cannot be bound to the prefix 'p'/],
+    ["<a xmlns='http://www.w3.org/2000/xmlns/'/>", /cannot be bound to the default namespace/],
+    ["<a xmlns:p=''/>", /an empty namespace name is not allowed/],
+    ["<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>", /attribute 'x' in namespace u is given twice/],
+    ["<a xmlns:p='u&#58;v' xmlns:q='u:v' p:x='1' q:x='2'/>", /attribute 'x' in namespace u:v is given twice/],
+    ["<a><?p:q?></a>", /a processing instruction's target may not contain ':'/],
+  ])("namespace error %s is refused with its position", (text, message) => {
+    const e = refused(text);
+    expect(e?.message).toMatch(/^namespace error: /);
+    expect(e?.message).toMatch(message);
+    expect(e?.where?.line).toBe(1);
+  });
+
+  it.each(["<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='en'/>", "<a xmlns=''/>", "<p:a xmlns:p='u'><p:b xmlns:p='v' p:x='1'/></p:a>", "<a x='1' p:x='2' xmlns:p='u'/>"])(
+    "namespace-well-formed %s is read",
+    (text) => expect(refused(text)).toBeUndefined(),
+  );
+
+  it("namespaces are resolved with the declaration's references decoded", () => {
+    const text = "<r xmlns:p='urn&#58;nwfilter-hook:1'><p:policy/><q xmlns='urn:d'/></r>";
+    const [policy, q] = parseXml(text, "f").children as [XmlElement, XmlElement];
+    expect(namespaceOf(policy)).toBe("urn:nwfilter-hook:1");
+    expect(namespaceOf(q)).toBe("urn:d");
+  });
+
+  it("attr() takes the first attribute of that local name, whatever its prefix, as xmlGetProp does", () => {
+    const text = "<r xmlns:p='u'><f p:filter='a' filter='b'/><g filter='c' p:filter='d'/></r>";
+    const [f, g] = parseXml(text, "f").children as [XmlElement, XmlElement];
+    expect(attr(f, "filter")).toBe("a");
+    expect(attr(g, "filter")).toBe("c");
+    // A qualified name asks for that attribute as written.
+    expect(attr(g, "p:filter")).toBe("d");
+    expect(attr(g, "q:filter")).toBeUndefined();
+  });
+
+  it("child() finds elements in no namespace only, as libvirt's XPath does", () => {
+    const text = "<r xmlns:p='u'><p:name/><name xmlns='urn:d'/><name>x</name></r>";
+    const r = parseXml(text, "f");
+    expect(child(r, "name")?.start).toBe(text.lastIndexOf("<name>"));
+  });
+
+  it("retain keeps only what is asked for, and onEnd sees each kept element complete", () => {
+    const text = "<r><keep><a/><b>t</b></keep><drop><keep/></drop></r>";
+    const ended: string[] = [];
+    const r = parseXml(text, "f", {
+      retain: (parent, name) => name === "keep" || parent.name === "keep",
+      onEnd: (e) => ended.push(`${e.name}@${e.start}-${e.end}`),
+    });
+    expect(r.children.map((c) => c.name)).toEqual(["keep"]);
+    expect(r.children[0]?.children.map((c) => c.name)).toEqual(["a", "b"]);
+    expect(ended).toEqual(["a@9-13", "b@13-21", "keep@3-28", "r@0-52"]);
+    // A child not kept still counts as the first child.
+    expect(parseXml("<r><x/><y/></r>", "f", { retain: (_p, n) => n === "y" }).firstChild).toBe(3);
   });
 });

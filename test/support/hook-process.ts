@@ -155,7 +155,10 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
       }
     },
     remove() {
-      rmSync(dir, { recursive: true, force: true });
+      // migrate and restore hand their log lines to a `logger` the hook's shell line leaves
+      // running in the background, which may still be writing its record here: retry a removal
+      // that finds the directory refilled under it.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }

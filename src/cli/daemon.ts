@@ -55,7 +55,7 @@ export function systemDaemonControl(options: SystemDaemonOptions = {}): DaemonCo
           continue;
         }
         if (!Number.isInteger(pid) || pid <= 1) continue;
-        let comm = "";
+        let comm: string;
         try {
           comm = readFileSync(join(procDir, String(pid), "comm"), "utf8").trim();
         } catch {

@@ -3,7 +3,7 @@
 //   core <- host <- { hook, cli, watch }      hooks/qemu.ts (the hook's entry) -> hook, core
 //
 // - src/core is pure: it imports only src/core and the pure npm libraries ini and picomatch;
-//   no Node built-in, so no process, file system or clock can creep in.
+//   no Node built-in (eslint.config.js keeps out the globals: process, the clock, timers).
 // - src/host is the only code that touches the host: src/core, src/host and Node's built-ins.
 // - src/hook, src/cli and src/watch are shells over core and host and never import one another,
 //   except src/cli/commands/watch.ts, the `watch` command, which runs src/watch.
@@ -54,7 +54,7 @@ module.exports = {
     {
       name: "cli-to-watch-only-from-watch-command",
       comment:
-        "Only the `watch` command (src/cli/commands/watch.ts) runs the watcher; code that `apply` and " + "the watcher both need goes in src/host or src/core.",
+        "Only the `watch` command (src/cli/commands/watch.ts) runs the watcher; code that `apply` and the watcher both need goes in src/host or src/core.",
       severity: "error",
       from: { path: "^src/cli/", pathNot: "^src/cli/commands/watch\\.ts$" },
       to: { path: "^src/watch/" },

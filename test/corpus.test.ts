@@ -75,8 +75,8 @@ beforeAll(() => {
       // As the hook runs it: a whole domain is required.
       e.result = transform(e.input, DEFAULT_POLICY, host, { file: e.name, root: "domain" });
     } catch (error) {
-      if (!(error instanceof NwfilterHookError)) throw new Error(`${e.name}: transform crashed: ${(error as Error).stack}`);
-      if (!(error instanceof XmlError)) throw new Error(`${e.name}: unexpected ${error.name}: ${error.message}`);
+      if (!(error instanceof NwfilterHookError)) throw new Error(`${e.name}: transform crashed: ${(error as Error).stack}`, { cause: error });
+      if (!(error instanceof XmlError)) throw new Error(`${e.name}: unexpected ${error.name}: ${error.message}`, { cause: error });
       e.error = error;
     }
   }

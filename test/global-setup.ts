@@ -9,6 +9,6 @@ export default function setup(): void {
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "pipe" });
   } catch (error) {
     const e = error as { stderr?: Buffer; stdout?: Buffer };
-    throw new Error(`building the bundles failed (node scripts/build.mjs):\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`);
+    throw new Error(`building the bundles failed (node scripts/build.mjs):\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`, { cause: error });
   }
 }

@@ -108,7 +108,7 @@ function outcome(xml: string): TransformResult | NwfilterHookError {
     return transform(xml, DEFAULT_POLICY, fakeHost(HOST), { file: "fuzz" });
   } catch (error) {
     if (error instanceof NwfilterHookError) return error;
-    throw new Error(`transform crashed on ${JSON.stringify(xml)}: ${(error as Error).stack}`);
+    throw new Error(`transform crashed on ${JSON.stringify(xml)}: ${(error as Error).stack}`, { cause: error });
   }
 }
 

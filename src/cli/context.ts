@@ -22,8 +22,8 @@ export interface RunOptions {
 export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   /** Text (written as UTF-8) or bytes, written as they are. */
-  stdout(text: string | Uint8Array): void;
-  stderr(text: string): void;
+  stdout: (text: string | Uint8Array) => void;
+  stderr: (text: string) => void;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
   stdinIsTTY: boolean;

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_SOCKET_DIR, listeningUnixSockets, socketForUri, socketInode } from "../core/daemon-socket.js";
 import { HostError } from "../core/errors.js";
 import { PermissionError } from "./errors.js";
-import { DEFAULT_URI } from "./paths.js";
+import { DEFAULT_URI } from "../core/constants.js";
 
 /** The daemons that run qemu hooks. virtproxyd only forwards to virtqemud. */
 const DAEMONS = ["virtqemud", "libvirtd"] as const;

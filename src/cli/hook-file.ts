@@ -42,7 +42,7 @@ function lineAt(text: string, pos: number): { line: string; next: number } {
 
 export function hookContent(options: HookFileOptions): string {
   const { bundle, nodePath, policyPath, version } = options;
-  if (!/^\/[A-Za-z0-9_.\/+@-]+$/.test(nodePath)) {
+  if (!/^\/[A-Za-z0-9_./+@-]+$/.test(nodePath)) {
     throw new HostError(`the path of node cannot stand on a '#!' or shell line as it is (absolute, no spaces or quotes): ${JSON.stringify(nodePath)}`);
   }
   if (nodePath.length > 120) throw new HostError(`the path of node is too long for a '#!' line (${nodePath.length} > 120 characters): ${nodePath}`);

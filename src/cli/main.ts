@@ -230,7 +230,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
 
   let output = "";
   try {
-    parser.parse([...args], {}, (_err, _argv, text) => {
+    // Every command handler is synchronous: parse() returns the arguments, never a promise.
+    void parser.parse([...args], {}, (_err, _argv, text) => {
       output = text;
     });
   } catch (error) {

@@ -1,10 +1,11 @@
 // Where the CLI installs things and finds what the package ships.
 import { join } from "node:path";
 import { DEFAULT_FILTER } from "../core/constants.js";
+
+export { DEFAULT_URI } from "../core/constants.js";
 import type { Context } from "./context.js";
 
 export const DEFAULT_HOOKS_DIR = "/etc/libvirt/hooks";
-export const DEFAULT_URI = "qemu:///system";
 /** The hook's file name in qemu.d: scripts there run in byte order; 50 leaves room on both sides. */
 export const HOOK_FILE_NAME = "50-nwfilter-hook";
 /** libvirt runs every executable in hooks/qemu.d/ from this version on; before, only hooks/qemu. */

@@ -28,3 +28,6 @@ export const FILTERABLE_TYPES: ReadonlySet<string> = new Set(["bridge", "etherne
 
 /** Forward modes of a libvirt network that hand the guest a macvtap device. */
 export const MACVTAP_FORWARD_MODES: ReadonlySet<string> = new Set(["bridge", "private", "vepa", "passthrough"]);
+
+/** The libvirt connection the CLI and the watcher use unless told otherwise. */
+export const DEFAULT_URI = "qemu:///system";

@@ -43,7 +43,7 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
     const vp = holder && child(holder, "virtualport");
     if (vp) {
       const type = get(vp, "type") ?? "unspecified";
-      const where = holder === network ? "network" : `portgroup '${get(holder as XmlElement, "name")}'`;
+      const where = holder === network ? "network" : `portgroup '${get(holder, "name")}'`;
       return { eligible: false, reason: "network-virtualport", detail: `virtualport type ${type} in the ${where}` };
     }
   }

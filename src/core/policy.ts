@@ -32,7 +32,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   onMissing: "enforce",
   onExisting: "keep",
   exempt: Object.freeze({ domains: [], networks: [], bridges: [], macs: [] }),
-}) as Policy;
+});
 
 /** Whether the policy asks for filtering at all: switched on, at a cluster level that has it. */
 export function isActive(policy: Policy): boolean {

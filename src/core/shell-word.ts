@@ -2,5 +2,5 @@
 
 /** The word, single-quoted only when the shell needs it. */
 export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_.:@%+=,\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_.:@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

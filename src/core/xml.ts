@@ -93,6 +93,7 @@ const DOCTYPE_RE = lazy(
   () => `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`,
 );
 // Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
+// eslint-disable-next-line no-control-regex -- finding these control characters is its job
 const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
 /** XML's whitespace (production [3]): space, tab, line feed, carriage return. */
@@ -638,7 +639,7 @@ export function decodeAttr(raw: string, file: string, text: string, at: number):
     let code: number | undefined;
     if (/^#[0-9]+$/.test(ref)) code = Number.parseInt(ref.slice(1), 10);
     else if (/^#x[0-9a-fA-F]+$/.test(ref)) code = Number.parseInt(ref.slice(2), 16);
-    else if (whole.endsWith(";") && PREDEFINED[ref] !== undefined) return PREDEFINED[ref] as string;
+    else if (whole.endsWith(";") && PREDEFINED[ref] !== undefined) return PREDEFINED[ref];
     if (code !== undefined && whole.endsWith(";") && code > 0 && code <= 0x10ffff) return String.fromCodePoint(code);
     throw new XmlError(`undefined or malformed entity reference '${whole}' in an attribute`, {
       file,

@@ -47,7 +47,7 @@ describe("audit", () => {
   it("--json: the same for machines, with the status strings", () => {
     const r = h.run(["audit", "--json", "web1"]);
     expect(r.code).toBe(1);
-    const doc = JSON.parse(r.stdout);
+    const doc = JSON.parse(r.stdout) as { policy: unknown; summary: unknown; domains: [{ live: { status: string }[] }] };
     expect(doc.summary).toEqual({ domains: 1, interfaces: 6, compliant: 2, missing: 2, exempt: 0, ineligible: 2, "other-filter": 0 });
     expect(doc.domains[0]).toMatchObject({ name: "web1", state: "running", persistent: true, error: null });
     expect(doc.domains[0].live.map((n: { status: string }) => n.status)).toEqual(["missing", "compliant", "ineligible"]);

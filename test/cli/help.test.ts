@@ -139,7 +139,7 @@ describe("bad command lines", () => {
     [["apply"], "nwfilter-hook: name the domains to fix, or give --all\n"],
     [["apply", "--all", "web1"], "nwfilter-hook: give domain names or --all, not both\n"],
   ])("%j: one line, exit 2, nothing run", (args, stderr) => {
-    const r = h.run(args as string[]);
+    const r = h.run(args);
     expect(r).toEqual({ code: 2, stdout: "", stderr });
     expect(h.calls()).toEqual([]);
   });

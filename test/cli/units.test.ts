@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileFunction } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { hooksDirProblem, systemDaemonControl, type RunningDaemon } from "../../src/cli/daemon.js";
 import { EXIT, exitCodeFor } from "../../src/cli/errors.js";
@@ -90,7 +91,8 @@ describe("the installed hook's header", () => {
     const body = text.slice(text.indexOf("\n") + 1);
     expect(body.startsWith('"use strict";\n')).toBe(true);
     // In strict mode, assigning an undeclared variable throws.
-    expect(() => new Function("process", body)({ env: {} })).toThrow(ReferenceError);
+    const run = compileFunction(body, ["process"]) as (process: unknown) => void;
+    expect(() => run({ env: {} })).toThrow(ReferenceError);
   });
 
   it("refuses a node path that a #! or shell line cannot hold", () => {

@@ -116,11 +116,11 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
     } catch {
       return [];
     }
-    // A record the logger is still writing has no newline yet: not a record yet.
+    // The fake logger writes a record in several writes, its newline last: only whole records
+    // count (the text after the last newline is a record still being written, or nothing).
     return text
-      .slice(0, text.lastIndexOf("\n") + 1)
       .split("\n")
-      .filter((line) => line !== "")
+      .slice(0, -1)
       .map((line) => {
         const argv = line.split(FIELD).slice(0, -1);
         const opt = (flag: string) => {

@@ -269,7 +269,7 @@ export function reloadDaemon(timeoutMs = 30_000): void {
       virshWith({ timeoutMs: Math.max(1_000, deadline - Date.now()) }, 'version');
       break;
     } catch (e) {
-      if (Date.now() >= deadline) throw new Error(`libvirt did not answer within ${timeoutMs} ms after SIGHUP: ${(e as Error).message}`);
+      if (Date.now() >= deadline) throw new Error(`libvirt did not answer within ${timeoutMs} ms after SIGHUP: ${(e as Error).message}`, { cause: e });
       sleep(250);
     }
   }

@@ -115,7 +115,7 @@ describe.skipIf(SKIP_CORPUS)(`libvirt 10.7 corpus: the scanner reads every file 
       try {
         scanner = asFxpReports(plainOf(parseXml(text, name)));
       } catch (error) {
-        if (!(error instanceof XmlError)) throw new Error(`${name}: the scanner crashed: ${(error as Error).stack}`);
+        if (!(error instanceof XmlError)) throw new Error(`${name}: the scanner crashed: ${(error as Error).stack}`, { cause: error });
         scanner = error;
       }
       entries.push({ name, scanner, oracle: fxpRead(text) });

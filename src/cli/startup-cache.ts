@@ -52,7 +52,7 @@ export interface Recorded {
 
 /** Our file names in the cache directory: the hook code's id, then what the file holds. */
 const OWN_FILE = /^[0-9a-f]{16}\.(blob|cache|json)$/;
-const SAFE_PATH = /^\/[A-Za-z0-9_.\/+@-]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9_./+@-]+$/;
 // Every write changes the ctime (%Z), which nobody can set; to the nanosecond where stat can say.
 const STAT_FORMAT = "%u:%g:%a:%d:%i:%s:%.9Y:%.9Z ";
 const STARTUP_ID = /^const startupId = "([0-9a-f]{16})";$/m;

@@ -191,7 +191,7 @@ let encoder: { encode(text: string): Uint8Array } | undefined;
  */
 export function spliceBytes(doc: XmlBytes, edits: readonly Edit[]): Uint8Array {
   if (edits.length === 0) return doc.bytes;
-  for (const e of edits) if (/[^\x00-\x7f]/.test(e.insert)) throw new Error(`internal: non-ASCII insertion '${e.insert}'`);
+  for (const e of edits) if ([...e.insert].some((ch) => ch.charCodeAt(0) > 0x7f)) throw new Error(`internal: non-ASCII insertion '${e.insert}'`);
   const text = applyEdits(doc.text, edits);
   if (doc.encoding === "UTF-8") return (encoder ??= new TextEncoder()).encode(text);
   const out = new Uint8Array(text.length);

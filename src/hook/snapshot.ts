@@ -25,11 +25,11 @@ export function prepareSnapshot(): void {
   startupSnapshot.setDeserializeMainFunction(() => {
     // Loading a module at run time that Node cannot put into a snapshot (child_process, to spawn
     // logger) is fine, but Node warns about it on stderr, which libvirt would show the user.
-    const emitWarning = process.emitWarning;
-    process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const emitWarning = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+    process.emitWarning = function (warning: string | Error, ...rest: unknown[]) {
       if (String(warning).includes("not yet supported in user snapshots")) return;
-      return (emitWarning as (...a: unknown[]) => void).call(this, warning, ...rest);
-    } as typeof process.emitWarning;
+      emitWarning(warning, ...rest);
+    };
     const [, , domain = "", op, subop] = process.argv;
     const which = hookOp(op, subop);
     if (which !== undefined) runHook(domain, which);

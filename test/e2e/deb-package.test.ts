@@ -51,7 +51,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     }
   });
 
-  it("holds the layout the CLI expects, the policy conffile and the watcher's unit", async () => {
+  it("holds the layout the CLI expects, the policy conffile and the watcher's unit", () => {
     const contents = runOk("dpkg-deb", ["--contents", deb]);
     for (const path of [
       "./usr/lib/nwfilter-hook/dist/nwfilter-hook",
@@ -92,7 +92,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(check.code, check.stdout + check.stderr).toBe(0);
   });
 
-  it("the packaged CLI installs with --defer-if-down when no daemon answers: the hook, and the filter left for libvirt", async () => {
+  it("the packaged CLI installs with --defer-if-down when no daemon answers: the hook, and the filter left for libvirt", () => {
     const alt = join(dir, "down");
     const nwfilterDir = join(alt, "nwfilter");
     runOk("mkdir", ["-p", join(alt, "hooks"), nwfilterDir]);
@@ -110,7 +110,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(strict.stderr).toMatch(/the libvirt daemon is not running/);
   });
 
-  it("through /usr/bin/nwfilter-hook: a non-compliant domain is refused at start, apply fixes it, it starts with a binding", async () => {
+  it("through /usr/bin/nwfilter-hook: a non-compliant domain is refused at start, apply fixes it, it starts with a binding", () => {
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: MAC })] }));
     const refused = virshFails("start", name).stderr;
     expect(refused).toContain(`refusing to start domain '${name}'`);

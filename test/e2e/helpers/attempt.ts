@@ -1,9 +1,9 @@
 // Clean-up that goes on past a failing step: each step's error is kept, and all of them are
 // thrown together at the end.
 export interface Attempts {
-  attempt(what: string, fn: () => void): void;
+  attempt: (what: string, fn: () => void) => void;
   /** Throws one error naming every failed step, if any failed. */
-  done(prefix: string): void;
+  done: (prefix: string) => void;
 }
 
 export function attempts(): Attempts {

@@ -158,7 +158,7 @@ export class PrivateDaemon {
         break;
       } catch (error) {
         if (Date.now() >= deadline || comm(this.pids.libvirtd ?? 0) !== 'libvirtd') {
-          throw new Error(`daemon ${this.label} does not answer on ${this.uri}: ${(error as Error).message}${this.logTail()}`);
+          throw new Error(`daemon ${this.label} does not answer on ${this.uri}: ${(error as Error).message}${this.logTail()}`, { cause: error });
         }
         sleep(200);
       }

@@ -28,3 +28,10 @@ export const FILTERABLE_TYPES: ReadonlySet<string> = new Set(["bridge", "etherne
 
 /** Forward modes of a libvirt network that hand the guest a macvtap device. */
 export const MACVTAP_FORWARD_MODES: ReadonlySet<string> = new Set(["bridge", "private", "vepa", "passthrough"]);
+
+/** The watcher's status file: read by the hook (OnMissing=watch) and by `check`. */
+export const DEFAULT_WATCH_STATUS = "/run/nwfilter-hook/watch.json";
+/** The watcher probes libvirt and rewrites its status this often. */
+export const WATCH_HEARTBEAT_MS = 5_000;
+/** A status older than this means the watcher is stuck or gone. */
+export const WATCH_STALE_MS = 20_000;

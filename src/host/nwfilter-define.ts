@@ -1,0 +1,102 @@
+// Defining the nwfilter, or updating it in place reusing the UUID of the existing definition
+// (libvirt refuses a second filter of the same name with another UUID); nothing is written when
+// libvirt's definition already says the same. Used by `define-filter`, `install` and the watcher.
+import { readFileSync } from "node:fs";
+import { create } from "xmlbuilder2";
+import { HostError, XmlError } from "../core/errors.js";
+import { FILTER_NAME_RE } from "../core/policy.js";
+import type { Virsh } from "./virsh.js";
+import { attr, child, parseXml, textContent, type XmlElement } from "../core/xml.js";
+
+export type DefineOutcome = "created" | "updated" | "unchanged";
+
+export interface DefineResult {
+  name: string;
+  outcome: DefineOutcome;
+  uuid: string | undefined;
+}
+
+/** The filter's name and the document, checked: a <filter name="..."> root. */
+export function readFilterFile(path: string): { name: string; text: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new HostError(`cannot read the filter definition: ${e.code ? `${e.code}: ` : ""}${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "")}`, { file: path });
+  }
+  const root = parseXml(text, path);
+  if (root.name !== "filter") throw new XmlError(`expected an nwfilter definition (<filter name=...>), found <${root.name}>`, { file: path });
+  const name = attr(root, "name", path, text);
+  if (name === undefined || !FILTER_NAME_RE.test(name)) {
+    throw new XmlError(`<filter> needs a valid name attribute, got ${name === undefined ? "none" : `'${name}'`}`, { file: path });
+  }
+  return { name, text };
+}
+
+/** The little of xmlbuilder2's DOM that withUuid needs (the project's lib has no DOM types). */
+interface DomElement {
+  nodeName: string;
+  childNodes: ArrayLike<DomElement>;
+  firstChild: DomElement | null;
+  ownerDocument: DomDocument | null;
+  textContent: string | null;
+  removeChild(node: DomElement): DomElement;
+  insertBefore(node: DomElement, ref: DomElement | null): DomElement;
+}
+interface DomDocument {
+  createElement(name: string): DomElement;
+}
+
+/** The definition with its <uuid> set to `uuid` (first child), built anew with xmlbuilder2. */
+export function withUuid(text: string, uuid: string): string {
+  const doc = create(text);
+  const root = doc.root().node as unknown as DomElement;
+  for (const node of Array.from(root.childNodes)) if (node.nodeName === "uuid") root.removeChild(node);
+  const element = (root.ownerDocument as DomDocument).createElement("uuid");
+  element.textContent = uuid;
+  root.insertBefore(element, root.firstChild);
+  return `${doc.end({ headless: true, prettyPrint: true })}\n`;
+}
+
+/** A form of the document that ignores formatting, attribute order and comments. */
+export function canonical(text: string, file: string): string {
+  const walk = (e: XmlElement): string => {
+    const attrs = Object.keys(e.attrs)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(attr(e, k, file, text))}`)
+      .join(" ");
+    const inner = e.children.length > 0 ? e.children.map(walk).join("") : JSON.stringify(textContent(text, e, file));
+    return `<${e.name} ${attrs}>${inner}</>`;
+  };
+  return walk(parseXml(text, file));
+}
+
+function uuidOf(text: string, file: string): string | undefined {
+  const root = parseXml(text, file);
+  const el = child(root, "uuid");
+  return el ? textContent(text, el, file) : undefined;
+}
+
+export function defineFilter(virsh: Virsh, path: string): DefineResult {
+  const { name, text } = readFilterFile(path);
+  const dumped = `nwfilter '${name}' as libvirt has it`;
+  const before = virsh.nwfilterXml(name);
+  if (before === undefined) {
+    virsh.nwfilterDefine(text);
+    const after = virsh.nwfilterXml(name);
+    return { name, outcome: "created", uuid: after === undefined ? undefined : uuidOf(after, dumped) };
+  }
+  const uuid = uuidOf(before, dumped);
+  const wanted = uuid === undefined ? text : withUuid(text, uuid);
+  if (canonical(wanted, path) === canonical(before, dumped)) return { name, outcome: "unchanged", uuid };
+  virsh.nwfilterDefine(wanted);
+  const after = virsh.nwfilterXml(name);
+  // libvirt writes some attributes its own way: what counts is whether its definition changed.
+  const same = after !== undefined && canonical(after, dumped) === canonical(before, dumped);
+  return { name, outcome: same ? "unchanged" : "updated", uuid };
+}
+
+export function describeDefine(r: DefineResult): string {
+  return `nwfilter '${r.name}': ${r.outcome}${r.uuid ? ` (uuid ${r.uuid})` : ""}`;
+}

@@ -26,6 +26,8 @@ export function parseEventLine(line: string): DomainEvent | undefined {
   // The name ends at the last "': " (its detail never holds one), or at a final "'".
   const sep = rest.lastIndexOf("': ");
   if (sep !== -1) return { kind: head[1] as string, domain: rest.slice(0, sep), detail: rest.slice(sep + 3).trim() };
+  // Multi-line events end their first line at the name ("...for domain 'web 1':").
+  if (rest.endsWith("':")) return { kind: head[1] as string, domain: rest.slice(0, -2), detail: "" };
   if (rest.endsWith("'")) return { kind: head[1] as string, domain: rest.slice(0, -1), detail: "" };
   return undefined;
 }

@@ -14,6 +14,8 @@ export interface DefineResult {
   name: string;
   outcome: DefineOutcome;
   uuid: string | undefined;
+  /** Whether nwfilter-define ran (libvirt may still say the same afterwards). */
+  wrote?: boolean;
 }
 
 /** The filter's name and the document, checked: a <filter name="..."> root. */
@@ -85,7 +87,7 @@ export function defineFilter(virsh: Virsh, path: string): DefineResult {
   if (before === undefined) {
     virsh.nwfilterDefine(text);
     const after = virsh.nwfilterXml(name);
-    return { name, outcome: "created", uuid: after === undefined ? undefined : uuidOf(after, dumped) };
+    return { name, outcome: "created", uuid: after === undefined ? undefined : uuidOf(after, dumped), wrote: true };
   }
   const uuid = uuidOf(before, dumped);
   const wanted = uuid === undefined ? text : withUuid(text, uuid);
@@ -94,7 +96,7 @@ export function defineFilter(virsh: Virsh, path: string): DefineResult {
   const after = virsh.nwfilterXml(name);
   // libvirt writes some attributes its own way: what counts is whether its definition changed.
   const same = after !== undefined && canonical(after, dumped) === canonical(before, dumped);
-  return { name, outcome: same ? "unchanged" : "updated", uuid };
+  return { name, outcome: same ? "unchanged" : "updated", uuid, wrote: true };
 }
 
 export function describeDefine(r: DefineResult): string {

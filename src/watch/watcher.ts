@@ -52,6 +52,7 @@ export interface WatcherOptions {
 
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
+const FILTER_SETTLE_MS = 200;
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -68,6 +69,7 @@ export class Watcher {
   private resyncTimer: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectDelay = RECONNECT_MIN_MS;
+  private filterTimer: ReturnType<typeof setTimeout> | undefined;
   private state: WatchState = "starting";
   private stopping = false;
   private filterOk = false;
@@ -259,8 +261,13 @@ export class Watcher {
       }
     };
     watchOne(this.options.configDir, (name) => this.hintByName(name));
+    // libvirt writes the file before it is done with the definition: look a moment later, once.
     watchOne(this.options.settings.nwfilterDir, (name) => {
-      if (name === this.policy.filter && this.state === "watching") this.checkFilter();
+      if (name !== this.policy.filter || this.filterTimer) return;
+      this.filterTimer = setTimeout(() => {
+        this.filterTimer = undefined;
+        if (this.state === "watching" && !this.stopping) this.checkFilter();
+      }, FILTER_SETTLE_MS);
     });
   }
 
@@ -273,6 +280,7 @@ export class Watcher {
       if (this.policy.filter === DEFAULT_FILTER) {
         const r = defineFilter(this.virsh, this.options.shippedFilter);
         if (r.outcome !== "unchanged") this.log("notice", describeDefine(r));
+        else if (r.wrote) this.log("notice", `nwfilter '${r.name}': defined again from ${this.options.shippedFilter} (libvirt's definition differed)`);
         this.filterOk = true;
       } else {
         this.filterOk = this.virsh.nwfilterXml(this.policy.filter) !== undefined;
@@ -406,6 +414,7 @@ export class Watcher {
     this.queue.stop();
     for (const t of [this.heartbeatTimer, this.resyncTimer]) if (t) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.filterTimer) clearTimeout(this.filterTimer);
     for (const w of this.fileWatchers) w.close();
     this.stopEvents();
     this.closeSession();

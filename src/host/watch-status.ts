@@ -34,7 +34,7 @@ export function readWatchStatus(path: string): WatchStatus | string {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? `its status file ${path} does not exist (is it running?)` : `cannot read its status file ${path}: ${code ?? String(error)}`;
+    return code === "ENOENT" ? `there is no status file ${path}` : `cannot read its status file ${path}: ${code ?? String(error)}`;
   }
   try {
     const s = JSON.parse(text) as WatchStatus;

@@ -1,7 +1,7 @@
 // install, uninstall and check against temporary hooks directories and the fake virsh: what
 // they write, that a second install changes nothing, that a foreign hook is kept, and that the
 // installed hook runs (its self-test runs the real built hook).
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HOOK_MARKER, bakedPolicyPath, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
@@ -238,6 +238,7 @@ describe("check", () => {
       Filter = vdsm-no-mac-spoofing
       OnMissing = enforce
       OnExisting = keep
+      ResyncInterval = 600
 
       [exempt]
       Domains =
@@ -247,6 +248,7 @@ describe("check", () => {
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not installed in <tmp>/hooks: run nwfilter-hook install
       daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: not defined: run nwfilter-hook define-filter
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: FAILED (2 problems)
       "
     `);
@@ -266,6 +268,7 @@ describe("check", () => {
       Filter = vdsm-no-mac-spoofing
       OnMissing = audit
       OnExisting = keep
+      ResyncInterval = 600
 
       [exempt]
       Domains = lab-*, router
@@ -275,6 +278,7 @@ describe("check", () => {
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
       daemon: ok (libvirtd (pid 4242), libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': ok (defined)
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: ok
       "
     `);
@@ -298,9 +302,32 @@ describe("check", () => {
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not executable (chmod 0755, or install again)
       daemon: FAILED: the libvirt daemon is not running (cannot connect to qemu:///system): start libvirtd or virtqemud (failed to connect to the hypervisor; Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: cannot tell: libvirt is not reachable
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: FAILED (4 problems)
       "
     `);
+  });
+
+  it("reports the watcher from its status file; a missing watcher is a problem only under OnMissing = watch", () => {
+    expect(install().code).toBe(0);
+    const status = join(h.root, "watch.json");
+    const now = Date.now();
+    writeFileSync(
+      status,
+      JSON.stringify({ pid: process.pid, state: "watching", startedAt: now, heartbeat: now, uri: "qemu:///system", policy: h.policyPath,
+        lastResync: { at: now - 5_000, domains: 3, changed: 1, failed: 0, ms: 40 }, lastFailure: { at: now - 60_000, what: "web1: FAILED: boom" } }),
+    );
+    const ok = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`watcher: ok \\(running, pid ${process.pid}, last heard from 0 s ago; last resync \\S+ \\(5 s ago\\): 3 domains, 1 changed, 0 failed, 40 ms; last failure \\S+ \\(60 s ago\\): web1: FAILED: boom\\)`));
+    rmSync(status);
+    const optional = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(optional.code).toBe(0);
+    expect(optional.stdout).toContain("watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)");
+    writeFileSync(h.policyPath, "[filtering]\nOnMissing = watch\n", { mode: 0o644 });
+    const needed = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(needed.code).toBe(1);
+    expect(needed.stdout).toContain("watcher: FAILED: not healthy, and OnMissing = watch refuses starts without it: there is no status file <tmp>/watch.json");
   });
 
   it("notes when the installed hook reads another policy than the one checked", () => {

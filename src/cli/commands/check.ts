@@ -11,6 +11,7 @@ import { EXIT } from "../errors.js";
 import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs, readIfExists } from "../hook-file.js";
 import { QEMU_D_SINCE, hookLocations } from "../paths.js";
 import { policyLocation, policyText, readPolicy } from "../policy.js";
+import { checkWatcher } from "../watch-service.js";
 
 export interface CheckOptions {
   hooksDir: string;
@@ -100,6 +101,10 @@ export function check(ctx: Context, options: CheckOptions): number {
       fail(`nwfilter '${filter}'`, formatError(error));
     }
   }
+
+  // 5. The watcher (src/cli/watch-service.ts).
+  const watcher = checkWatcher(ctx, policy, say);
+  if (watcher !== undefined) fail("watcher", watcher);
 
   if (problems.length > 0) {
     say(`check: FAILED (${problems.length} problem${problems.length === 1 ? "" : "s"})`);

@@ -12,6 +12,7 @@ import { hookContent, isOurs, readIfExists, writeAtomically } from "../hook-file
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { selfTest } from "../self-test.js";
+import { installWatchService } from "../watch-service.js";
 import { packageVersion } from "../version.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
 
@@ -139,6 +140,9 @@ export function install(ctx: Context, options: InstallOptions): number {
   const test = selfTest(ctx, target, location.path);
   say(`self-test: ${test.ok ? "ok" : "FAILED"}: ${test.message}`);
   if (!test.ok) status = EXIT.FINDINGS;
+
+  // 6. The watcher, where systemd runs (src/cli/watch-service.ts).
+  if (installWatchService(ctx, say)) changed = true;
 
   say(status !== EXIT.OK ? "install: incomplete (see above)" : changed ? "install: done" : "install: nothing changed (already installed)");
   return status;

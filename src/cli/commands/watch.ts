@@ -1,6 +1,5 @@
 // `watch`: runs the watcher (src/watch/) in the foreground until SIGTERM; SIGHUP re-reads the
 // policy. A policy that does not parse at start-up is refused here with the usual one line.
-import { DEFAULT_WATCH_STATUS } from "../../core/constants.js";
 import { settingsFromEnv } from "../../core/settings.js";
 import { Watcher, defaultConfigDir } from "../../watch/watcher.js";
 import { watchLogger } from "../../watch/log.js";
@@ -8,6 +7,7 @@ import type { Context } from "../context.js";
 import { EXIT, UsageError } from "../errors.js";
 import { shippedFilterPath } from "../paths.js";
 import { policyLocation, readPolicy } from "../policy.js";
+import { watchStatusPath } from "../watch-service.js";
 
 export interface WatchOptions {
   policy: string | undefined;
@@ -31,7 +31,7 @@ export function watch(ctx: Context, options: WatchOptions): number {
     policyPath: location.path,
     policy,
     settings: settingsFromEnv(ctx.env),
-    statusPath: options.statusFile ?? DEFAULT_WATCH_STATUS,
+    statusPath: options.statusFile ?? watchStatusPath(ctx),
     shippedFilter: shippedFilterPath(ctx),
     configDir: ctx.env.NWFILTER_HOOK_QEMU_CONFIG_DIR || defaultConfigDir(options.uri),
     env: { ...ctx.env },

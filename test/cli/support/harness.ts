@@ -53,6 +53,8 @@ export function makeHarness(): Harness {
     NWFILTER_HOOK_NETWORK_DIRS: networksDir,
     NWFILTER_HOOK_NWFILTER_DIR: join(state, "nwfilters"),
     NWFILTER_HOOK_SYSFS_NET: sysfsNet,
+    NWFILTER_HOOK_WATCH_STATUS: join(root, "watch.json"),
+    NWFILTER_HOOK_NO_SYSTEMD: "1",
   };
   const reloads: string[] = [];
   const daemon: DaemonControl = {

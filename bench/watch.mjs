@@ -7,9 +7,9 @@
 // Medians of --rounds tries (default 10). Writes bench/WATCH-RESULTS.md (or --out FILE).
 //   npm run bench:watch [-- --rounds N] [--out FILE] [--no-fail]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const args = process.argv.slice(2);
@@ -52,6 +52,7 @@ const policy = join(dir, "policy.ini");
 writeFileSync(policy, "[filtering]\nOnMissing = watch\n", { mode: 0o644 });
 const filterBefore = tryVirsh("nwfilter-dumpxml", FILTER);
 const statusBefore = existsSync(STATUS) ? readFileSync(STATUS) : undefined;
+const statusDirExisted = existsSync(dirname(STATUS));
 const names = new Set();
 
 function removeDomains() {
@@ -67,6 +68,7 @@ function cleanup() {
   if (filterBefore === undefined) tryVirsh("nwfilter-undefine", FILTER);
   if (statusBefore === undefined) rmSync(STATUS, { force: true });
   else writeFileSync(STATUS, statusBefore);
+  if (!statusDirExisted && existsSync(dirname(STATUS)) && readdirSync(dirname(STATUS)).length === 0) rmdirSync(dirname(STATUS));
   rmSync(dir, { recursive: true, force: true });
 }
 

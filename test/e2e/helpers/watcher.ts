@@ -3,8 +3,8 @@
 // since the installed hook (whose environment libvirt scrubs) reads that one; what was there
 // before is put back by restoreStatus().
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { DIST_CLI, ensureBuilt } from "../../cli/support/build.js";
 
@@ -71,8 +71,11 @@ export async function waitFor(check: () => boolean, timeoutMs: number, why: () =
 /** Saves the status file that was there before the suite; returns the function that puts it back. */
 export function saveStatus(): () => void {
   const before = existsSync(STATUS_FILE) ? readFileSync(STATUS_FILE) : undefined;
+  const dirExisted = existsSync(dirname(STATUS_FILE));
   return () => {
     if (before === undefined) rmSync(STATUS_FILE, { force: true });
     else writeFileSync(STATUS_FILE, before);
+    const dir = dirname(STATUS_FILE);
+    if (!dirExisted && existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
   };
 }

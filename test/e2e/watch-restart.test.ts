@@ -68,6 +68,27 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     watcher = undefined;
   });
 
+  it("the periodic resync (ResyncInterval) catches what no event or file change announced", async () => {
+    host.writePolicy("[filtering]\nOnMissing = enforce\nResyncInterval = 10\n");
+    // The definitions' files are watched elsewhere here, and attach-device --config fires no
+    // event: only the resync can see this change.
+    const blind = `${host.dir}/no-definitions`;
+    execFileSync("mkdir", ["-p", blind]);
+    watcher = new WatcherProcess(host.dir, host.policy, { NWFILTER_HOOK_QEMU_CONFIG_DIR: blind }, "periodic");
+    await watcher.waitForLog(/resync: /);
+    const name = host.domainName("periodic");
+    defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:03", filter: FILTER })] }));
+    const nic = `${host.dir}/periodic-nic.xml`;
+    writeFileSync(nic, `${bridgeNic({ mac: "52:54:00:79:00:04" })}\n`);
+    virsh("attach-device", name, nic, "--config");
+    expect(compliantConfig(name)).toBe(false);
+    await waitFor(() => compliantConfig(name), 20_000, () => `not fixed by the periodic resync:\n${watcher?.log()}`);
+    expect(watcher.lines(/resync: /).length).toBeGreaterThanOrEqual(2);
+    expect(await watcher.stop()).toBe(0);
+    watcher = undefined;
+    host.writePolicy("[filtering]\nOnMissing = enforce\n");
+  });
+
   it("libvirtd killed and started again: the watcher reconnects, resyncs and fixes what appeared meanwhile", async () => {
     watcher = new WatcherProcess(host.dir, host.policy, {}, "restart");
     await watcher.waitForLog(/resync: /);

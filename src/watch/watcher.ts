@@ -70,6 +70,8 @@ export class Watcher {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectDelay = RECONNECT_MIN_MS;
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the last failed pass said, for the queue's failure report. */
+  private lastFailed = "";
   private state: WatchState = "starting";
   private stopping = false;
   private filterOk = false;
@@ -346,7 +348,6 @@ export class Watcher {
       return true;
     }
     let d: DomainInfo | undefined;
-    const lines: string[] = [];
     try {
       d = this.virsh.domainInfo(uuid);
       if (d === undefined) {
@@ -363,7 +364,7 @@ export class Watcher {
             }
           : undefined;
       const changed = reconcileDomain(this.virsh, d, this.policy, nodeHostFacts(this.options.settings), { live: true, dryRun: false, beforeDefine }, (line) => {
-        lines.push(line);
+        // Actions only: "nothing to do" for every domain at every resync would drown them.
         if (/: (added|changed by someone else)/.test(line)) this.log("notice", line);
       });
       this.resyncDone(uuid, changed, false);
@@ -375,8 +376,6 @@ export class Watcher {
       return false;
     }
   }
-
-  private lastFailed = "";
 
   private failed(uuid: string, error: unknown, retryMs: number): void {
     const what = this.lastFailed || `${uuid}: FAILED: ${String(error)}`;

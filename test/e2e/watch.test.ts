@@ -67,6 +67,12 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     expect(status.lastResync).toMatchObject({ failed: 0 });
   });
 
+  it("the policy's filter undefined on the host is defined again", async () => {
+    virsh("nwfilter-undefine", FILTER);
+    await waitFor(() => filterXml() !== undefined, 5_000, () => `the filter was not defined again:\n${watcher.log()}`);
+    await watcher.waitForLog(new RegExp(`nwfilter '${FILTER}': created`));
+  });
+
   it("a new definition without the filter gets it, in one write", async () => {
     const name = host.domainName("new");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:01" })] }));

@@ -128,6 +128,8 @@ export class Watcher {
     this.log("info", `starting (pid ${process.pid}, ${this.options.uri}, policy ${this.policy.source}, resync every ${this.policy.resyncInterval} s)`);
     for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => this.stop(signal));
     process.on("SIGHUP", () => this.reload());
+    // A crash must not leave `virsh event` behind (systemd's cgroup would, a plain shell not).
+    process.on("exit", () => this.stopEvents());
     this.heartbeatTimer = setInterval(() => this.heartbeat(), WATCH_HEARTBEAT_MS);
     this.scheduleResyncs();
     this.watchFiles();

@@ -7,11 +7,11 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../cli/support/build.js";
-import { E2eHost, FILTER, configInterfaces } from "./helpers/cli.js";
-import { bridgeNic, defineDomain, requireLibvirt, tinyDomainXml, virsh, virshWith, virshWithXmlFile } from "./helpers/libvirt.js";
-import { WatcherProcess, saveStatus, waitFor } from "./helpers/watcher.js";
+import { E2eHost, FILTER, cli, configInterfaces, liveInterfaces } from "./helpers/cli.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, requireLibvirt, tinyDomainXml, virsh, virshWith, virshWithXmlFile } from "./helpers/libvirt.js";
+import { WatcherProcess, saveStatus, stopAll, waitFor } from "./helpers/watcher.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const REF = `<filterref filter='${FILTER}'/>`;
@@ -42,8 +42,13 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     const r = host.install();
     if (r.code !== 0) throw new Error(`install failed:\n${r.stdout}${r.stderr}`);
   });
+  // Each test starts its own watcher: a failed one must not leave it running for the next.
+  afterEach(async () => {
+    await stopAll();
+    watcher = undefined;
+  });
   afterAll(async () => {
-    if (watcher) await watcher.stop().catch(() => undefined);
+    await stopAll();
     // Whatever happened above, the daemon runs again for whoever comes next.
     if (libvirtdPid() === undefined) libvirtUp();
     host?.tearDown();
@@ -78,6 +83,8 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     await watcher.waitForLog(/resync: /);
     const name = host.domainName("periodic");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:03", filter: FILTER })] }));
+    // Let the pass that its 'Defined Added' event asked for go by first.
+    await new Promise((r) => setTimeout(r, 1_000));
     const nic = `${host.dir}/periodic-nic.xml`;
     writeFileSync(nic, `${bridgeNic({ mac: "52:54:00:79:00:04" })}\n`);
     virsh("attach-device", name, nic, "--config");
@@ -111,6 +118,32 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     await watcher.waitForLog(/libvirt: connected to /, 60_000, 2);
     await waitFor(() => compliantConfig(name), 20_000, () => `not fixed after the reconnect:\n${watcher?.log()}`);
     expect(watcher.child.exitCode).toBeNull();
+    expect(await watcher.stop()).toBe(0);
+    watcher = undefined;
+  });
+
+  it("a restored domain (no hook to filter it) gets its running NICs protected", async () => {
+    // Without the hook, `restore begin` adds nothing: the watcher's 'Started Restored' pass must.
+    const removed = cli(["uninstall", "--policy", host.policy]);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+    const name = host.domainName("restored");
+    defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:05" })] }));
+    virsh("start", name);
+    const image = `${host.dir}/${name}.save`;
+    virsh("save", name, image);
+    host.onTearDown(() => rmSync(image, { force: true }));
+    watcher = new WatcherProcess(host.dir, host.policy, {}, "restore");
+    await watcher.waitForLog(/resync: /);
+    virsh("restore", image);
+    await waitFor(
+      () => {
+        const taps = domainTaps(name);
+        return liveInterfaces(name).every((n) => n.includes(REF)) && taps.length === 1 && bindingList().some((b) => b.port === taps[0]?.dev && b.filter === FILTER);
+      },
+      10_000,
+      () => `restored ${name} is not protected:\n${watcher?.log()}`,
+    );
+    expect(compliantConfig(name)).toBe(true);
     expect(await watcher.stop()).toBe(0);
     watcher = undefined;
   });

@@ -19,7 +19,7 @@ import {
   virshFails,
   virshWithXmlFile,
 } from "./helpers/libvirt.js";
-import { STATUS_FILE, WatcherProcess, saveStatus, waitFor } from "./helpers/watcher.js";
+import { STATUS_FILE, WatcherProcess, saveStatus, stopAll, waitFor } from "./helpers/watcher.js";
 import { readFileSync, writeFileSync } from "node:fs";
 
 const HAVE_LIBVIRT = requireLibvirt();
@@ -57,7 +57,7 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     await watcher.waitForLog(/resync: \d+ domains?: /);
   });
   afterAll(async () => {
-    if (watcher) await watcher.stop().catch(() => undefined);
+    await stopAll();
     host?.tearDown();
   });
 

@@ -10,6 +10,14 @@ import { DIST_CLI, ensureBuilt } from "../../cli/support/build.js";
 
 export const STATUS_FILE = "/run/nwfilter-hook/watch.json";
 
+/** Every watcher a suite started, so that a failed test leaves none running (stopAll()). */
+const started = new Set<WatcherProcess>();
+
+export async function stopAll(): Promise<void> {
+  for (const w of started) await w.stop().catch(() => w.signal("SIGKILL"));
+  started.clear();
+}
+
 export class WatcherProcess {
   readonly child: ChildProcess;
   readonly logPath: string;
@@ -25,6 +33,7 @@ export class WatcherProcess {
     });
     closeSync(fd);
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+    started.add(this);
   }
 
   log(): string {

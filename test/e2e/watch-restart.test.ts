@@ -90,7 +90,13 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     virsh("attach-device", name, nic, "--config");
     expect(compliantConfig(name)).toBe(false);
     await waitFor(() => compliantConfig(name), 20_000, () => `not fixed by the periodic resync:\n${watcher?.log()}`);
-    expect(watcher.lines(/resync: /).length).toBeGreaterThanOrEqual(2);
+    // The fix is the periodic resync's: its line comes after the first resync and before the second's summary.
+    await watcher.waitForLog(/resync: /, 10_000, 2);
+    const log = watcher.log().split("\n");
+    const fixedAt = log.findIndex((l) => l.includes(`${name}: definition: added`));
+    const resyncs = log.flatMap((l, i) => (/resync: /.test(l) ? [i] : []));
+    expect(fixedAt).toBeGreaterThan(resyncs[0] as number);
+    expect(fixedAt).toBeLessThan(resyncs[1] as number);
     expect(await watcher.stop()).toBe(0);
     watcher = undefined;
     host.writePolicy("[filtering]\nOnMissing = enforce\n");

@@ -58,7 +58,10 @@ export class VirshSession {
     const fifo = (name: string) => {
       const path = join(dir, name);
       const r = spawnSync("mkfifo", ["-m", "0600", path]);
-      if (r.status !== 0) throw new LibvirtError("failed", `cannot create a pipe for virsh (mkfifo ${path}): ${r.stderr?.toString().trim() || r.error?.message}`);
+      if (r.status !== 0) {
+        this.close();
+        throw new LibvirtError("failed", `cannot create a pipe for virsh (mkfifo ${path}): ${r.stderr?.toString().trim() || r.error?.message}`);
+      }
       return path;
     };
     const [inPath, outPath, errPath] = [fifo("in"), fifo("out"), fifo("err")];

@@ -2,8 +2,9 @@
 //
 //   core <- host <- { hook, cli, watch }      hooks/qemu.ts (the hook's entry) -> hook, core
 //
-// - src/core is pure: it imports only src/core and the pure npm libraries ini and picomatch;
-//   no Node built-in (eslint.config.js keeps out the globals: process, the clock, timers).
+// - src/core is pure: it imports only src/core and the pure npm libraries ini, picomatch and
+//   xmlbuilder2; no Node built-in (eslint.config.js keeps out the globals: process, the clock,
+//   timers).
 // - src/host is the only code that touches the host: src/core, src/host and Node's built-ins.
 // - src/hook, src/cli and src/watch are shells over core and host and never import one another,
 //   except src/cli/commands/watch.ts, the `watch` command, which runs src/watch.
@@ -12,7 +13,7 @@
 // Paths are relative to the repository root, as `depcruise` is run from there.
 
 /** npm packages that src/core may import: pure code, no I/O. */
-const PURE_PACKAGES = ["ini", "picomatch"];
+const PURE_PACKAGES = ["ini", "picomatch", "xmlbuilder2"];
 const pureModules = `^node_modules/(@types/)?(${PURE_PACKAGES.join("|")})/`;
 
 /** @type {import('dependency-cruiser').IConfiguration} */

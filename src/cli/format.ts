@@ -1,22 +1,9 @@
 // Text for people: tables, NIC statuses, unified diffs, a progress bar on a terminal.
 import { FILE_HEADERS_ONLY, createTwoFilesPatch } from "diff";
-import type { NicReason, NicReport } from "../core/transform.js";
+import type { NicReport } from "../core/transform.js";
+import { reasonText } from "../host/reconcile.js";
 
-const REASONS: Partial<Record<NicReason, string>> = {
-  "policy-off": "filtering is off in the policy",
-  "domain-policy": "policy [exempt] Domains",
-  "domain-metadata": "domain metadata exempt=true",
-  "mac-policy": "policy [exempt] MACs",
-  "network-policy": "policy [exempt] Networks",
-  "bridge-policy": "policy [exempt] Bridges",
-  "nic-metadata": "interface metadata exempt=true",
-};
-
-/** Why a NIC is exempt or ineligible, in words. */
-export function reasonText(nic: NicReport): string | undefined {
-  if (nic.reason === undefined) return undefined;
-  return nic.detail ?? REASONS[nic.reason] ?? nic.reason;
-}
+export { reasonText };
 
 /** `missing`, `ineligible (macvtap (forward mode bridge))`, ... */
 export function statusText(nic: NicReport): string {

@@ -7,7 +7,8 @@ import { dirname } from "node:path";
 import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
 import { NwfilterHookError, formatError } from "../core/errors.js";
 import { readAllLimited, writeAllSync } from "../host/stdio.js";
-import { Virsh, processVirsh } from "../host/virsh.js";
+import { Virsh } from "../host/virsh.js";
+import { processVirshSession } from "../host/virsh-session.js";
 import { apply } from "./commands/apply.js";
 import { audit } from "./commands/audit.js";
 import { check } from "./commands/check.js";
@@ -15,6 +16,7 @@ import { defineFilter, describeDefine } from "./commands/define-filter.js";
 import { inject } from "./commands/inject.js";
 import { install } from "./commands/install.js";
 import { uninstall } from "./commands/uninstall.js";
+import { watch } from "./commands/watch.js";
 import type { Context } from "./context.js";
 import { systemDaemonControl } from "./daemon.js";
 import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
@@ -213,6 +215,22 @@ export function runCli(args: readonly string[], ctx: Context): number {
           }),
         ),
     )
+    .command(
+      "watch",
+      "keep every domain compliant as libvirt changes it (runs until SIGTERM; SIGHUP re-reads the policy)",
+      (y) =>
+        y
+          .option("status-file", { type: "string", describe: "where the watcher keeps its status", defaultDescription: "/run/nwfilter-hook/watch.json" })
+          .option("syslog", { type: "boolean", default: true, describe: "also log to syslog (--no-syslog: stderr only)" })
+          .example("$0 watch", "in the foreground; systemd runs it as nwfilter-hook-watch.service")
+          .example("kill -HUP PID", "re-read the policy (a bad one is refused and the last good one kept)")
+          .epilog(
+            epilog(
+              "Resyncs every domain at start, after every reconnect and every ResyncInterval (policy), and follows libvirt's events and the definitions' files in between, fixing what lacks the filter as 'apply --live' does. With OnMissing = watch, the hook lets a start through while this runs and is healthy.",
+            ),
+          ),
+      (a) => run(() => watch(ctx, { policy: a.policy, hooksDir: a["hooks-dir"], uri: a.connect, statusFile: a["status-file"], syslog: a.syslog })),
+    )
     .demandCommand(1, "name a command")
     .strict()
     .recommendCommands()
@@ -288,7 +306,8 @@ export function processContext(): Context {
     execPath: process.execPath,
     bundleDir,
     packageRoot: dirname(bundleDir),
-    virsh: (uri) => new Virsh(processVirsh({ uri })),
+    // One virsh session per connection for all of a command's calls (src/host/virsh-session.ts).
+    virsh: (uri) => new Virsh(processVirshSession({ uri })),
     daemon: systemDaemonControl(),
     runFile(path, args, options) {
       const r = spawnSync(path, args, {

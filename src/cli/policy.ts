@@ -45,10 +45,13 @@ export function defaultPolicyText(): string {
 ;ClusterLevel = ${d.clusterLevel}
 # The nwfilter every eligible interface must reference (define it with: nwfilter-hook define-filter).
 ;Filter = ${d.filter}
-# An interface without the filter at VM start: enforce (refuse the start) or audit (log, start).
+# An interface without the filter at VM start: enforce (refuse the start), audit (log, start),
+# or watch (start only while a healthy watcher, nwfilter-hook-watch.service, protects it live).
 ;OnMissing = ${d.onMissing}
 # An interface that references another filter: keep it, or replace it with Filter.
 ;OnExisting = ${d.onExisting}
+# Seconds between the watcher's full resyncs (10 to 86400).
+;ResyncInterval = ${d.resyncInterval}
 
 [exempt]
 # Comma-separated lists. Domain-name globs, e.g.: lab-*, nested-router
@@ -73,6 +76,7 @@ export function policyText(policy: Policy): string {
     `Filter = ${policy.filter}`,
     `OnMissing = ${policy.onMissing}`,
     `OnExisting = ${policy.onExisting}`,
+    `ResyncInterval = ${policy.resyncInterval}`,
     "",
     "[exempt]",
     `Domains = ${list(policy.exempt.domains)}`,

@@ -31,3 +31,9 @@ export const MACVTAP_FORWARD_MODES: ReadonlySet<string> = new Set(["bridge", "pr
 
 /** The libvirt connection the CLI and the watcher use unless told otherwise. */
 export const DEFAULT_URI = "qemu:///system";
+/** The watcher's status file: read by the hook (OnMissing=watch) and by `check`. */
+export const DEFAULT_WATCH_STATUS = "/run/nwfilter-hook/watch.json";
+/** The watcher probes libvirt and rewrites its status this often. */
+export const WATCH_HEARTBEAT_MS = 5_000;
+/** A status older than this means the watcher is stuck or gone. */
+export const WATCH_STALE_MS = 20_000;

@@ -43,12 +43,24 @@ export function describeNic(nic: NicReport): string {
   return `${nic.mac ?? `interface #${nic.index + 1}`} (${parts.join(", ")})`;
 }
 
-export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, policy: Policy, host: HostFacts): HookOutcome {
+/** What the hook knows of the watcher, from its status file (src/host/watch-status.ts). */
+export interface WatcherHealth {
+  healthy: boolean;
+  /** "pid 1234, last heard from 3 s ago", or why it is not healthy. */
+  detail: string;
+}
+
+/**
+ * `watcher` is asked only when OnMissing=watch has to decide on a start that lacks the filter:
+ * the other paths never read its status.
+ */
+export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, policy: Policy, host: HostFacts, watcher?: () => WatcherHealth): HookOutcome {
   const xml = typeof input === "string" ? input : input.bytes;
   const result = transform(input, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain" });
   const domain = result.domain ?? domainArg;
   const filter = policy.filter;
-  const enforce = policy.onMissing === "enforce";
+  // OnMissing=watch refuses what enforce refuses, except a start that a healthy watcher covers.
+  const enforce = policy.onMissing !== "audit";
   const notFound = result.nics.filter((n) => n.reason === "network-not-found");
   const notes = notFound.length > 0 ? [`${listed(notFound, describeNic, ", ")}: network definition not found, left alone`] : [];
   const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
@@ -62,6 +74,11 @@ export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, 
       const what =
         `domain '${domain}': ${missing.length} interface(s) lack nwfilter '${filter}': ` +
         `${listed(missing, describeNic)}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
+      if (policy.onMissing === "watch") {
+        const health = watcher?.() ?? { healthy: false, detail: "its status is not known here" };
+        if (health.healthy) return warn(EXIT_OK, undefined, `watch: ${what} (starting: the watcher, ${health.detail}, adds the filter to the running interfaces: OnMissing=watch)`, notes);
+        return refuse(`refusing to start ${what} (OnMissing=watch, but no healthy watcher: ${health.detail}; start nwfilter-hook-watch.service) (${policyNote})`);
+      }
       if (enforce) return refuse(`refusing to start ${what} (${policyNote})`);
       return warn(EXIT_OK, undefined, `audit: ${what} (starting anyway: OnMissing=audit)`, notes);
     }

@@ -4,7 +4,12 @@ import { decode } from "ini";
 import { DEFAULT_FILTER, MIN_CLUSTER_LEVEL } from "./constants.js";
 import { PolicyError } from "./errors.js";
 
-export type OnMissing = "enforce" | "audit";
+/**
+ * enforce: refuse a start that lacks the filter; audit: log it and let it start; watch: let it
+ * start only while a healthy watcher (`nwfilter-hook watch`) is there to protect it live,
+ * otherwise refuse it as enforce does.
+ */
+export type OnMissing = "enforce" | "audit" | "watch";
 export type OnExisting = "keep" | "replace";
 
 export interface Policy {
@@ -15,6 +20,8 @@ export interface Policy {
   filter: string;
   onMissing: OnMissing;
   onExisting: OnExisting;
+  /** Seconds between the watcher's full resyncs. */
+  resyncInterval: number;
   exempt: {
     domains: string[];
     networks: string[];
@@ -31,6 +38,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   filter: DEFAULT_FILTER,
   onMissing: "enforce",
   onExisting: "keep",
+  resyncInterval: 600,
   exempt: Object.freeze({ domains: [], networks: [], bridges: [], macs: [] }),
 });
 
@@ -55,7 +63,11 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** libvirt nwfilter names; also keeps the name safe inside an XML attribute. */
 export const FILTER_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 
-type Kind = "boolean" | "version" | "filter" | "onMissing" | "onExisting" | "list" | "macs";
+type Kind = "boolean" | "version" | "filter" | "onMissing" | "onExisting" | "seconds" | "list" | "macs";
+
+/** ResyncInterval's range: often enough to matter, rarely enough not to load the daemon. */
+export const RESYNC_MIN_SECONDS = 10;
+export const RESYNC_MAX_SECONDS = 86_400;
 
 const SCHEMA: Record<string, Record<string, Kind>> = {
   filtering: {
@@ -64,6 +76,7 @@ const SCHEMA: Record<string, Record<string, Kind>> = {
     Filter: "filter",
     OnMissing: "onMissing",
     OnExisting: "onExisting",
+    ResyncInterval: "seconds",
   },
   exempt: {
     Domains: "list",
@@ -211,7 +224,7 @@ function applyKey(policy: Policy, key: string, kind: Kind, value: unknown, where
       return;
     case "onMissing": {
       const v = text.toLowerCase();
-      if (v !== "enforce" && v !== "audit") fail(`expected enforce or audit, got '${text}'`);
+      if (v !== "enforce" && v !== "audit" && v !== "watch") fail(`expected enforce, audit or watch, got '${text}'`);
       policy.onMissing = v as OnMissing;
       return;
     }
@@ -219,6 +232,13 @@ function applyKey(policy: Policy, key: string, kind: Kind, value: unknown, where
       const v = text.toLowerCase();
       if (v !== "keep" && v !== "replace") fail(`expected keep or replace, got '${text}'`);
       policy.onExisting = v as OnExisting;
+      return;
+    }
+    case "seconds": {
+      if (!/^\d{1,9}$/.test(text)) fail(`expected a whole number of seconds, got '${text}'`);
+      const n = Number(text);
+      if (n < RESYNC_MIN_SECONDS || n > RESYNC_MAX_SECONDS) fail(`expected ${RESYNC_MIN_SECONDS} to ${RESYNC_MAX_SECONDS} seconds, got ${n}`);
+      policy.resyncInterval = n;
       return;
     }
     case "list": {

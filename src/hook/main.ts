@@ -1,6 +1,6 @@
 // The hook's shell: argv, environment, stdin, the policy file and the host in; stdout, stderr,
 // syslog and the exit code out. Everything it decides comes from src/core/decide.ts.
-import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
+import { DEFAULT_WATCH_STATUS, MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
 import { NwfilterHookError, formatError, oneLine } from "../core/errors.js";
 import { EXIT_ERROR, decide, type HookOutcome } from "../core/decide.js";
 import type { HookOp } from "../core/hook-op.js";
@@ -10,6 +10,7 @@ import { settingsFromEnv, type Env } from "../core/settings.js";
 import { nodeUtf8, readAllAtOnce, writeAllSync } from "../host/stdio.js";
 import { decodeXml } from "../core/xml-bytes.js";
 import { syslog } from "../host/syslog.js";
+import { watcherHealth } from "../host/watch-status.js";
 
 export function runHook(domain: string, op: HookOp): void {
   const outcome = hookOutcome(domain, op, process.env, 0);
@@ -26,7 +27,8 @@ export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number)
     const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
     const file = `domain XML of '${domain}' on stdin`;
     const xml = decodeXml(readAllAtOnce(stdin, MAX_XML_BYTES, file), file, nodeUtf8);
-    return decide(op, domain, xml, policy, nodeHostFacts(settings));
+    // The watcher's status is read only when OnMissing=watch must judge a start that lacks the filter.
+    return decide(op, domain, xml, policy, nodeHostFacts(settings), () => watcherHealth(DEFAULT_WATCH_STATUS));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;
     const message = formatError(error);

@@ -94,6 +94,8 @@ export interface DomainInfo {
   name: string;
   active: boolean;
   persistent: boolean;
+  /** When known: virsh is then given the UUID, which a rename cannot make name another domain. */
+  uuid?: string;
 }
 
 export class Virsh {
@@ -172,8 +174,44 @@ export class Virsh {
     this.callWithFile(["define"], xml, [], domain);
   }
 
-  updateDeviceLive(domain: string, deviceXml: string): void {
-    this.callWithFile(["update-device", domain], deviceXml, ["--live"], domain);
+  updateDeviceLive(domain: string, deviceXml: string, name = domain): void {
+    this.callWithFile(["update-device", domain], deviceXml, ["--live"], name);
+  }
+
+  /** Every domain with its UUID, sorted by name. */
+  domainsByUuid(): DomainInfo[] {
+    const lines = (args: readonly string[]) =>
+      this.call(["list", ...args])
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
+    const active = new Set(lines(["--uuid"]));
+    const transient = new Set(lines(["--all", "--transient", "--uuid"]));
+    const all: DomainInfo[] = [];
+    for (const l of lines(["--all", "--uuid", "--name"])) {
+      const m = /^([0-9a-f-]{36}) (.*)$/i.exec(l);
+      if (!m) continue;
+      const uuid = (m[1] as string).toLowerCase();
+      all.push({ uuid, name: m[2] as string, active: active.has(uuid), persistent: !transient.has(uuid) });
+    }
+    return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** One domain by UUID or name, or undefined when there is none. */
+  domainInfo(ref: string): DomainInfo | undefined {
+    const args = ["dominfo", ref];
+    const r = this.runner.run(args);
+    if (r.status !== 0) {
+      const e = classify(r, args, this.uri, ref);
+      if (e.kind === "domain-not-found") return undefined;
+      throw e;
+    }
+    const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(r.stdout)?.[1]?.trim();
+    const name = field("Name");
+    const uuid = field("UUID");
+    if (name === undefined || uuid === undefined) throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    const state = field("State") ?? "";
+    return { name, uuid: uuid.toLowerCase(), active: state !== "shut off" && state !== "crashed" && state !== "", persistent: field("Persistent") === "yes" };
   }
 
   /** An nwfilter's definition, or undefined when there is none of that name. */

@@ -37,6 +37,8 @@ describe("nwfilter-hook --help", () => {
                                             and live; exit 1 when any is missing the filter
         nwfilter-hook apply [domains..]     add the filter to persistent definitions (and with --live to
                                             running NICs)
+        nwfilter-hook watch                 keep every domain compliant as libvirt changes it (runs until
+                                            SIGTERM; SIGHUP re-reads the policy)
 
       Options:
         -c, --connect    libvirt connection URI [string] [default: $LIBVIRT_DEFAULT_URI or qemu:///system]

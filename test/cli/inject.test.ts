@@ -176,7 +176,7 @@ describe("inject errors: one line, an exit code", () => {
     writeFileSync(policy, "[filtering]\nOnMissing = sometimes\n");
     chmodSync(policy, 0o644);
     const r = h.run(["inject", "--policy", policy, write("ok.xml", domainXml("ok", []))]);
-    expect(r).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(policy)}:2: OnMissing: expected enforce or audit, got 'sometimes'\n` });
+    expect(r).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(policy)}:2: OnMissing: expected enforce, audit or watch, got 'sometimes'\n` });
   });
 
   it("no input on a terminal: exit 2", () => {

@@ -334,6 +334,7 @@ describe("check", () => {
       Filter = vdsm-no-mac-spoofing
       OnMissing = enforce
       OnExisting = keep
+      ResyncInterval = 600
 
       [exempt]
       Domains =
@@ -343,6 +344,7 @@ describe("check", () => {
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not installed in <tmp>/hooks: run nwfilter-hook install
       daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: not defined: run nwfilter-hook define-filter
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: FAILED (2 problems)
       "
     `);
@@ -362,6 +364,7 @@ describe("check", () => {
       Filter = vdsm-no-mac-spoofing
       OnMissing = audit
       OnExisting = keep
+      ResyncInterval = 600
 
       [exempt]
       Domains = lab-*, router
@@ -372,6 +375,7 @@ describe("check", () => {
       startup cache <tmp>/cache/<id>.cache: ok (code cache for <node> <version>)
       daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
       nwfilter 'vdsm-no-mac-spoofing': ok (defined)
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: ok
       "
     `);
@@ -395,9 +399,32 @@ describe("check", () => {
       hook <tmp>/hooks/qemu.d/50-nwfilter-hook: FAILED: not executable (chmod 0755, or install again)
       daemon: FAILED: the libvirt daemon is not running (cannot connect to qemu:///system): start libvirtd or virtqemud (failed to connect to the hypervisor; Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory)
       nwfilter 'vdsm-no-mac-spoofing': FAILED: cannot tell: libvirt is not reachable
+      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
       check: FAILED (4 problems)
       "
     `);
+  });
+
+  it("reports the watcher from its status file; a missing watcher is a problem only under OnMissing = watch", () => {
+    expect(install().code).toBe(0);
+    const status = join(h.root, "watch.json");
+    const now = Date.now();
+    writeFileSync(
+      status,
+      JSON.stringify({ pid: process.pid, state: "watching", startedAt: now, heartbeat: now, uri: "qemu:///system", policy: h.policyPath,
+        lastResync: { at: now - 5_000, domains: 3, changed: 1, failed: 0, ms: 40 }, lastFailure: { at: now - 60_000, what: "web1: FAILED: boom" } }),
+    );
+    const ok = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`watcher: ok \\(running, pid ${process.pid}, last heard from 0 s ago; last resync \\S+ \\(5 s ago\\): 3 domains, 1 changed, 0 failed, 40 ms; last failure \\S+ \\(60 s ago\\): web1: FAILED: boom\\)`));
+    rmSync(status);
+    const optional = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(optional.code).toBe(0);
+    expect(optional.stdout).toContain("watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)");
+    writeFileSync(h.policyPath, "[filtering]\nOnMissing = watch\n", { mode: 0o644 });
+    const needed = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(needed.code).toBe(1);
+    expect(needed.stdout).toContain("watcher: FAILED: not healthy, and OnMissing = watch refuses starts without it: there is no status file <tmp>/watch.json");
   });
 
   it("notes when the installed hook reads another policy than the one checked", () => {

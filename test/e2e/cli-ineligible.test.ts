@@ -83,7 +83,7 @@ describe.skipIf(!HAVE_LIBVIRT)("interfaces the policy leaves alone, with the rea
     writeFileSync(host.policy, "[filtering]\nOnMissing = sometimes\n");
     chmodSync(host.policy, 0o644);
     try {
-      expect(virshFails("start", name).stderr).toContain(`${host.policy}:2: OnMissing: expected enforce or audit, got 'sometimes'`);
+      expect(virshFails("start", name).stderr).toContain(`${host.policy}:2: OnMissing: expected enforce, audit or watch, got 'sometimes'`);
       expect(domState(name)).toBe("shut off");
     } finally {
       rmSync(host.policy, { force: true });

@@ -12,6 +12,7 @@ import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs, readIfExist
 import { QEMU_D_SINCE, hookLocations } from "../paths.js";
 import { policyLocation, policyText, readPolicy } from "../policy.js";
 import { describeStartupCache } from "../startup-cache.js";
+import { checkWatcher } from "../watch-service.js";
 
 export interface CheckOptions {
   hooksDir: string;
@@ -108,6 +109,10 @@ export function check(ctx: Context, options: CheckOptions): number {
       fail(`nwfilter '${filter}'`, formatError(error));
     }
   }
+
+  // 5. The watcher (src/cli/watch-service.ts).
+  const watcher = checkWatcher(ctx, policy, say);
+  if (watcher !== undefined) fail("watcher", watcher);
 
   if (problems.length > 0) {
     say(`check: FAILED (${problems.length} problem${problems.length === 1 ? "" : "s"})`);

@@ -15,6 +15,7 @@ import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
 import { leaveFilterForStart } from "../deferred-filter.js";
 import { selfTest } from "../self-test.js";
 import { recordStartupCache, withStartupCache } from "../startup-cache.js";
+import { installWatchService } from "../watch-service.js";
 import { packageVersion } from "../version.js";
 import { hooksDirProblem, notOnThisHost } from "../daemon.js";
 import { defineFilter, describeDefine } from "./define-filter.js";
@@ -178,6 +179,9 @@ export function install(ctx: Context, options: InstallOptions): number {
   const test = selfTest(ctx, target, location.path);
   say(`self-test: ${test.ok ? "ok" : "FAILED"}: ${test.message}`);
   if (!test.ok) status = EXIT.FINDINGS;
+
+  // 6. The watcher, where systemd runs (src/cli/watch-service.ts).
+  if (installWatchService(ctx, say)) changed = true;
 
   const done = down ? "install: done; takes effect when libvirt starts" : changed ? "install: done" : "install: nothing changed (already installed)";
   say(status !== EXIT.OK ? "install: incomplete (see above)" : done);

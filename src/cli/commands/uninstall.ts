@@ -13,6 +13,7 @@ import { policyLocation } from "../policy.js";
 import { removeStartupCache } from "../startup-cache.js";
 import { readFilterFile } from "./define-filter.js";
 import { waitForDaemon } from "./install.js";
+import { uninstallWatchService } from "../watch-service.js";
 
 export interface UninstallOptions {
   hooksDir: string;
@@ -31,6 +32,9 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
   const location = policyLocation(ctx, options.policy, options.hooksDir);
   let status: number = EXIT.OK;
   let removed = 0;
+
+  // The watcher first: it would otherwise go on fixing domains (src/cli/watch-service.ts).
+  if (uninstallWatchService(ctx, say)) removed++;
 
   for (const hook of findInstalledHooks(options.hooksDir)) {
     try {

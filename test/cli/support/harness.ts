@@ -56,6 +56,8 @@ export function makeHarness(): Harness {
     NWFILTER_HOOK_CACHE_DIR: join(root, "cache"),
     // The same artefact whatever Node runs the tests (the default depends on the Node).
     NWFILTER_HOOK_STARTUP: "code-cache",
+    NWFILTER_HOOK_WATCH_STATUS: join(root, "watch.json"),
+    NWFILTER_HOOK_NO_SYSTEMD: "1",
   };
   const reloads: string[] = [];
   const daemon: DaemonControl = {

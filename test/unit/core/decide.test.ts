@@ -43,6 +43,26 @@ describe("prepare", () => {
     expect(o.log?.priority).toBe("warning");
   });
 
+  it("watch: starts while a healthy watcher is there, refuses as enforce does otherwise", () => {
+    let asked = 0;
+    const healthy = () => (asked++, { healthy: true, detail: "pid 42, last heard from 1 s ago" });
+    const o = decide("prepare", "vm1", MISSING, policy({ onMissing: "watch" }), fakeHost(HOST), healthy);
+    expect(o.exitCode).toBe(EXIT_OK);
+    expect(o.stderr).toMatch(/^nwfilter-hook: warning: watch: domain 'vm1': 1 interface\(s\) lack .*\(starting: the watcher, pid 42, last heard from 1 s ago, adds the filter to the running interfaces: OnMissing=watch\)$/);
+    expect(o.log?.priority).toBe("warning");
+    const sick = () => ({ healthy: false, detail: "its status file /run/nwfilter-hook/watch.json does not exist" });
+    const r = decide("prepare", "vm1", MISSING, policy({ onMissing: "watch" }), fakeHost(HOST), sick);
+    expect(r.exitCode).toBe(EXIT_REFUSED);
+    expect(r.stderr).toContain("refusing to start domain 'vm1'");
+    expect(r.stderr).toContain("OnMissing=watch, but no healthy watcher: its status file /run/nwfilter-hook/watch.json does not exist");
+    expect(decide("prepare", "vm1", MISSING, policy({ onMissing: "watch" }), fakeHost(HOST)).exitCode).toBe(EXIT_REFUSED);
+    // A compliant start never asks for the watcher's health.
+    expect(decide("prepare", "vm1", COMPLIANT, policy({ onMissing: "watch" }), fakeHost(HOST), healthy)).toEqual({ exitCode: EXIT_OK });
+    expect(asked).toBe(1);
+    // The filter missing on this host is refused under watch, as under enforce.
+    expect(decide("prepare", "vm1", COMPLIANT, policy({ onMissing: "watch" }), fakeHost({ ...HOST, filters: [] }), healthy).exitCode).toBe(EXIT_REFUSED);
+  });
+
   it("compliant: exit 0, silent, nothing logged", () => {
     expect(go("prepare", COMPLIANT)).toEqual({ exitCode: EXIT_OK });
   });

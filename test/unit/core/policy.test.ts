@@ -72,6 +72,7 @@ describe("values", () => {
       filter: "clean-traffic",
       onMissing: "audit",
       onExisting: "replace",
+      resyncInterval: 600,
       exempt: {
         domains: ["lab-*", "nested-router"],
         networks: ["trunk", "storage"],
@@ -133,7 +134,11 @@ describe("errors name the file, the line and the key", () => {
     ["bad version (trailing dot)", "[filtering]\nClusterLevel = 4.\n", 2, /^ClusterLevel: /],
     ["bad version (empty)", "[filtering]\nClusterLevel =\n", 2, /^ClusterLevel: /],
     ["bad version (negative)", "[filtering]\nClusterLevel = -1\n", 2, /^ClusterLevel: /],
-    ["bad OnMissing", "[filtering]\nOnMissing = warn\n", 2, /^OnMissing: expected enforce or audit, got 'warn'$/],
+    ["bad OnMissing", "[filtering]\nOnMissing = warn\n", 2, /^OnMissing: expected enforce, audit or watch, got 'warn'$/],
+    ["ResyncInterval not a number", "[filtering]\nResyncInterval = 10m\n", 2, /^ResyncInterval: expected a whole number of seconds, got '10m'$/],
+    ["ResyncInterval too short", "[filtering]\n\nResyncInterval = 1\n", 3, /^ResyncInterval: expected 10 to 86400 seconds, got 1$/],
+    ["ResyncInterval too long", "[filtering]\nResyncInterval = 100000\n", 2, /^ResyncInterval: expected 10 to 86400 seconds, got 100000$/],
+    ["ResyncInterval negative", "[filtering]\nResyncInterval = -5\n", 2, /^ResyncInterval: expected a whole number of seconds, got '-5'$/],
     ["bad OnExisting", "[filtering]\nOnExisting = drop\n", 2, /^OnExisting: expected keep or replace, got 'drop'$/],
     ["bad MAC", "[exempt]\nMACs = 52:54:00:aa:bb:cc, 52-54-00-aa-bb-cd\n", 2, /^MACs: '52-54-00-aa-bb-cd' is not a MAC address/],
     ["short MAC", "[exempt]\nMACs = 52:54:00:aa:bb\n", 2, /^MACs: '52:54:00:aa:bb' is not a MAC address/],
@@ -141,7 +146,7 @@ describe("errors name the file, the line and the key", () => {
     ["duplicate key", "[filtering]\nFilter = a\nFILTER = b\n", 3, /key 'FILTER' is set more than once in \[filtering\] \(first on line 2\)/],
     ["key without a value", "[filtering]\nOnMissing\n", 2, /^OnMissing: needs a value/],
     ["boolean key without a value", "[filtering]\nEnableMACAntiSpoofingFilterRules\n", 2, /^EnableMACAntiSpoofingFilterRules: needs a value/],
-    ["a word ini reads as a boolean, for an enum", "[filtering]\nOnMissing = true\n", 2, /^OnMissing: expected enforce or audit, got 'true'$/],
+    ["a word ini reads as a boolean, for an enum", "[filtering]\nOnMissing = true\n", 2, /^OnMissing: expected enforce, audit or watch, got 'true'$/],
     ["a word ini reads as null, for a version", "[filtering]\nClusterLevel = null\n", 2, /^ClusterLevel: expected a dotted version such as 4\.7, got 'null'$/],
     ["unreadable line", "[filtering\n", 1, /cannot read line: "\[filtering"/],
   ];
@@ -150,6 +155,10 @@ describe("errors name the file, the line and the key", () => {
     expect(error.message).toMatch(message);
     expect(error.where).toEqual({ file: FILE, line });
     expect(formatError(error)).toBe(`${FILE}:${line}: ${error.message}`);
+  });
+
+  it("OnMissing = watch and ResyncInterval are read, in any case", () => {
+    expect(parsePolicy("[filtering]\nOnMissing = Watch\nresyncinterval = 30\n", FILE)).toMatchObject({ onMissing: "watch", resyncInterval: 30 });
   });
 
   it("a duplicate section is merged, but a key set in both halves is still a duplicate", () => {

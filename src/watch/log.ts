@@ -1,0 +1,43 @@
+// The watcher's log: one line per action or error on stderr (journald under systemd) and to
+// syslog through one long-lived `logger --prio-prefix`, so that a storm of actions does not
+// start a process per line. Writes are synchronous: a line is out before the next action.
+import { spawn, type ChildProcess } from "node:child_process";
+import { PRODUCT } from "../core/constants.js";
+import { oneLine } from "../core/errors.js";
+import { writeAllSync } from "../host/stdio.js";
+import { prioLine, type Priority } from "../host/syslog.js";
+
+export type Logger = (priority: Priority | "info", message: string) => void;
+
+export function watchLogger(options: { syslog: boolean }): Logger & { close(): void } {
+  let logger: ChildProcess | undefined;
+  const toSyslog = (priority: Priority, message: string) => {
+    if (!options.syslog) return;
+    try {
+      if (!logger || logger.exitCode !== null || !logger.stdin?.writable) {
+        logger = spawn("logger", ["--prio-prefix", "-t", PRODUCT], { stdio: ["pipe", "ignore", "ignore"] });
+        logger.on("error", () => {});
+        logger.stdin?.on("error", () => {});
+        logger.unref();
+        (logger.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      }
+      logger.stdin?.write(prioLine(priority, message));
+    } catch {
+      // Logging is best effort: the stderr line is there.
+    }
+  };
+  const log = ((priority: Priority | "info", message: string) => {
+    const line = oneLine(message);
+    try {
+      writeAllSync(2, `${PRODUCT} watch: ${priority === "err" ? "error: " : priority === "warning" ? "warning: " : ""}${line}\n`);
+    } catch {
+      // stderr closed: syslog still gets it.
+    }
+    toSyslog(priority === "info" ? "notice" : priority, line);
+  }) as Logger & { close(): void };
+  log.close = () => {
+    logger?.stdin?.end();
+    logger = undefined;
+  };
+  return log;
+}

@@ -83,9 +83,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
-} from "node:fs";
+import { accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -95,7 +93,13 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FILTER = "vdsm-no-mac-spoofing";
 const SIZES = [1, 4, 64, 1024, 4096];
-const LIFECYCLE = [["prepare", "begin"], ["start", "begin"], ["started", "begin"], ["stopped", "end"], ["release", "end"]];
+const LIFECYCLE = [
+  ["prepare", "begin"],
+  ["start", "begin"],
+  ["started", "begin"],
+  ["stopped", "end"],
+  ["release", "end"],
+];
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -117,8 +121,14 @@ const { values: opt } = parseArgs({
   strict: true,
 });
 if (opt.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1)
-    .filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith("//"))).map((l) => l.slice(3)).join("\n") + "\n");
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), "utf8")
+      .split("\n")
+      .slice(1)
+      .filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith("//")))
+      .map((l) => l.slice(3))
+      .join("\n") + "\n",
+  );
   process.exit(0);
 }
 const ROUNDS = positiveInt(opt.rounds, "--rounds");
@@ -166,14 +176,21 @@ function put(rel, content, mode = 0o644) {
 
 const policyFile = put("etc/policy.ini", "[filtering]\nOnMissing = enforce\n");
 const filterSrc = path.join(ROOT, "nwfilter", `${FILTER}.xml`);
-const nwfilterDir = path.dirname(put(`etc/nwfilter/${FILTER}.xml`, existsSync(filterSrc) ? readFileSync(filterSrc) : [
-  `<filter name='${FILTER}' chain='root'>`,
-  "  <uuid>8d0d3f6a-0b3e-4f6e-9a64-2f1d8e1c5b01</uuid>",
-  "  <filterref filter='no-mac-spoofing'/>",
-  "  <filterref filter='no-arp-mac-spoofing'/>",
-  "</filter>",
-  "",
-].join("\n")));
+const nwfilterDir = path.dirname(
+  put(
+    `etc/nwfilter/${FILTER}.xml`,
+    existsSync(filterSrc)
+      ? readFileSync(filterSrc)
+      : [
+          `<filter name='${FILTER}' chain='root'>`,
+          "  <uuid>8d0d3f6a-0b3e-4f6e-9a64-2f1d8e1c5b01</uuid>",
+          "  <filterref filter='no-mac-spoofing'/>",
+          "  <filterref filter='no-arp-mac-spoofing'/>",
+          "</filter>",
+          "",
+        ].join("\n"),
+  ),
+);
 const sysfsNet = path.join(TMP, "sys/class/net");
 mkdirSync(path.join(sysfsNet, "br0", "bridge"), { recursive: true });
 const networkDir = path.join(TMP, "run/libvirt/network");
@@ -206,9 +223,19 @@ if (opt.startup !== undefined && !["snapshot", "code-cache", "none"].includes(op
 function makeNodes() {
   const { buildSync } = createRequire(import.meta.url)("esbuild");
   const tool = path.join(TMP, "hook-for-node.cjs");
-  buildSync({ entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")], bundle: true, platform: "node", format: "cjs", target: "node18", outfile: tool, logLevel: "warning" });
+  buildSync({
+    entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node18",
+    outfile: tool,
+    logLevel: "warning",
+  });
   return NODE_PATHS.map((nodePath, i) => {
-    const probe = spawnSync(nodePath, ["-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"], { encoding: "utf8" });
+    const probe = spawnSync(nodePath, ["-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"], {
+      encoding: "utf8",
+    });
     if (probe.status !== 0) die(`${nodePath} does not run: ${probe.error?.message ?? probe.stderr}`);
     const [version, ownSnapshot] = JSON.parse(probe.stdout);
     const dir = path.join(TMP, "nodes", String(i));
@@ -221,7 +248,18 @@ function makeNodes() {
     const cls = !ownSnapshot ? "no-snapshot" : major <= 18 ? "node18" : "later";
     const targets = { "no-snapshot": [1.0, 1.1, 1.1], node18: [1.2, 1.3, 1.3], later: [1.15, 1.25, 1.25] }[cls];
     const name = `${version}${ownSnapshot ? "" : " without its own snapshot"}`;
-    return { key: `n${i}`, path: nodePath, version, ownSnapshot, cls, name, hook: made.hook, kind: made.kind, message: made.message, targets: { prepare4: targets[0], migrate64: targets[1], lifecycle: targets[2], rss: 1.25 } };
+    return {
+      key: `n${i}`,
+      path: nodePath,
+      version,
+      ownSnapshot,
+      cls,
+      name,
+      hook: made.hook,
+      kind: made.kind,
+      message: made.message,
+      targets: { prepare4: targets[0], migrate64: targets[1], lifecycle: targets[2], rss: 1.25 },
+    };
   });
 }
 const NODES = makeNodes();
@@ -324,11 +362,35 @@ function bigDomain(id, bulk) {
 }
 const fill = (unit, bytes) => Buffer.from(unit.repeat(Math.floor(bytes / Buffer.byteLength(unit))));
 const MEMORY = [
-  { id: "mem-elements4", label: "4 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements4", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 4 * MIB - 4096), Buffer.from("</u:m>")])) },
-  { id: "mem-elements16", label: "16 MiB of `<a/>` in metadata", xml: bigDomain("mem-elements16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
-  { id: "mem-lines16", label: "16 MiB of line feeds in metadata", xml: bigDomain("mem-lines16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("\n", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
-  { id: "mem-text16", label: "16 MiB of text, one CJK character (a two-byte string)", xml: bigDomain("mem-text16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>中"), fill("x", 16 * MIB - 4096), Buffer.from("</u:m>")])) },
-  { id: "mem-deep", label: "1.3 million levels of nesting (refused)", xml: bigDomain("mem-deep", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB), Buffer.from("</u:m>")])), refused: true },
+  {
+    id: "mem-elements4",
+    label: "4 MiB of `<a/>` in metadata",
+    xml: bigDomain("mem-elements4", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 4 * MIB - 4096), Buffer.from("</u:m>")])),
+  },
+  {
+    id: "mem-elements16",
+    label: "16 MiB of `<a/>` in metadata",
+    xml: bigDomain("mem-elements16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+  },
+  {
+    id: "mem-lines16",
+    label: "16 MiB of line feeds in metadata",
+    xml: bigDomain("mem-lines16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("\n", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+  },
+  {
+    id: "mem-text16",
+    label: "16 MiB of text, one CJK character (a two-byte string)",
+    xml: bigDomain("mem-text16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>中"), fill("x", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+  },
+  {
+    id: "mem-deep",
+    label: "1.3 million levels of nesting (refused)",
+    xml: bigDomain(
+      "mem-deep",
+      Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB), Buffer.from("</u:m>")]),
+    ),
+    refused: true,
+  },
   {
     id: "mem-nics",
     label: "65536 NICs",
@@ -356,11 +418,19 @@ function run(argv, input) {
 // cwd so that it can hand them on unchanged. Yields one line per entry, then the end line.
 function runTimer(plan) {
   const t = spawnSync(PYTHON, ["-I", "-S", TIMER], {
-    cwd: "/", env: ENV, input: JSON.stringify(plan), stdio: ["pipe", "pipe", "inherit"], maxBuffer: 1024 * 1024 * 1024,
+    cwd: "/",
+    env: ENV,
+    input: JSON.stringify(plan),
+    stdio: ["pipe", "pipe", "inherit"],
+    maxBuffer: 1024 * 1024 * 1024,
   });
   if (t.error) die(`cannot run ${PYTHON} ${TIMER}: ${t.error.message}`);
   if (t.status !== 0) die(`${TIMER} failed (exit ${t.status ?? t.signal})`);
-  const lines = t.stdout.toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const lines = t.stdout
+    .toString("utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   if (!lines.at(-1)?.end) die(`${TIMER} ended without its last line`);
   return lines;
 }
@@ -381,7 +451,9 @@ const squash = (s) => s.replace(/\s+/g, "");
 
 function fail(sc, i, r, why) {
   const err = r.stderr?.toString().trim();
-  throw new Error(`${sc.label}, call ${i + 1}${r.where ? ` (${r.where})` : ""}: ${why} (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}${err ? `; stderr: ${err.slice(0, 500)}` : ""})`);
+  throw new Error(
+    `${sc.label}, call ${i + 1}${r.where ? ` (${r.where})` : ""}: ${why} (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}${err ? `; stderr: ${err.slice(0, 500)}` : ""})`,
+  );
 }
 const expectExit0 = (sc, i, r) => {
   if (r.status !== 0) fail(sc, i, r, "expected exit status 0");
@@ -411,33 +483,74 @@ function scenarios() {
     const add = (sc) => list.push({ ...sc, id: `${node.key}/${sc.id}`, node });
     for (const n of SIZES) {
       const d = dom(n, true);
-      add({ id: `prepare${n}`, label: `hook: \`prepare begin\`, ${n} NIC${n > 1 ? "s" : ""}, compliant`, calls: [hookCall(exe, d, "prepare", "begin")], check: [expectQuiet] });
+      add({
+        id: `prepare${n}`,
+        label: `hook: \`prepare begin\`, ${n} NIC${n > 1 ? "s" : ""}, compliant`,
+        calls: [hookCall(exe, d, "prepare", "begin")],
+        check: [expectQuiet],
+      });
     }
     for (const n of SIZES) {
       const d = dom(n, false);
-      add({ id: `migrate${n}`, label: `hook: \`migrate begin\`, ${n} NIC${n > 1 ? "s" : ""} (${kb(d.xml.length)})`, calls: [hookCall(exe, d, "migrate", "begin")], check: [expectInjected(d, n, true)] });
+      add({
+        id: `migrate${n}`,
+        label: `hook: \`migrate begin\`, ${n} NIC${n > 1 ? "s" : ""} (${kb(d.xml.length)})`,
+        calls: [hookCall(exe, d, "migrate", "begin")],
+        check: [expectInjected(d, n, true)],
+      });
     }
     const d4 = dom(4, true);
-    add({ id: "lifecycle", label: "hook: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(exe, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
+    add({
+      id: "lifecycle",
+      label: "hook: whole lifecycle, 4 NICs (5 calls)",
+      calls: LIFECYCLE.map(([op, sub]) => hookCall(exe, d4, op, sub)),
+      check: LIFECYCLE.map(() => expectQuiet),
+    });
   }
   // The Python peer once, beside the first Node's `node -e 0`.
   const node = NODES[0];
   const d4 = dom(4, true);
-  list.push({ id: "py-prepare4", node, label: "Python ET: `prepare begin`, 4 NICs, compliant", calls: [hookCall(PY_EXE, d4, "prepare", "begin")], check: [expectQuiet] });
+  list.push({
+    id: "py-prepare4",
+    node,
+    label: "Python ET: `prepare begin`, 4 NICs, compliant",
+    calls: [hookCall(PY_EXE, d4, "prepare", "begin")],
+    check: [expectQuiet],
+  });
   for (const n of [64, 4096]) {
     const d = dom(n, false);
-    list.push({ id: `py-migrate${n}`, node, label: `Python ET: \`migrate begin\`, ${n} NICs`, calls: [hookCall(PY_EXE, d, "migrate", "begin")], check: [expectInjected(d, n, false)] });
+    list.push({
+      id: `py-migrate${n}`,
+      node,
+      label: `Python ET: \`migrate begin\`, ${n} NICs`,
+      calls: [hookCall(PY_EXE, d, "migrate", "begin")],
+      check: [expectInjected(d, n, false)],
+    });
   }
   for (const m of MEMORY) {
     const check = m.refused
       ? (sc, i, r) => {
-          if (r.status !== 2 || r.stdout.length || !/nested more than 256 levels/.test(r.stderr.toString())) fail(sc, i, r, "expected a refusal of the nesting (exit 2)");
+          if (r.status !== 2 || r.stdout.length || !/nested more than 256 levels/.test(r.stderr.toString()))
+            fail(sc, i, r, "expected a refusal of the nesting (exit 2)");
         }
       : expectQuiet;
     // On the first Node only: memory grows with the input the same way on every Node.
-    list.push({ id: m.id, node, label: `hook: \`prepare begin\`, ${m.label} (${kb(m.xml.length)})`, calls: [hookCall([node.hook], m, "prepare", "begin")], check: [check], memory: m });
+    list.push({
+      id: m.id,
+      node,
+      label: `hook: \`prepare begin\`, ${m.label} (${kb(m.xml.length)})`,
+      calls: [hookCall([node.hook], m, "prepare", "begin")],
+      check: [check],
+      memory: m,
+    });
   }
-  list.push({ id: "py-lifecycle", node, label: "Python ET: whole lifecycle, 4 NICs (5 calls)", calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)), check: LIFECYCLE.map(() => expectQuiet) });
+  list.push({
+    id: "py-lifecycle",
+    node,
+    label: "Python ET: whole lifecycle, 4 NICs (5 calls)",
+    calls: LIFECYCLE.map(([op, sub]) => hookCall(PY_EXE, d4, op, sub)),
+    check: LIFECYCLE.map(() => expectQuiet),
+  });
   return list;
 }
 
@@ -462,8 +575,16 @@ function outcome(raw, first, where) {
     return buf;
   };
   return {
-    where, ms: raw.ns / 1e6, cpuMs: (raw.cpu_ns ?? 0) / 1e6, kib: raw.maxrss, floor: !!raw.floor, status: raw.status, signal: raw.signal,
-    stdout: bytes("stdout"), stderr: bytes("stderr"), sha: { stdout: raw.stdout.sha256, stderr: raw.stderr.sha256 },
+    where,
+    ms: raw.ns / 1e6,
+    cpuMs: (raw.cpu_ns ?? 0) / 1e6,
+    kib: raw.maxrss,
+    floor: !!raw.floor,
+    status: raw.status,
+    signal: raw.signal,
+    stdout: bytes("stdout"),
+    stderr: bytes("stderr"),
+    sha: { stdout: raw.stdout.sha256, stderr: raw.stderr.sha256 },
   };
 }
 
@@ -495,7 +616,9 @@ function preflight() {
     const d = dom(4, false);
     const r = run(hookCall(exe, d, "prepare", "begin").argv, d.xml);
     if (r.status === 0 || r.status === null) {
-      throw new Error(`${who}: \`prepare begin\` on a domain whose NICs lack the filter was not refused (exit ${r.status}): are the NWFILTER_HOOK_* overrides honoured?`);
+      throw new Error(
+        `${who}: \`prepare begin\` on a domain whose NICs lack the filter was not refused (exit ${r.status}): are the NWFILTER_HOOK_* overrides honoured?`,
+      );
     }
     if (!r.stderr.length) throw new Error(`${who}: \`prepare begin\` refused a non-compliant domain without a message on stderr`);
   }
@@ -620,12 +743,24 @@ for (const node of NODES) {
   const add = (id, what, value, wanted, ok, shown = fmtX(value)) => targets.push({ node, id: `${node.key}/${id}`, what, shown, target: wanted, ok });
   add("prepare4", "`prepare begin`, 4 NICs, compliant: time", r("prepare4").ratio, `<= ${T.prepare4}`, r("prepare4").ratio <= T.prepare4);
   add("migrate64", "`migrate begin`, 64 NICs: time", r("migrate64").ratio, `<= ${T.migrate64}`, r("migrate64").ratio <= T.migrate64);
-  add("lifecycle", "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`", r("lifecycle").ratio, `<= ${T.lifecycle}`, r("lifecycle").ratio <= T.lifecycle);
+  add(
+    "lifecycle",
+    "whole lifecycle, 4 NICs (5 calls): time against one `node -e 0`",
+    r("lifecycle").ratio,
+    `<= ${T.lifecycle}`,
+    r("lifecycle").ratio <= T.lifecycle,
+  );
   add("prepare4", "`prepare begin`, 4 NICs: peak RSS", r("prepare4").rssRatio, `<= ${T.rss}`, r("prepare4").rssRatio <= T.rss);
   add("migrate64", "`migrate begin`, 64 NICs: peak RSS", r("migrate64").rssRatio, `<= ${T.rss}`, r("migrate64").rssRatio <= T.rss);
   add("migrate4096", "`migrate begin`, 4096 NICs: time", r("migrate4096").ratio, "<= 5.0", r("migrate4096").ratio <= 5.0);
-  add("migrate4096", "`migrate begin`, linear growth: (t4096 - t0) / (t1024 - t0)", linear, "<= 4.5", r("migrate1024").ms - t0 > 0 && linear <= 4.5,
-    r("migrate1024").ms - t0 > 0 ? linear.toFixed(2) : "n/a (1024 NICs not slower than `node -e 0`)");
+  add(
+    "migrate4096",
+    "`migrate begin`, linear growth: (t4096 - t0) / (t1024 - t0)",
+    linear,
+    "<= 4.5",
+    r("migrate1024").ms - t0 > 0 && linear <= 4.5,
+    r("migrate1024").ms - t0 > 0 ? linear.toFixed(2) : "n/a (1024 NICs not slower than `node -e 0`)",
+  );
   add("lifecycle", "whole lifecycle, 4 NICs: hook time / Python ElementTree hook time", lifeVsPy, "< 1 (faster)", lifeVsPy < 1);
 }
 
@@ -637,10 +772,24 @@ for (const node of NODES) {
   for (const m of MEMORY) {
     const limit = 2 * base.kib + (3 * m.xml.length) / 1024;
     const r = row(m.id);
-    targets.push({ node, id: m.id, what: `\`prepare begin\`, ${m.label}: peak RSS, MB (limit 2 x \`node -e 0\` + 3 x ${kb(m.xml.length)})`, shown: (r.kib / 1024).toFixed(1), target: `<= ${(limit / 1024).toFixed(1)}`, ok: r.kib <= limit });
+    targets.push({
+      node,
+      id: m.id,
+      what: `\`prepare begin\`, ${m.label}: peak RSS, MB (limit 2 x \`node -e 0\` + 3 x ${kb(m.xml.length)})`,
+      shown: (r.kib / 1024).toFixed(1),
+      target: `<= ${(limit / 1024).toFixed(1)}`,
+      ok: r.kib <= limit,
+    });
   }
   const g = (row("mem-elements16").ms - base.ms) / (row("mem-elements4").ms - base.ms);
-  targets.push({ node, id: "mem-elements16", what: "metadata elements, linear growth: (t16MiB - t0) / (t4MiB - t0)", shown: fmtX(g), target: "<= 4.5", ok: row("mem-elements4").ms > base.ms && g <= 4.5 });
+  targets.push({
+    node,
+    id: "mem-elements16",
+    what: "metadata elements, linear growth: (t16MiB - t0) / (t4MiB - t0)",
+    shown: fmtX(g),
+    target: "<= 4.5",
+    ok: row("mem-elements4").ms > base.ms && g <= 4.5,
+  });
 }
 
 function measurements(node) {
@@ -652,7 +801,17 @@ function measurements(node) {
       const own = targets.filter((t) => t.id === sc.id);
       const pass = own.length ? (own.every((t) => t.ok) ? "yes" : "**NO**") : "";
       const atMost = r.floor ? "<= " : "";
-      return [sc.label, fmtMs(r.ms), `${fmtMs(r.p25)}-${fmtMs(r.p75)}`, fmtX(r.ratio), fmtMs(r.cpu), fmtX(r.cpuRatio), `${atMost}${(r.kib / 1024).toFixed(1)}`, `${atMost}${fmtX(r.rssRatio)}`, pass];
+      return [
+        sc.label,
+        fmtMs(r.ms),
+        `${fmtMs(r.p25)}-${fmtMs(r.p75)}`,
+        fmtX(r.ratio),
+        fmtMs(r.cpu),
+        fmtX(r.cpuRatio),
+        `${atMost}${(r.kib / 1024).toFixed(1)}`,
+        `${atMost}${fmtX(r.rssRatio)}`,
+        pass,
+      ];
     }),
   );
 }
@@ -664,8 +823,17 @@ const summary = mdTable(
     const both = (x) => `${fmtX(x.ratio)} (${fmtX(x.cpuRatio)})`;
     const T = node.targets;
     const own = targets.filter((t) => t.node === node);
-    return [`${node.name} (${node.path})`, node.kind, fmtMs(row(zeroOf(node).id).ms), both(r("prepare4")), both(r("migrate64")), both(r("lifecycle")), fmtX(r("prepare4").rssRatio),
-      `${T.prepare4} / ${T.migrate64} / ${T.lifecycle} / RSS ${T.rss}`, own.every((t) => t.ok) ? "yes" : `**NO** (${own.filter((t) => !t.ok).length} missed)`];
+    return [
+      `${node.name} (${node.path})`,
+      node.kind,
+      fmtMs(row(zeroOf(node).id).ms),
+      both(r("prepare4")),
+      both(r("migrate64")),
+      both(r("lifecycle")),
+      fmtX(r("prepare4").rssRatio),
+      `${T.prepare4} / ${T.migrate64} / ${T.lifecycle} / RSS ${T.rss}`,
+      own.every((t) => t.ok) ? "yes" : `**NO** (${own.filter((t) => !t.ok).length} missed)`,
+    ];
   }),
 );
 // The differential test of the XML reading against xmllint and fast-xml-parser
@@ -674,23 +842,33 @@ const DIFF_RUNS = positiveInt(opt["diff-runs"], "--diff-runs");
 const diffSeed = Math.floor(Math.random() * 2 ** 31);
 const diffReport = path.join(TMP, "diff.json");
 process.stderr.write(`bench: differential XML test, ${DIFF_RUNS} documents, seed ${diffSeed}\n`);
-const diffRun = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "unit", "test/unit/core/xml-differential.test.ts"], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, NWFH_DIFF_RUNS: String(DIFF_RUNS), NWFH_DIFF_SEED: String(diffSeed), NWFH_DIFF_REPORT: diffReport },
-});
+const diffRun = spawnSync(
+  process.execPath,
+  [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "unit", "test/unit/core/xml-differential.test.ts"],
+  {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, NWFH_DIFF_RUNS: String(DIFF_RUNS), NWFH_DIFF_SEED: String(diffSeed), NWFH_DIFF_REPORT: diffReport },
+  },
+);
 const diffTally = existsSync(diffReport) ? JSON.parse(readFileSync(diffReport, "utf8")) : undefined;
 if (diffRun.status !== 0) process.stderr.write(`${diffRun.stdout.slice(-4000)}\n${diffRun.stderr.slice(-2000)}\n`);
 targets.push({
   node: NODES[0],
   id: "xml-diff",
   what: `XML reading against xmllint and fast-xml-parser: ${DIFF_RUNS} generated and mutated documents, seed ${diffSeed}`,
-  shown: diffRun.status === 0 && diffTally
-    ? `agree (${diffTally.both} read by both, ${diffTally.neither} refused by both, ${diffTally.onPurpose} encodings refused on purpose, ${diffTally.unchecked} URI checks skipped)`
-    : "**disagree** (see the output above; replay with NWFH_DIFF_SEED)",
+  shown:
+    diffRun.status === 0 && diffTally
+      ? `agree (${diffTally.both} read by both, ${diffTally.neither} refused by both, ${diffTally.onPurpose} encodings refused on purpose, ${diffTally.unchecked} URI checks skipped)`
+      : "**disagree** (see the output above; replay with NWFH_DIFF_SEED)",
   target: "agree",
   ok: diffRun.status === 0 && diffTally !== undefined,
 });
 
-const targetTable = mdTable(["Node", "target", "measured", "wanted", "pass"], targets.map((t) => [t.node.version, t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]));
+const targetTable = mdTable(
+  ["Node", "target", "measured", "wanted", "pass"],
+  targets.map((t) => [t.node.version, t.what, t.shown, t.target, t.ok ? "yes" : "**NO**"]),
+);
 const allOk = targets.every((t) => t.ok);
 
 // ---------------------------------------------------------------------------------------------
@@ -712,7 +890,10 @@ const cpuModel = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) ?? [])[1] ?? os.cpus
 const hookBytes = readFileSync(HOOK);
 const machine = [
   ["date", new Date().toISOString()],
-  ["hook", `${HOOK === path.join(ROOT, "dist", "qemu") ? "dist/qemu" : `${HOOK} (NOT dist/qemu)`} (${kb(hookBytes.length)}, sha256 ${createHash("sha256").update(hookBytes).digest("hex").slice(0, 16)}), built from ${sh("git", ["rev-parse", "--short", "HEAD"])}${sh("git", ["status", "--porcelain", "--untracked-files=no"]) ? " with local changes" : ""}`],
+  [
+    "hook",
+    `${HOOK === path.join(ROOT, "dist", "qemu") ? "dist/qemu" : `${HOOK} (NOT dist/qemu)`} (${kb(hookBytes.length)}, sha256 ${createHash("sha256").update(hookBytes).digest("hex").slice(0, 16)}), built from ${sh("git", ["rev-parse", "--short", "HEAD"])}${sh("git", ["status", "--porcelain", "--untracked-files=no"]) ? " with local changes" : ""}`,
+  ],
   ...NODES.map((n) => [`Node ${n.key}`, `${n.path}: ${n.name}; ${n.message.replace(TMP, "<temp>")}`]),
   ["python", `${sh(PYTHON, ["--version"])} (${PYTHON})`],
   ["CPU", cpuModel],
@@ -722,8 +903,14 @@ const machine = [
   ["load average (1 min) before / after", `${loadBefore[0].toFixed(2)} / ${loadAfter[0].toFixed(2)}`],
   ["rounds", `${ROUNDS}, time and peak memory from the same runs, after one warm-up pass (${elapsed.toFixed(0)} s in all)`],
   ["time measured with", `time.perf_counter_ns() in bench/timer.py (${PYTHON}), from just before os.posix_spawn() to after os.wait4() with the output read`],
-  ["peak memory measured with", `ru_maxrss of the same os.wait4(); floor: the timer's own resident size at a spawn, at most ${(spawnerKib / 1024).toFixed(1)} MB here (\`<=\`: a figure within 1 MB of it)`],
-  ["domain XML", `${SIZES.map((n) => `${n} NIC${n > 1 ? "s" : ""}: ${kb(dom(n, false).xml.length)}`).join(", ")} (non-compliant; compliant ${kb(dom(4096, true).xml.length)} at 4096)${opt["nic-address"] ? "; NICs with PCI addresses" : ""}`],
+  [
+    "peak memory measured with",
+    `ru_maxrss of the same os.wait4(); floor: the timer's own resident size at a spawn, at most ${(spawnerKib / 1024).toFixed(1)} MB here (\`<=\`: a figure within 1 MB of it)`,
+  ],
+  [
+    "domain XML",
+    `${SIZES.map((n) => `${n} NIC${n > 1 ? "s" : ""}: ${kb(dom(n, false).xml.length)}`).join(", ")} (non-compliant; compliant ${kb(dom(4096, true).xml.length)} at 4096)${opt["nic-address"] ? "; NICs with PCI addresses" : ""}`,
+  ],
 ];
 
 const report = `# Benchmark results

@@ -28,7 +28,8 @@ const PREFIX = "nwfh-bench-w";
 const BINDINGS = "/run/libvirt/nwfilter-binding";
 const STATUS = "/run/nwfilter-hook/watch.json";
 
-const virsh = (...a) => execFileSync("virsh", ["-c", "qemu:///system", ...a], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+const virsh = (...a) =>
+  execFileSync("virsh", ["-c", "qemu:///system", ...a], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
 const tryVirsh = (...a) => {
   try {
     return virsh(...a);
@@ -41,7 +42,8 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const mac = (i, j = 0) => `52:54:00:b${j}:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
-const nic = (m, filter) => `<interface type='bridge'><mac address='${m}'/><source bridge='${BRIDGE}'/><model type='virtio'/>${filter ? `<filterref filter='${FILTER}'/>` : ""}</interface>`;
+const nic = (m, filter) =>
+  `<interface type='bridge'><mac address='${m}'/><source bridge='${BRIDGE}'/><model type='virtio'/>${filter ? `<filterref filter='${FILTER}'/>` : ""}</interface>`;
 const domainXml = (name, nics) =>
   `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>${nics.join("")}<memballoon model='none'/></devices></domain>\n`;
 
@@ -104,7 +106,11 @@ let log = "";
 const results = {};
 try {
   // Clean slate: leftovers of an interrupted run.
-  for (const n of (tryVirsh("list", "--all", "--name") ?? "").split("\n").map((s) => s.trim()).filter((s) => s.startsWith(PREFIX))) names.add(n);
+  for (const n of (tryVirsh("list", "--all", "--name") ?? "")
+    .split("\n")
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith(PREFIX)))
+    names.add(n);
   removeDomains();
 
   watcher = spawn(process.execPath, [CLI, "watch", "--policy", policy, "--no-syslog"], { stdio: ["ignore", "ignore", "pipe"] });
@@ -121,13 +127,17 @@ try {
     writeFileSync(file, domainXml(name, [nic(mac(i, 1))]));
     const t0 = performance.now();
     virsh("define", file);
-    const t1 = await until(() => {
-      try {
-        return readFileSync(`/etc/libvirt/qemu/${name}.xml`, "utf8").includes(`filterref filter='${FILTER}'`);
-      } catch {
-        return false;
-      }
-    }, 10_000, `${name} compliant`);
+    const t1 = await until(
+      () => {
+        try {
+          return readFileSync(`/etc/libvirt/qemu/${name}.xml`, "utf8").includes(`filterref filter='${FILTER}'`);
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      `${name} compliant`,
+    );
     defineMs.push(t1 - t0);
   }
   results.define = median(defineMs);
@@ -166,14 +176,22 @@ try {
   // 3. resync of 200 defined domains (compliant already: the resync reads them all and writes none).
   const many = Array.from({ length: 200 }, (_, i) => ({ name: `${PREFIX}-r${i}`, xml: domainXml(`${PREFIX}-r${i}`, [nic(mac(i, 3), true)]) }));
   defineAll(many);
-  const total = Number(virsh("list", "--all", "--name").split("\n").filter((l) => l.trim() !== "").length);
+  const total = Number(
+    virsh("list", "--all", "--name")
+      .split("\n")
+      .filter((l) => l.trim() !== "").length,
+  );
   await sleep(2_000);
   const resyncMs = [];
   for (let i = 0; i < ROUNDS; i++) {
     const seen = (log.match(/resync: /g) ?? []).length;
     watcher.kill("SIGHUP"); // a policy reload resyncs every domain
     await until(() => (log.match(/resync: /g) ?? []).length > seen, 60_000, "resync");
-    const line = log.trim().split("\n").filter((l) => /resync: /.test(l)).pop();
+    const line = log
+      .trim()
+      .split("\n")
+      .filter((l) => /resync: /.test(l))
+      .pop();
     resyncMs.push(Number(/\((\d+) ms\)/.exec(line)[1]));
   }
   results.resync = median(resyncMs);

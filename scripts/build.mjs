@@ -56,7 +56,7 @@ const HOST_CODE_CACHE = [
   "    const root = process.geteuid() === 0;",
   "    const trusted = (st) => (st.mode & 0o022) === 0 && (!root || st.uid === 0);",
   "    const st = fs.fstatSync(fd);",
-  '    if (!st.isFile() || !trusted(st) || `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}` !== identity) return undefined;',
+  "    if (!st.isFile() || !trusted(st) || `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}` !== identity) return undefined;",
   '    if (!trusted(fs.statSync(require("node:path").dirname(file)))) return undefined;',
   "    const data = fs.readFileSync(fd);",
   "    const nl = data.indexOf(10);",
@@ -143,7 +143,7 @@ async function hookWithCodeCache() {
     '"use strict";',
     `const startupId = "${startupId}";`,
     "const text = payload.toString();",
-    'const part = (name) => text.slice(text.indexOf(`/*${name}\\n`) + name.length + 3, text.indexOf(`\\n${name}*/`));',
+    "const part = (name) => text.slice(text.indexOf(`/*${name}\\n`) + name.length + 3, text.indexOf(`\\n${name}*/`));",
     'const code = part("CODE").replaceAll("*\\x01/", "*/");',
     // The code cache `install` recorded for this host's Node (src/cli/startup-cache.ts), else the
     // one recorded here.
@@ -155,4 +155,3 @@ async function hookWithCodeCache() {
   ].join("\n");
   return `${HOOK_HEADER}\n${loader}\n`;
 }
-

@@ -13,7 +13,20 @@
 // package.json and the changelog, which gets an entry for it, say V.
 import { spawnSync } from "node:child_process";
 import { build } from "esbuild";
-import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -70,7 +83,13 @@ try {
   put("DEBIAN/md5sums", `${md5}\n`);
   put("DEBIAN/conffiles", `/etc/${NAME}/policy.ini\n`);
   for (const script of ["postinst", "prerm", "postrm"]) put(`DEBIAN/${script}`, readFileSync(`${SRC}/${script}`), 0o755);
-  put("DEBIAN/triggers", readFileSync(`${SRC}/triggers`, "utf8").split("\n").filter((l) => !l.startsWith("#")).join("\n"));
+  put(
+    "DEBIAN/triggers",
+    readFileSync(`${SRC}/triggers`, "utf8")
+      .split("\n")
+      .filter((l) => !l.startsWith("#"))
+      .join("\n"),
+  );
 
   // Reproducible: every file dated by the changelog's entry.
   const date = new Date(/^ -- .*> {2}(.+)$/m.exec(changelog)[1]);
@@ -169,15 +188,20 @@ async function copyright() {
       if (m) modules.set(m[1], `node_modules/${m[1]}`);
     }
   }
-  const paragraphs = [...modules].sort(([a], [b]) => a.localeCompare(b)).map(([name, dir]) => {
-    const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-    if (!LICENSES.has(meta.license)) fail(`bundled module ${name} has license ${meta.license}: add its text to packaging/deb/copyright`);
-    const licenseFile = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
-    const holders = licenseFile
-      ? readFileSync(join(dir, licenseFile), "utf8").split("\n").map((l) => l.trim()).filter((l) => /^(copyright\b|\(c\))/i.test(l) && !/copyright (notice|holder)/i.test(l))
-      : [];
-    const copyrightLines = (holders.length ? holders : [`the ${name} authors`]).map((l) => l.replace(/^copyright\s*(\(c\)|©)?\s*/i, ""));
-    return `Files: ${dir}/*\nCopyright: ${copyrightLines.join("\n ")}\nLicense: ${meta.license}\nComment: ${name} ${meta.version}\n`;
-  });
+  const paragraphs = [...modules]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, dir]) => {
+      const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      if (!LICENSES.has(meta.license)) fail(`bundled module ${name} has license ${meta.license}: add its text to packaging/deb/copyright`);
+      const licenseFile = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+      const holders = licenseFile
+        ? readFileSync(join(dir, licenseFile), "utf8")
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => /^(copyright\b|\(c\))/i.test(l) && !/copyright (notice|holder)/i.test(l))
+        : [];
+      const copyrightLines = (holders.length ? holders : [`the ${name} authors`]).map((l) => l.replace(/^copyright\s*(\(c\)|©)?\s*/i, ""));
+      return `Files: ${dir}/*\nCopyright: ${copyrightLines.join("\n ")}\nLicense: ${meta.license}\nComment: ${name} ${meta.version}\n`;
+    });
   return readFileSync(`${SRC}/copyright`, "utf8").replace("@BUNDLED@\n", `${paragraphs.join("\n")}\n`);
 }

@@ -163,7 +163,9 @@ describe.skipIf(SKIP_CORPUS)(`the built hook agrees with the core (migrate begin
   afterAll(() => sandbox?.remove());
 
   it("gives the same stdout, exit code and error as the in-process core", async () => {
-    const sample = entries.filter((e, i) => i % 25 === 0 || /<interface\s+type=['"]network['"]/.test(e.input) || e.name.startsWith("qemustatusxml2xmldata/modern"));
+    const sample = entries.filter(
+      (e, i) => i % 25 === 0 || /<interface\s+type=['"]network['"]/.test(e.input) || e.name.startsWith("qemustatusxml2xmldata/modern"),
+    );
     expect(sample.length).toBeGreaterThan(100);
     const mismatches: string[] = [];
     let next = 0;
@@ -195,24 +197,28 @@ describe.skipIf(SKIP_CORPUS)(`the built hook agrees with the core (migrate begin
 describe.skipIf(SKIP_CORPUS)(`libvirt's domain schema accepts the output wherever it accepts the input${CORPUS_SKIP_NOTE}`, () => {
   const ci = process.env.CI === "true";
   const usable = xmllintUsable();
-  it.skipIf(!usable && !ci)("xmllint --relaxng domain.rng over every changed file", () => {
-    expect(usable, "xmllint and /usr/share/libvirt/schemas/domain.rng are required under CI (libxml2-utils, libvirt-clients)").toBe(true);
-    const changed = entries.filter((e) => e.result?.changed);
-    const scratch = mkdtempSync(join(tmpdir(), "nwfh-corpus-schema-"));
-    try {
-      const outputs = new Map<Entry, string>();
-      changed.forEach((e, i) => {
-        const out = join(scratch, `${i}-${basename(e.path)}`);
-        writeFileSync(out, e.result?.xml ?? "");
-        outputs.set(e, out);
-      });
-      const verdict = validateFiles([...changed.map((e) => e.path), ...outputs.values()]);
-      const broken = changed.filter((e) => verdict.get(e.path) && !verdict.get(outputs.get(e) as string)).map((e) => e.name);
-      expect(broken).toEqual([]);
-      // Not vacuous: most changed inputs are schema-valid.
-      expect(changed.filter((e) => verdict.get(e.path)).length).toBeGreaterThan(changed.length / 2);
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
-  }, 120_000);
+  it.skipIf(!usable && !ci)(
+    "xmllint --relaxng domain.rng over every changed file",
+    () => {
+      expect(usable, "xmllint and /usr/share/libvirt/schemas/domain.rng are required under CI (libxml2-utils, libvirt-clients)").toBe(true);
+      const changed = entries.filter((e) => e.result?.changed);
+      const scratch = mkdtempSync(join(tmpdir(), "nwfh-corpus-schema-"));
+      try {
+        const outputs = new Map<Entry, string>();
+        changed.forEach((e, i) => {
+          const out = join(scratch, `${i}-${basename(e.path)}`);
+          writeFileSync(out, e.result?.xml ?? "");
+          outputs.set(e, out);
+        });
+        const verdict = validateFiles([...changed.map((e) => e.path), ...outputs.values()]);
+        const broken = changed.filter((e) => verdict.get(e.path) && !verdict.get(outputs.get(e) as string)).map((e) => e.name);
+        expect(broken).toEqual([]);
+        // Not vacuous: most changed inputs are schema-valid.
+        expect(changed.filter((e) => verdict.get(e.path)).length).toBeGreaterThan(changed.length / 2);
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });

@@ -218,13 +218,19 @@ describe("generated inputs at libxml2's limits", () => {
     `<domain type='kvm'>\n  <name>vm1</name>\n  <metadata>${metadata}</metadata>\n  <devices>\n    <interface type='bridge'><source bridge='br0'/></interface>\n  </devices>\n</domain>\n`;
 
   it("refuses 6 MB of invalid UTF-8 as invalid UTF-8, not as too large", async () => {
-    const bytes = Buffer.concat([Buffer.from("<domain type='kvm'><name>vm1</name><description>"), Buffer.alloc(6_000_000, 0xff), Buffer.from("</description></domain>")]);
+    const bytes = Buffer.concat([
+      Buffer.from("<domain type='kvm'><name>vm1</name><description>"),
+      Buffer.alloc(6_000_000, 0xff),
+      Buffer.from("</description></domain>"),
+    ]);
     const sandbox = makeSandbox({ bridges: { br0: "linux" } });
     try {
       const run = await runQemu(["vm1", "migrate", "begin", "-"], bytes, sandbox.env);
       expect(run.status).toBe(2);
       expect(run.stdout.length).toBe(0);
-      expect(run.stderr).toBe("nwfilter-hook: migrate of domain 'vm1': domain XML of 'vm1' on stdin:1:49: not valid UTF-8: bytes 0xFF 0xFF 0xFF 0xFF at byte offset 48 (a document in another encoding must name it in its XML declaration)\n");
+      expect(run.stderr).toBe(
+        "nwfilter-hook: migrate of domain 'vm1': domain XML of 'vm1' on stdin:1:49: not valid UTF-8: bytes 0xFF 0xFF 0xFF 0xFF at byte offset 48 (a document in another encoding must name it in its XML declaration)\n",
+      );
     } finally {
       sandbox.remove();
     }
@@ -242,7 +248,9 @@ describe("generated inputs at libxml2's limits", () => {
         expect(ok.status, what).toBe(1);
         const long = await runQemu(["vm1", "prepare", "begin", "-"], domainWith(make(50_001)), sandbox.env);
         expect(long.status, what).toBe(2);
-        expect(long.stderr, what).toMatch(/^nwfilter-hook: prepare of domain 'vm1': domain XML of 'vm1' on stdin:3:\d+: malformed XML: a name longer than 50000 characters \(libxml2's limit\)\n$/);
+        expect(long.stderr, what).toMatch(
+          /^nwfilter-hook: prepare of domain 'vm1': domain XML of 'vm1' on stdin:3:\d+: malformed XML: a name longer than 50000 characters \(libxml2's limit\)\n$/,
+        );
       }
     } finally {
       sandbox.remove();
@@ -252,7 +260,11 @@ describe("generated inputs at libxml2's limits", () => {
   it("refuses 1.3 million levels of nesting at the 258th element, quickly", async () => {
     const sandbox = makeSandbox({ bridges: { br0: "linux" } });
     try {
-      const run = await runQemu(["vm1", "prepare", "begin", "-"], domainWith("<x:a xmlns:x='urn:x'>" + "<x:a>".repeat(1_300_000) + "</x:a>".repeat(1_300_001)), sandbox.env);
+      const run = await runQemu(
+        ["vm1", "prepare", "begin", "-"],
+        domainWith("<x:a xmlns:x='urn:x'>" + "<x:a>".repeat(1_300_000) + "</x:a>".repeat(1_300_001)),
+        sandbox.env,
+      );
       expect(run.status).toBe(2);
       expect(run.stderr).toMatch(/stdin:3:\d+: malformed XML: elements nested more than 256 levels deep/);
     } finally {
@@ -279,9 +291,7 @@ describe("expected outputs are valid libvirt domain XML", () => {
         files.push(out);
       }
       const verdict = validateFiles(files);
-      const failures = pairs
-        .filter((c) => verdict.get(join(c.dir, "domain.xml")) && !verdict.get(join(scratch, `${c.name}.expected.xml`)))
-        .map((c) => c.name);
+      const failures = pairs.filter((c) => verdict.get(join(c.dir, "domain.xml")) && !verdict.get(join(scratch, `${c.name}.expected.xml`))).map((c) => c.name);
       expect(failures).toEqual([]);
       // Not vacuous: most fixture domains are schema-valid.
       expect(pairs.filter((c) => verdict.get(join(c.dir, "domain.xml"))).length).toBeGreaterThan(pairs.length / 2);

@@ -54,7 +54,7 @@ export function hookContent(options: HookFileOptions): string {
     const shell = /^#!\s*\/bin\/(da|ba)?sh\b/.test(first.line);
     if (shell) {
       const trampoline = lineAt(bundle, pos);
-      if (!EXEC_NODE.test(trampoline.line)) throw new HostError("the built hook starts with #!/bin/sh but has no 'node ... \"$0\" \"$@\"' line: rebuild it");
+      if (!EXEC_NODE.test(trampoline.line)) throw new HostError('the built hook starts with #!/bin/sh but has no \'node ... "$0" "$@"\' line: rebuild it');
       head.push(first.line, trampoline.line.replace(EXEC_NODE_ALL, nodePath));
       pos = trampoline.next;
     } else {

@@ -108,7 +108,10 @@ export function runCli(args: readonly string[], ctx: Context): number {
               "Copies the built hook to HOOKS-DIR/qemu.d/50-nwfilter-hook (libvirt >= 6.5; older: HOOKS-DIR/qemu), naming the absolute path of this Node as its interpreter. Running it again changes nothing and says so.",
             ),
           ),
-      (a) => run(() => install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect, deferIfDown: a["defer-if-down"] })),
+      (a) =>
+        run(() =>
+          install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect, deferIfDown: a["defer-if-down"] }),
+        ),
     )
     .command(
       "uninstall",
@@ -173,9 +176,7 @@ export function runCli(args: readonly string[], ctx: Context): number {
             ),
           ),
       (a) =>
-        run(() =>
-          inject(ctx, { file: a.file, device: a.device, domain: a.domain, uri: a.connect, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] }),
-        ),
+        run(() => inject(ctx, { file: a.file, device: a.device, domain: a.domain, uri: a.connect, diff: a.diff, policy: a.policy, hooksDir: a["hooks-dir"] })),
     )
     .command(
       "audit [domains..]",

@@ -87,9 +87,7 @@ export function policyText(policy: Policy): string {
   if (!isActive(policy)) {
     lines.push(
       "",
-      policy.enabled
-        ? `# filtering is OFF: ClusterLevel ${policy.clusterLevel} is below 3.2`
-        : "# filtering is OFF: EnableMACAntiSpoofingFilterRules = false",
+      policy.enabled ? `# filtering is OFF: ClusterLevel ${policy.clusterLevel} is below 3.2` : "# filtering is OFF: EnableMACAntiSpoofingFilterRules = false",
     );
   }
   return `${lines.map((l) => l.replace(/ $/, "")).join("\n")}\n`;

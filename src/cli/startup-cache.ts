@@ -14,7 +14,25 @@
 //   rest and compiles from source when it rejects it.
 // Either way the hook file works on its own: a missing, stale or foreign artefact means the
 // plain start of today, with the code cache the build carries.
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync, writeSync, chownSync, chmodSync, existsSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  chownSync,
+  chmodSync,
+  existsSync,
+  type Stats,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -205,7 +223,11 @@ export interface RecordOptions {
  */
 export function recordStartupCache(ctx: StartupContext, options: RecordOptions): Recorded {
   const dir = options.dir ?? cacheDir(ctx);
-  const none = (why: string): Recorded => ({ cache: undefined, message: `startup cache ${dir}: not recorded (${why}): the hook starts the plain way`, changed: false });
+  const none = (why: string): Recorded => ({
+    cache: undefined,
+    message: `startup cache ${dir}: not recorded (${why}): the hook starts the plain way`,
+    changed: false,
+  });
   const hook = hookCode(options.bundle);
   if (!hook) return none("the built hook carries no code to record");
   const scratch = mkdtempSync(join(tmpdir(), "nwfilter-hook-startup-"));
@@ -214,17 +236,20 @@ export function recordStartupCache(ctx: StartupContext, options: RecordOptions):
     if (typeof facts === "string") return none(facts);
     const forced = ctx.env[ENV_STARTUP] || undefined;
     if (forced === "none") return none(`${ENV_STARTUP}=none`);
-    if (forced !== undefined && forced !== "snapshot" && forced !== "code-cache") return none(`${ENV_STARTUP} must be snapshot, code-cache or none, not '${forced}'`);
+    if (forced !== undefined && forced !== "snapshot" && forced !== "code-cache")
+      return none(`${ENV_STARTUP} must be snapshot, code-cache or none, not '${forced}'`);
     const kind = options.kind ?? forced ?? preferredKind(facts);
     const statBin = findStat();
     if (kind === "snapshot" && !statBin) return none("no stat(1) to check a snapshot with");
-    if (![...facts.binaries, options.nodePath].every((p) => SAFE_PATH.test(p))) return none("the path of node or libnode cannot stand on the hook's shell line");
+    if (![...facts.binaries, options.nodePath].every((p) => SAFE_PATH.test(p)))
+      return none("the path of node or libnode cannot stand on the hook's shell line");
     const refused = ensureDir(ctx, dir);
     if (refused) return none(`the directory is ${refused}`);
 
     const file = join(dir, `${hook.id}.${kind === "snapshot" ? "blob" : "cache"}`);
     const metaFile = join(dir, `${hook.id}.json`);
-    const identity = statLine(ctx, statBin ?? "stat", facts.binaries) ?? JSON.stringify(facts.binaries.map((b) => statSync(b)).map((s) => [s.dev, s.ino, s.size, s.mtimeMs]));
+    const identity =
+      statLine(ctx, statBin ?? "stat", facts.binaries) ?? JSON.stringify(facts.binaries.map((b) => statSync(b)).map((s) => [s.dev, s.ino, s.size, s.mtimeMs]));
     const meta: Meta = { kind, node: options.nodePath, version: facts.version, identity };
     const what = `${kind === "snapshot" ? "startup snapshot" : "code cache"} for ${options.nodePath} ${facts.version}`;
     let changed = false;
@@ -287,14 +312,16 @@ function buildSnapshot(ctx: StartupContext, options: RecordOptions, code: string
   const blob = join(scratch, "hook.blob");
   writeFileSync0600(entry, SNAPSHOT_ENTRY(code));
   const built = ctx.runFile(options.nodePath, ["--snapshot-blob", blob, "--build-snapshot", entry], { env: HOOK_ENV, cwd: scratch, timeoutMs: 120_000 });
-  if (built.status !== 0 || !existsSync(blob)) return { failed: `${options.nodePath} --build-snapshot failed: ${firstLine(built.stderr) || `exit ${built.status ?? built.signal}`}` };
+  if (built.status !== 0 || !existsSync(blob))
+    return { failed: `${options.nodePath} --build-snapshot failed: ${firstLine(built.stderr) || `exit ${built.status ?? built.signal}`}` };
   // The snapshot must do what the hook file does: both on a sample restore on a sample host.
   const host = join(scratch, "host");
   mkdirSync(join(host, "nwfilter"), { recursive: true });
   writeFileSync0600(join(host, "nwfilter", "vdsm-no-mac-spoofing.xml"), "<filter name='vdsm-no-mac-spoofing' chain='root'/>\n");
   const env = { ...HOOK_ENV, [ENV_POLICY]: join(host, "absent.ini"), [ENV_NWFILTER_DIR]: join(host, "nwfilter") };
   const args = [SELF_TEST_DOMAIN, "restore", "begin", "-"];
-  const run = (pre: string[]) => ctx.runFile(options.nodePath, [...pre, resolve(options.bundlePath), ...args], { input: SAMPLE_DOMAIN, env, cwd: "/", timeoutMs: 30_000 });
+  const run = (pre: string[]) =>
+    ctx.runFile(options.nodePath, [...pre, resolve(options.bundlePath), ...args], { input: SAMPLE_DOMAIN, env, cwd: "/", timeoutMs: 30_000 });
   const plain = run([]);
   const fast = run(["--snapshot-blob", blob]);
   if (plain.status !== 0 || fast.status !== plain.status || fast.stdout !== plain.stdout || fast.stderr !== plain.stderr) {
@@ -371,12 +398,21 @@ export function describeStartupCache(ctx: StartupContext, text: string, nodePath
   }
   if (cache.kind === "snapshot") {
     const r = ctx.runFile("/bin/sh", ["-c", `s=; ${cache.shellCheck} [ -n "$s" ]`], { env: HOOK_ENV, cwd: "/", timeoutMs: 10_000 });
-    return r.status === 0 ? `${label}: ok (startup snapshot for ${nodePath ?? "its Node"})` : stale("Node, the snapshot or its directory changed since install");
+    return r.status === 0
+      ? `${label}: ok (startup snapshot for ${nodePath ?? "its Node"})`
+      : stale("Node, the snapshot or its directory changed since install");
   }
   if (nodePath && fileIdentity(ctx, nodePath, cache.file) !== cache.identity) return stale("the file changed since install");
   const head = readFileSync(cache.file).subarray(0, 512).toString("latin1").split("\n")[0] ?? "";
   const r = nodePath
-    ? ctx.runFile(nodePath, ["-e", 'const x = require("node:fs").statSync(process.execPath); process.stdout.write(`${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`)'], { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 })
+    ? ctx.runFile(
+        nodePath,
+        [
+          "-e",
+          'const x = require("node:fs").statSync(process.execPath); process.stdout.write(`${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`)',
+        ],
+        { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 },
+      )
     : undefined;
   if (!r || r.status !== 0 || !head.endsWith(` ${r.stdout}`)) return stale(`recorded by another Node than ${nodePath ?? "the hook's"}`);
   return `${label}: ok (code cache for ${nodePath} ${r.stdout.split(" ")[0]})`;

@@ -99,7 +99,8 @@ export function checkWatcher(ctx: Context, policy: Policy | undefined, say: (lin
   const health = judgeWatchStatus(status, now, path);
   const needed = policy?.onMissing === "watch";
   if (!health.healthy) {
-    if (needed) return `not healthy, and OnMissing = watch refuses starts without it: ${health.detail}; start it (systemctl start ${WATCH_UNIT}, or nwfilter-hook watch)`;
+    if (needed)
+      return `not healthy, and OnMissing = watch refuses starts without it: ${health.detail}; start it (systemctl start ${WATCH_UNIT}, or nwfilter-hook watch)`;
     say(`watcher: not running (${health.detail}; optional unless OnMissing = watch)`);
     return undefined;
   }

@@ -47,7 +47,8 @@ export function socketForUri(uri: string, socketExists: (path: string) => boolea
   const [, driver = "", explicitTransport, authority = "", path = "", query = ""] = m;
   const host = authority.replace(/^[^@]*@/, "");
   const transport = (explicitTransport ?? (host === "" ? "unix" : "tls")).toLowerCase();
-  if (transport !== "unix") return { kind: "elsewhere", why: `${uri} reaches a daemon over ${transport}${host ? ` on ${host}` : ""}: run nwfilter-hook on that host` };
+  if (transport !== "unix")
+    return { kind: "elsewhere", why: `${uri} reaches a daemon over ${transport}${host ? ` on ${host}` : ""}: run nwfilter-hook on that host` };
   if (driver.toLowerCase() !== "qemu") return { kind: "elsewhere", why: `${uri} is not a qemu connection (qemu hooks are run by the qemu driver)` };
   if (path !== "/system") {
     return { kind: "elsewhere", why: `${uri} is not the system-mode qemu driver (qemu:///system): its daemon's hooks are not in a system hooks directory` };

@@ -76,8 +76,16 @@ export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, 
         `${listed(missing, describeNic)}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
       if (policy.onMissing === "watch") {
         const health = watcher?.() ?? { healthy: false, detail: "its status is not known here" };
-        if (health.healthy) return warn(EXIT_OK, undefined, `watch: ${what} (starting: the watcher, ${health.detail}, adds the filter to the running interfaces: OnMissing=watch)`, notes);
-        return refuse(`refusing to start ${what} (OnMissing=watch, but no healthy watcher: ${health.detail}; start nwfilter-hook-watch.service) (${policyNote})`);
+        if (health.healthy)
+          return warn(
+            EXIT_OK,
+            undefined,
+            `watch: ${what} (starting: the watcher, ${health.detail}, adds the filter to the running interfaces: OnMissing=watch)`,
+            notes,
+          );
+        return refuse(
+          `refusing to start ${what} (OnMissing=watch, but no healthy watcher: ${health.detail}; start nwfilter-hook-watch.service) (${policyNote})`,
+        );
       }
       if (enforce) return refuse(`refusing to start ${what} (${policyNote})`);
       return warn(EXIT_OK, undefined, `audit: ${what} (starting anyway: OnMissing=audit)`, notes);

@@ -6,8 +6,7 @@ import { XmlError } from "./errors.js";
 import { attr, child, parseXml, type XmlElement } from "./xml.js";
 
 export type NetworkClass =
-  | { eligible: true; bridge: string | undefined }
-  | { eligible: false; reason: "network-macvtap" | "network-hostdev" | "network-virtualport"; detail: string };
+  { eligible: true; bridge: string | undefined } | { eligible: false; reason: "network-macvtap" | "network-hostdev" | "network-virtualport"; detail: string };
 
 /**
  * Classifies a network definition (as stored in /etc/libvirt/qemu/networks, or the
@@ -31,14 +30,13 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
   // Without a pool, a virtualport (Open vSwitch) is what the network is, and is reported as such.
   const macvtap: NetworkClass = { eligible: false, reason: "network-macvtap", detail: `macvtap (forward mode ${mode})` };
   const isMacvtap = MACVTAP_FORWARD_MODES.has(mode) && bridge === undefined;
-  const pool = forward !== undefined && (get(forward, "dev") !== undefined || forward.children.some((c) => c.name === "interface" || c.name === "pf" || c.name === "address"));
+  const pool =
+    forward !== undefined &&
+    (get(forward, "dev") !== undefined || forward.children.some((c) => c.name === "interface" || c.name === "pf" || c.name === "address"));
   if (isMacvtap && pool) return macvtap;
 
   const portgroups = network.children.filter((c) => c.name === "portgroup");
-  const chosen =
-    portgroup !== undefined
-      ? portgroups.find((p) => get(p, "name") === portgroup)
-      : portgroups.find((p) => get(p, "default") === "yes");
+  const chosen = portgroup !== undefined ? portgroups.find((p) => get(p, "name") === portgroup) : portgroups.find((p) => get(p, "default") === "yes");
   for (const holder of [chosen, network]) {
     const vp = holder && child(holder, "virtualport");
     if (vp) {

@@ -102,7 +102,7 @@ export function locate(text: string, file: string): { sections: Map<string, Loca
   const keys = new Map<string, Located>();
   let section = "";
   let line = 0;
-  for (let start = 0; start <= text.length; ) {
+  for (let start = 0; start <= text.length;) {
     // Lines end at \r\n, \n or \r.
     let end = start;
     while (end < text.length && text[end] !== "\n" && text[end] !== "\r") end++;
@@ -112,8 +112,7 @@ export function locate(text: string, file: string): { sections: Map<string, Loca
     const trimmed = raw.trim();
     if (trimmed === "" || trimmed[0] === ";" || trimmed[0] === "#") continue;
     const where = { file, line };
-    const unreadable = () =>
-      new PolicyError(`cannot read line: ${JSON.stringify(trimmed)} (expected "[section]" or "key = value")`, where);
+    const unreadable = () => new PolicyError(`cannot read line: ${JSON.stringify(trimmed)} (expected "[section]" or "key = value")`, where);
     if (raw[0] === "[") {
       const body = raw.trimEnd();
       if (!body.endsWith("]") || body.indexOf("]") !== body.length - 1) throw unreadable();

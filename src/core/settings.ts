@@ -27,7 +27,10 @@ export function settingsFromEnv(env: Env): Settings {
   };
   return {
     policyPath: set(ENV_POLICY) ?? DEFAULT_POLICY_PATH,
-    networkDirs: set(ENV_NETWORK_DIRS)?.split(":").filter((d) => d !== "") ?? DEFAULT_NETWORK_DIRS,
+    networkDirs:
+      set(ENV_NETWORK_DIRS)
+        ?.split(":")
+        .filter((d) => d !== "") ?? DEFAULT_NETWORK_DIRS,
     nwfilterDir: set(ENV_NWFILTER_DIR) ?? DEFAULT_NWFILTER_DIR,
     sysfsNet: set(ENV_SYSFS_NET) ?? DEFAULT_SYSFS_NET,
   };

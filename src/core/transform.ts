@@ -270,15 +270,7 @@ function nicOf(text: string, e: XmlElement): Nic {
   };
 }
 
-function judge(
-  nic: Nic,
-  index: number,
-  line: number,
-  policy: Policy,
-  host: HostFacts,
-  networks: NetworkResolver,
-  exemptions: Exemptions,
-): NicReport {
+function judge(nic: Nic, index: number, line: number, policy: Policy, host: HostFacts, networks: NetworkResolver, exemptions: Exemptions): NicReport {
   const { type, mac, filter } = nic;
   const network = type === "network" ? nic.network : undefined;
   const portgroup = type === "network" ? nic.portgroup : undefined;

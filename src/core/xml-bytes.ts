@@ -79,7 +79,8 @@ export function decodeXml(bytes: Uint8Array, file: string, utf8: Utf8Decoder = s
   if (declared !== undefined) {
     const known = LABELS[declared.toUpperCase()];
     if (known === undefined) throw new XmlError(`encoding '${declared}' (in the XML declaration) is not supported: ${SUPPORTED}`, { file, line: 1 });
-    if (bom && known !== "UTF-8") throw new XmlError(`the XML declaration says encoding '${declared}', but the document starts with UTF-8's byte order mark`, { file, line: 1 });
+    if (bom && known !== "UTF-8")
+      throw new XmlError(`the XML declaration says encoding '${declared}', but the document starts with UTF-8's byte order mark`, { file, line: 1 });
     encoding = known;
   }
   if (encoding === "UTF-8") {
@@ -93,7 +94,8 @@ export function decodeXml(bytes: Uint8Array, file: string, utf8: Utf8Decoder = s
   }
   if (encoding === "US-ASCII") {
     const at = bytes.findIndex((b) => b >= 0x80);
-    if (at !== -1) throw new XmlError(`byte 0x${hex(bytes[at] as number)} is not US-ASCII, the encoding the XML declaration names`, { file, ...byteWhere(bytes, at) });
+    if (at !== -1)
+      throw new XmlError(`byte 0x${hex(bytes[at] as number)} is not US-ASCII, the encoding the XML declaration names`, { file, ...byteWhere(bytes, at) });
   }
   return { bytes, text: latin1(bytes), encoding };
 }

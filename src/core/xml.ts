@@ -89,9 +89,7 @@ const XML_DECL_RE = lazy(
 // Production [28] up to its internal subset, which is refused; [75] ExternalID, [12] PubidLiteral.
 const SYSTEM_LITERAL = `(?:"[^"]*"|'[^']*')`;
 const PUBID_LITERAL = `(?:"[- \\r\\na-zA-Z0-9'()+,./:=?;!*#@$_%]*"|'[- \\r\\na-zA-Z0-9()+,./:=?;!*#@$_%]*')`;
-const DOCTYPE_RE = lazy(
-  () => `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`,
-);
+const DOCTYPE_RE = lazy(() => `<!DOCTYPE${S}+${NAME}(?:${S}+(?:SYSTEM${S}+${SYSTEM_LITERAL}|PUBLIC${S}+${PUBID_LITERAL}${S}+${SYSTEM_LITERAL}))?${S}*([[>])`);
 // Characters XML 1.0 forbids anywhere (production [2]); surrogates are looked at more closely.
 // eslint-disable-next-line no-control-regex -- finding these control characters is its job
 const SUSPECT_CHAR_RE = /[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/g;
@@ -365,7 +363,8 @@ class Scanner {
         if (prefix === "xml") {
           if (uri !== XML_NS) this.fail(`the prefix 'xml' is bound to ${XML_NS} and to nothing else`, at, "namespace error: ");
         } else if (prefix === "xmlns") this.fail("the prefix 'xmlns' cannot be declared", at, "namespace error: ");
-        else if (uri === XML_NS || uri === XMLNS_NS) this.fail(`${uri} cannot be bound to ${prefix === "" ? "the default namespace" : `the prefix '${prefix}'`}`, at, "namespace error: ");
+        else if (uri === XML_NS || uri === XMLNS_NS)
+          this.fail(`${uri} cannot be bound to ${prefix === "" ? "the default namespace" : `the prefix '${prefix}'`}`, at, "namespace error: ");
         else if (prefix !== "" && uri === "") this.fail(`${key}: an empty namespace name is not allowed for a prefix`, at, "namespace error: ");
         this.nsPrefix.push(prefix);
         this.nsUri.push(uri);
@@ -522,7 +521,13 @@ class Scanner {
       const num = m[2] ?? m[3];
       if (num !== undefined) {
         const code = Number.parseInt(num, m[2] !== undefined ? 10 : 16);
-        const ok = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+        const ok =
+          code === 0x9 ||
+          code === 0xa ||
+          code === 0xd ||
+          (code >= 0x20 && code <= 0xd7ff) ||
+          (code >= 0xe000 && code <= 0xfffd) ||
+          (code >= 0x10000 && code <= 0x10ffff);
         if (!ok) this.fail(`character reference ${m[0]} names a character XML does not allow`, at);
       }
       from = REF_RE.lastIndex;

@@ -32,6 +32,10 @@ export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number)
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;
     const message = formatError(error);
-    return { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': ${message}`, log: { priority: "err", message: `${op} of domain '${domain}': ${message}` } };
+    return {
+      exitCode: EXIT_ERROR,
+      stderr: `${PRODUCT}: ${op} of domain '${domain}': ${message}`,
+      log: { priority: "err", message: `${op} of domain '${domain}': ${message}` },
+    };
   }
 }

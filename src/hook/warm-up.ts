@@ -72,7 +72,11 @@ export function warmUp(): void {
       [ENV_NETWORK_DIRS]: join(dir, "networks"),
       [ENV_SYSFS_NET]: join(dir, "net"),
     };
-    const calls = [["prepare", "compliant"], ["prepare", "open"], ["migrate", "open"]] as const;
+    const calls = [
+      ["prepare", "compliant"],
+      ["prepare", "open"],
+      ["migrate", "open"],
+    ] as const;
     for (const [op, file] of calls) {
       const fd = openSync(join(dir, `${file}.xml`), "r");
       try {

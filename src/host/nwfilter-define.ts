@@ -25,7 +25,9 @@ export function readFilterFile(path: string): { name: string; text: string } {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw new HostError(`cannot read the filter definition: ${e.code ? `${e.code}: ` : ""}${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "")}`, { file: path });
+    throw new HostError(`cannot read the filter definition: ${e.code ? `${e.code}: ` : ""}${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "")}`, {
+      file: path,
+    });
   }
   const root = parseXml(text, path);
   if (root.name !== "filter") throw new XmlError(`expected an nwfilter definition (<filter name=...>), found <${root.name}>`, { file: path });

@@ -155,9 +155,7 @@ export class Virsh {
     const all = this.names(["--all"]);
     const active = new Set(this.names([]));
     const transient = new Set(this.names(["--all", "--transient"]));
-    return all
-      .sort()
-      .map((name) => ({ name, active: active.has(name), persistent: !transient.has(name) }));
+    return all.sort().map((name) => ({ name, active: active.has(name), persistent: !transient.has(name) }));
   }
 
   domainState(domain: string): string {
@@ -209,7 +207,8 @@ export class Virsh {
     const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(r.stdout)?.[1]?.trim();
     const name = field("Name");
     const uuid = field("UUID");
-    if (name === undefined || uuid === undefined) throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    if (name === undefined || uuid === undefined)
+      throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(r.stdout.slice(0, 200))}`);
     const state = field("State") ?? "";
     return { name, uuid: uuid.toLowerCase(), active: state !== "shut off" && state !== "crashed" && state !== "", persistent: field("Persistent") === "yes" };
   }

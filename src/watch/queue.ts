@@ -98,11 +98,14 @@ export class ReconcileQueue<K> {
       this.clock.clearTimeout(this.timer);
     }
     this.timerDue = next;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Infinity;
-      this.drain();
-    }, Math.max(0, next - this.clock.now()));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = Infinity;
+        this.drain();
+      },
+      Math.max(0, next - this.clock.now()),
+    );
   }
 
   /** Runs one due pass, then lets the event loop breathe (signals, events) before the next. */

@@ -12,7 +12,10 @@ let h: Harness;
 
 beforeEach(() => {
   h = makeHarness();
-  writeFileSync(join(h.state, "nwfilters", `${FILTER}.xml`), `<filter name='${FILTER}' chain='root'>\n  <uuid>5a1b2c3d-0000-4000-8000-000000000009</uuid>\n</filter>\n`);
+  writeFileSync(
+    join(h.state, "nwfilters", `${FILTER}.xml`),
+    `<filter name='${FILTER}' chain='root'>\n  <uuid>5a1b2c3d-0000-4000-8000-000000000009</uuid>\n</filter>\n`,
+  );
   // web1: running, NIC 1 lacks the filter, NIC 2 has it, NIC 3 is user-mode networking.
   const nics = [bridgeNic("52:54:00:00:01:01"), bridgeNic("52:54:00:00:01:02", { filter: FILTER }), userNic("52:54:00:00:01:03")];
   h.domain("web1", domainXml("web1", nics), domainXml("web1", nics, { live: true }));
@@ -89,7 +92,9 @@ describe("apply", () => {
       "
     `);
     const defined = readFileSync(join(h.state, "domains", "web1.xml"), "utf8");
-    expect(defined).toContain(`<mac address='52:54:00:00:01:01'/>\n      <source bridge='br0'/>\n      <model type='virtio'/>\n      <filterref filter='${FILTER}'/>`);
+    expect(defined).toContain(
+      `<mac address='52:54:00:00:01:01'/>\n      <source bridge='br0'/>\n      <model type='virtio'/>\n      <filterref filter='${FILTER}'/>`,
+    );
     const calls = h.calls();
     expect(calls.filter((c) => c.startsWith("define "))).toHaveLength(1);
     expect(calls.some((c) => c.startsWith("dumpxml --inactive --security-info web1"))).toBe(true);
@@ -153,7 +158,8 @@ describe("apply", () => {
     expect(h.run(["apply", "--policy", policy, "web1"])).toEqual({
       code: 4,
       stdout: "",
-      stderr: "nwfilter-hook: nwfilter 'site-filter' is not defined in libvirt: domains that reference it cannot start; run nwfilter-hook define-filter first\n",
+      stderr:
+        "nwfilter-hook: nwfilter 'site-filter' is not defined in libvirt: domains that reference it cannot start; run nwfilter-hook define-filter first\n",
     });
   });
 

@@ -72,7 +72,9 @@ describe("dist/nwfilter-hook", () => {
       const r = run(["apply", "--all"]);
       expect(r.code).toBe(5);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(/^nwfilter-hook: permission denied connecting to libvirt at qemu:\/\/\/system: run as root \(.*authentication unavailable.*\)\n$/);
+      expect(r.stderr).toMatch(
+        /^nwfilter-hook: permission denied connecting to libvirt at qemu:\/\/\/system: run as root \(.*authentication unavailable.*\)\n$/,
+      );
     } finally {
       rmSync(join(state, "denied"));
     }

@@ -27,6 +27,8 @@ describe("check -c URI of another host", () => {
     h.run(["install", "--hooks-dir", h.hooksDir]);
     const r = h.run(["check", "-c", "qemu+tcp://host2/system", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("daemon: FAILED: the hooks checked here are this host's, but qemu+tcp://host2/system reaches a daemon over tcp on host2: run nwfilter-hook on that host\n");
+    expect(r.stdout).toContain(
+      "daemon: FAILED: the hooks checked here are this host's, but qemu+tcp://host2/system reaches a daemon over tcp on host2: run nwfilter-hook on that host\n",
+    );
   });
 });

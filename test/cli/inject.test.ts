@@ -24,7 +24,10 @@ describe("inject", () => {
     const r = h.run(["inject", dom]);
     expect(r.code).toBe(0);
     const input = domainXml("web1", [bridgeNic("52:54:00:00:00:01"), userNic("52:54:00:00:00:02"), bridgeNic("52:54:00:00:00:03", { filter: FILTER })]);
-    const expected = input.replace("<model type='virtio'/>\n    </interface>", `<model type='virtio'/>\n      <filterref filter='${FILTER}'/>\n    </interface>`);
+    const expected = input.replace(
+      "<model type='virtio'/>\n    </interface>",
+      `<model type='virtio'/>\n      <filterref filter='${FILTER}'/>\n    </interface>`,
+    );
     expect(r.stdout).toBe(expected);
     expect(r.stderr).toMatchInlineSnapshot(`
       "nwfilter-hook: added filterref 'vdsm-no-mac-spoofing' to 52:54:00:00:00:01 (type bridge, source br0)
@@ -97,7 +100,14 @@ describe("inject", () => {
     writeFileSync(policy, "[filtering]\nOnExisting = replace\n[exempt]\nMACs = 52:54:00:AA:00:01\n");
     chmodSync(policy, 0o644);
     const file = join(h.root, "mixed.xml");
-    writeFileSync(file, domainXml("mixed", [bridgeNic("52:54:00:aa:00:01"), bridgeNic("52:54:00:aa:00:02", { bridge: "ovs0" }), bridgeNic("52:54:00:aa:00:03", { filter: "clean-traffic" })]));
+    writeFileSync(
+      file,
+      domainXml("mixed", [
+        bridgeNic("52:54:00:aa:00:01"),
+        bridgeNic("52:54:00:aa:00:02", { bridge: "ovs0" }),
+        bridgeNic("52:54:00:aa:00:03", { filter: "clean-traffic" }),
+      ]),
+    );
     const r = h.run(["inject", "--diff", "--policy", policy, file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`-      <filterref filter='clean-traffic'/>\n+      <filterref filter='${FILTER}'/>`);
@@ -143,9 +153,17 @@ describe("inject errors: one line, an exit code", () => {
 
   it("an <interface> without --device, and a <domain> with it: exit 3", () => {
     const nic = write("nic.xml", "<interface type='bridge'><source bridge='br0'/></interface>");
-    expect(h.run(["inject", nic])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(nic)}: this is an <interface>, not a <domain>: add --device\n` });
+    expect(h.run(["inject", nic])).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `nwfilter-hook: ${tmp(nic)}: this is an <interface>, not a <domain>: add --device\n`,
+    });
     const dom = write("dom.xml", domainXml("d", []));
-    expect(h.run(["inject", "--device", dom])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(dom)}: --device expects one <interface> element, found <domain>\n` });
+    expect(h.run(["inject", "--device", dom])).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `nwfilter-hook: ${tmp(dom)}: --device expects one <interface> element, found <domain>\n`,
+    });
   });
 
   it("a file over 16 MiB, counted in bytes: refused as it is read, exit 3", () => {

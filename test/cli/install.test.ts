@@ -49,7 +49,9 @@ describe("install", () => {
       // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
       process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"
     `);
-    expect(text.split("\n")[5]).toMatch(new RegExp(`^const startupCache = \\[${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))}, "\\d+:\\d+:\\d+:[\\d.]+"\\];$`));
+    expect(text.split("\n")[5]).toMatch(
+      new RegExp(`^const startupCache = \\[${JSON.stringify(join(h.root, "cache", `${startupIdOf(text)}.cache`))}, "\\d+:\\d+:\\d+:[\\d.]+"\\];$`),
+    );
     // The rest is the built hook, unchanged.
     const ours = (line: string) =>
       line.startsWith(HOOK_MARKER) || line.startsWith("process.env.NWFILTER_HOOK_POLICY=") || line.startsWith("const startupCache = ");
@@ -228,7 +230,9 @@ describe("install: the startup cache", () => {
     expect(r.stdout).toContain("self-test: ok");
     const text = readFileSync(hook, "utf8");
     const line = text.split("\n")[1] ?? "";
-    expect(line).toMatch(/; s=; \[ "\$\(\/(usr\/)?bin\/stat -L --printf '[^']+' -- '[^']+\/cache' '[^']+\.blob' '[^']+' .*\)" = '[^']+' \] && s='[^']+\.blob'; \[ "\$2" = prepare \] && exec /);
+    expect(line).toMatch(
+      /; s=; \[ "\$\(\/(usr\/)?bin\/stat -L --printf '[^']+' -- '[^']+\/cache' '[^']+\.blob' '[^']+' .*\)" = '[^']+' \] && s='[^']+\.blob'; \[ "\$2" = prepare \] && exec /,
+    );
     expect(interpreterOf(text)).toBe(process.execPath);
     const blob = readdirSync(join(h.root, "cache")).filter((f) => f.endsWith(".blob"));
     expect(blob).toHaveLength(1);
@@ -266,7 +270,7 @@ describe("install: the startup cache", () => {
     expect(r.stdout).toContain("self-test: ok");
     const text = readFileSync(hook, "utf8");
     expect(text).not.toContain("const startupCache");
-    expect(text.split("\n")[1]).toContain("; s=; [ \"$2\" = prepare ]");
+    expect(text.split("\n")[1]).toContain('; s=; [ "$2" = prepare ]');
     expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache: none recorded");
   });
 });
@@ -305,7 +309,10 @@ describe("uninstall", () => {
 
   it("--purge keeps the filter while a domain references it", () => {
     expect(install().code).toBe(0);
-    h.domain("web1", "<domain><name>web1</name><devices><interface type='bridge'><source bridge='br0'/><filterref filter='vdsm-no-mac-spoofing'/></interface></devices></domain>");
+    h.domain(
+      "web1",
+      "<domain><name>web1</name><devices><interface type='bridge'><source bridge='br0'/><filterref filter='vdsm-no-mac-spoofing'/></interface></devices></domain>",
+    );
     const r = h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': kept, referenced by domain 'web1'");
@@ -411,12 +418,24 @@ describe("check", () => {
     const now = Date.now();
     writeFileSync(
       status,
-      JSON.stringify({ pid: process.pid, state: "watching", startedAt: now, heartbeat: now, uri: "qemu:///system", policy: h.policyPath,
-        lastResync: { at: now - 5_000, domains: 3, changed: 1, failed: 0, ms: 40 }, lastFailure: { at: now - 60_000, what: "web1: FAILED: boom" } }),
+      JSON.stringify({
+        pid: process.pid,
+        state: "watching",
+        startedAt: now,
+        heartbeat: now,
+        uri: "qemu:///system",
+        policy: h.policyPath,
+        lastResync: { at: now - 5_000, domains: 3, changed: 1, failed: 0, ms: 40 },
+        lastFailure: { at: now - 60_000, what: "web1: FAILED: boom" },
+      }),
     );
     const ok = h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(new RegExp(`watcher: ok \\(running, pid ${process.pid}, last heard from 0 s ago; last resync \\S+ \\(5 s ago\\): 3 domains, 1 changed, 0 failed, 40 ms; last failure \\S+ \\(60 s ago\\): web1: FAILED: boom\\)`));
+    expect(ok.stdout).toMatch(
+      new RegExp(
+        `watcher: ok \\(running, pid ${process.pid}, last heard from 0 s ago; last resync \\S+ \\(5 s ago\\): 3 domains, 1 changed, 0 failed, 40 ms; last failure \\S+ \\(60 s ago\\): web1: FAILED: boom\\)`,
+      ),
+    );
     rmSync(status);
     const optional = h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(optional.code).toBe(0);
@@ -443,7 +462,10 @@ describe("define-filter", () => {
     writeFileSync(file, "<filter name='site-filter' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n</filter>\n");
     expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
     expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
-    writeFileSync(file, "<!-- more -->\n<filter name=\"site-filter\" chain=\"root\">\n  <filterref filter=\"no-mac-spoofing\"/>\n  <filterref filter=\"no-arp-mac-spoofing\"/>\n</filter>\n");
+    writeFileSync(
+      file,
+      '<!-- more -->\n<filter name="site-filter" chain="root">\n  <filterref filter="no-mac-spoofing"/>\n  <filterref filter="no-arp-mac-spoofing"/>\n</filter>\n',
+    );
     expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': updated (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
     const defined = readFileSync(join(h.state, "nwfilters", "site-filter.xml"), "utf8");
     expect(defined).toContain("<uuid>5a1b2c3d-0000-4000-8000-000000000001</uuid>");
@@ -456,7 +478,11 @@ describe("define-filter", () => {
     expect(h.run(["define-filter"]).stdout).toMatch(/^nwfilter 'vdsm-no-mac-spoofing': created/);
     const file = join(h.root, "dom.xml");
     writeFileSync(file, "<domain/>");
-    expect(h.run(["define-filter", file])).toEqual({ code: 3, stdout: "", stderr: "nwfilter-hook: <tmp>/dom.xml: expected an nwfilter definition (<filter name=...>), found <domain>\n" });
+    expect(h.run(["define-filter", file])).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: "nwfilter-hook: <tmp>/dom.xml: expected an nwfilter definition (<filter name=...>), found <domain>\n",
+    });
   });
 });
 

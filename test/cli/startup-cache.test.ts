@@ -97,7 +97,9 @@ describe("startup snapshot", () => {
     const [run, plain] = await Promise.all([refusal(i.hook), refusal(DIST_QEMU)]);
     expect({ ...run, ms: 0 }).toEqual({ ...plain, ms: 0 });
     expect((await prepare(i.hook)).status).toBe(0);
-    expect(describeStartupCache(startupContext(), readFileSync(i.hook, "utf8"), process.execPath)).toMatch(/: not used \(.*\): run nwfilter-hook install again$/);
+    expect(describeStartupCache(startupContext(), readFileSync(i.hook, "utf8"), process.execPath)).toMatch(
+      /: not used \(.*\): run nwfilter-hook install again$/,
+    );
   });
 
   it("is not used once the Node binary it was made for is replaced", async () => {
@@ -198,7 +200,13 @@ describe("code cache", () => {
     const fixed = otherVersion(bundle, (code) => code.replace("lack nwfilter", "LACK NWFILTER"));
     const otherPath = join(i.dir, "other-qemu");
     writeFileSync(otherPath, fixed, { mode: 0o755 });
-    const r = recordStartupCache(startupContext(), { bundle: fixed, bundlePath: otherPath, nodePath: process.execPath, dir: join(i.dir, "other-cache"), kind: "code-cache" });
+    const r = recordStartupCache(startupContext(), {
+      bundle: fixed,
+      bundlePath: otherPath,
+      nodePath: process.execPath,
+      dir: join(i.dir, "other-cache"),
+      kind: "code-cache",
+    });
     const otherCache = readFileSync(r.cache?.file ?? "");
     const mine = readFileSync(i.recorded.cache?.file ?? "");
     swapped = Buffer.concat([mine.subarray(0, mine.indexOf(10) + 1), otherCache.subarray(otherCache.indexOf(10) + 1)]);
@@ -212,7 +220,10 @@ describe("code cache", () => {
     chmodSync(i.cacheDir, 0o755);
     if (!recorded) return;
     const st = statSync(file);
-    const text = readFileSync(i.hook, "utf8").replace(/^const startupCache = .*$/m, `const startupCache = ${JSON.stringify([file, `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}`]).replace(",", ", ")};`);
+    const text = readFileSync(i.hook, "utf8").replace(
+      /^const startupCache = .*$/m,
+      `const startupCache = ${JSON.stringify([file, `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}`]).replace(",", ", ")};`,
+    );
     writeFileSync(i.hook, text);
   };
 
@@ -233,8 +244,14 @@ describe("code cache", () => {
         chmodSync(i.cacheDir, 0o775);
       },
     ],
-    ["its first line names another Node", () => put(Buffer.from(swapped.toString("latin1").replace(/^(nwfilter-hook code cache \S+ )v[\d.]+/, "$1v0.0.1"), "latin1"))],
-    ["its first line names other code", () => put(Buffer.from(swapped.toString("latin1").replace(/^(nwfilter-hook code cache )[0-9a-f]{16}/, "$10000000000000000"), "latin1"))],
+    [
+      "its first line names another Node",
+      () => put(Buffer.from(swapped.toString("latin1").replace(/^(nwfilter-hook code cache \S+ )v[\d.]+/, "$1v0.0.1"), "latin1")),
+    ],
+    [
+      "its first line names other code",
+      () => put(Buffer.from(swapped.toString("latin1").replace(/^(nwfilter-hook code cache )[0-9a-f]{16}/, "$10000000000000000"), "latin1")),
+    ],
   ];
   it.each(ignoredWhen)("is not used when %s", async (_, spoil) => {
     spoil();

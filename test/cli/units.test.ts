@@ -16,8 +16,16 @@ const failed = (stderr: string): VirshResult => ({ status: 1, stdout: "", stderr
 
 describe("virsh failures", () => {
   it.each([
-    ["error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n", "daemon-down", EXIT.HOST],
-    ["error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied\n", "permission", EXIT.PERMISSION],
+    [
+      "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n",
+      "daemon-down",
+      EXIT.HOST,
+    ],
+    [
+      "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied\n",
+      "permission",
+      EXIT.PERMISSION,
+    ],
     ["error: failed to connect to the hypervisor\nerror: authentication unavailable: no polkit agent available\n", "permission", EXIT.PERMISSION],
     ["error: failed to get domain 'web9'\n", "domain-not-found", EXIT.HOST],
     ["error: failed to get domain 'web9'\nerror: Domain not found: no domain with matching name 'web9'\n", "domain-not-found", EXIT.HOST],
@@ -38,7 +46,9 @@ describe("virsh failures", () => {
   it("an nwfilter that does not exist is undefined, not an error; other failures are", () => {
     const virsh = (stderr: string) => new Virsh({ uri: "qemu:///system", run: () => failed(stderr) });
     expect(virsh("error: failed to get nwfilter 'x'\nerror: Network filter not found: no nwfilter with matching name 'x'\n").nwfilterXml("x")).toBeUndefined();
-    expect(() => virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to 's': Connection refused\n").nwfilterXml("x")).toThrow(LibvirtError);
+    expect(() => virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to 's': Connection refused\n").nwfilterXml("x")).toThrow(
+      LibvirtError,
+    );
   });
 
   it("lists domains with their state and persistence", () => {
@@ -96,7 +106,9 @@ describe("the installed hook's header", () => {
   });
 
   it("refuses a node path that a #! or shell line cannot hold", () => {
-    expect(() => hookContent({ ...options, bundle: "#!/usr/bin/env node\n", nodePath: "/opt/my node/bin/node" })).toThrow(/cannot stand on a '#!' or shell line/);
+    expect(() => hookContent({ ...options, bundle: "#!/usr/bin/env node\n", nodePath: "/opt/my node/bin/node" })).toThrow(
+      /cannot stand on a '#!' or shell line/,
+    );
     expect(() => hookContent({ ...options, bundle: "#!/usr/bin/env node\n", nodePath: "node" })).toThrow(/absolute/);
   });
 
@@ -133,7 +145,10 @@ describe("the daemon", () => {
       writeFileSync(join(proc, "comm"), `${name}\n`);
       const inode = 9000 + i;
       const flags = listens ? "00010000" : "00000000";
-      writeFileSync(join(proc, "net", "unix"), `Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${bound}\n`);
+      writeFileSync(
+        join(proc, "net", "unix"),
+        `Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${bound}\n`,
+      );
       symlinkSync("/dev/null", join(proc, "fd", "0"));
       symlinkSync(`socket:[${inode}]`, join(proc, "fd", "3"));
       if (i === 0) writeFileSync(join(root, "run", `${name}.pid`), `${pid}\n`);
@@ -150,7 +165,13 @@ describe("the daemon", () => {
       { name: "libvirtd", pid: 200 },
       { name: "virtqemud", pid: 300 },
     ]);
-    expect(host.control.find(host.uriOf(200))).toMatchObject({ name: "libvirtd", manager: "signal", pid: 200, socket: host.uriOf(200).split("=")[1], root: join(host.root, "proc", "200", "root") });
+    expect(host.control.find(host.uriOf(200))).toMatchObject({
+      name: "libvirtd",
+      manager: "signal",
+      pid: 200,
+      socket: host.uriOf(200).split("=")[1],
+      root: join(host.root, "proc", "200", "root"),
+    });
     expect(host.control.find(host.uriOf(100))).toMatchObject({ pid: 100 });
     expect(host.control.find(host.uriOf(300))).toMatchObject({ name: "virtqemud", pid: 300 });
   });
@@ -173,7 +194,9 @@ describe("the daemon", () => {
     ]);
     for (const pid of [100, 200]) {
       expect(host.control.find(host.uriOf(pid))).toBeUndefined();
-      expect(host.control.missing?.(host.uriOf(pid))).toBe(`no libvirtd or virtqemud listens on ${host.uriOf(pid).split("=")[1]} (where ${host.uriOf(pid)} leads)`);
+      expect(host.control.missing?.(host.uriOf(pid))).toBe(
+        `no libvirtd or virtqemud listens on ${host.uriOf(pid).split("=")[1]} (where ${host.uriOf(pid)} leads)`,
+      );
     }
     expect(host.control.find("qemu+unix:///system?socket=/nonexistent/sock")).toBeUndefined();
     expect(host.control.missing?.("qemu+unix:///system?socket=/nonexistent/sock")).toMatch(/leads to \/nonexistent\/sock, which does not exist/);
@@ -203,7 +226,9 @@ describe("the daemon", () => {
     const host = fakeHost([{ name: "libvirtd", pid: child.pid as number }]);
     const daemon = host.control.find(host.uriOf(child.pid as number));
     expect(daemon).toBeDefined();
-    expect(host.control.reload(daemon as RunningDaemon)).toBe(`reloaded libvirtd (SIGHUP to pid ${child.pid}, which listens on ${host.uriOf(child.pid as number).split("=")[1]})`);
+    expect(host.control.reload(daemon as RunningDaemon)).toBe(
+      `reloaded libvirtd (SIGHUP to pid ${child.pid}, which listens on ${host.uriOf(child.pid as number).split("=")[1]})`,
+    );
     expect(await exited).toBe("SIGHUP");
   });
 });

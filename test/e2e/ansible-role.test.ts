@@ -37,14 +37,18 @@ describe.skipIf(!HAVE)("the Ansible role on this host", () => {
   const play = async (extra: Record<string, unknown> = {}, ...flags: string[]): Promise<Recap> => {
     const extraFile = join(dir, "extra.json");
     writeFileSync(extraFile, JSON.stringify(extra));
-    const r = await runAsync("ansible-playbook", ["-c", "local", "-i", "localhost,", join(ANSIBLE_DIR, "site.yml"), "-e", `@${vars}`, "-e", `@${extraFile}`, ...flags], {
-      // Ansible refuses a locale that is not UTF-8.
-      LC_ALL: "C.UTF-8",
-      ANSIBLE_NOCOLOR: "1",
-      ANSIBLE_LOCALHOST_WARNING: "false",
-      ANSIBLE_PYTHON_INTERPRETER: "auto_silent",
-      ANSIBLE_RETRY_FILES_ENABLED: "false",
-    });
+    const r = await runAsync(
+      "ansible-playbook",
+      ["-c", "local", "-i", "localhost,", join(ANSIBLE_DIR, "site.yml"), "-e", `@${vars}`, "-e", `@${extraFile}`, ...flags],
+      {
+        // Ansible refuses a locale that is not UTF-8.
+        LC_ALL: "C.UTF-8",
+        ANSIBLE_NOCOLOR: "1",
+        ANSIBLE_LOCALHOST_WARNING: "false",
+        ANSIBLE_PYTHON_INTERPRETER: "auto_silent",
+        ANSIBLE_RETRY_FILES_ENABLED: "false",
+      },
+    );
     const output = r.stdout + r.stderr;
     const m = /localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)/.exec(output);
     if (!m) throw new Error(`no PLAY RECAP in the output of ansible-playbook (exit ${r.code}):\n${output}`);

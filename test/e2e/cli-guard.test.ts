@@ -5,7 +5,18 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eHost, FILTER, cli, configInterfaces, liveInterfaces, macPattern } from "./helpers/cli.js";
-import { bindingList, bridgeNic, defineDomain, domainTaps, domState, ebtablesNat, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
+import {
+  bindingList,
+  bridgeNic,
+  defineDomain,
+  domainTaps,
+  domState,
+  ebtablesNat,
+  requireLibvirt,
+  tinyDomainXml,
+  virsh,
+  virshFails,
+} from "./helpers/libvirt.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const MAC = "52:54:00:4e:e2:01";

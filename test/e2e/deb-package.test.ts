@@ -9,7 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { defaultPolicyText } from "../../src/cli/policy.js";
 import { FILTER, HOOK_PATH, filterXml } from "./helpers/cli.js";
-import { PACKAGE, VERSION, buildPackage, fileListing, installedVersion, listingDiff, requirePackageHost, run, runAsync, runOk, saveHost } from "./helpers/deb.js";
+import {
+  PACKAGE,
+  VERSION,
+  buildPackage,
+  fileListing,
+  installedVersion,
+  listingDiff,
+  requirePackageHost,
+  run,
+  runAsync,
+  runOk,
+  saveHost,
+} from "./helpers/deb.js";
 import { bindingList, bridgeNic, defineDomain, domainTaps, domState, requireLibvirt, tinyDomainXml, virsh, virshFails } from "./helpers/libvirt.js";
 
 const HAVE = requireLibvirt() && requirePackageHost(["dpkg", "dpkg-deb", "lintian"]);
@@ -105,7 +117,11 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(r.stdout).toMatch(/^install: done; takes effect when libvirt starts$/m);
     expect(isOurs(readFileSync(join(alt, "hooks", "qemu.d", "50-nwfilter-hook"), "utf8"))).toBe(true);
     // Without --defer-if-down it stops, as before, and writes nothing more.
-    const strict = run(BIN, args.filter((a) => a !== "--defer-if-down"), env);
+    const strict = run(
+      BIN,
+      args.filter((a) => a !== "--defer-if-down"),
+      env,
+    );
     expect(strict.code).toBe(4);
     expect(strict.stderr).toMatch(/the libvirt daemon is not running/);
   });

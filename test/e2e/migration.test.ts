@@ -107,7 +107,9 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
         (e: Error) => e,
       );
       expect(error?.message).toMatch(
-        new RegExp(`Hook script execution failed: .*nwfilter-hook: refusing to migrate domain '${vm}': nwfilter '${FILTER}' is not defined on this host; define it with: nwfilter-hook define-filter`),
+        new RegExp(
+          `Hook script execution failed: .*nwfilter-hook: refusing to migrate domain '${vm}': nwfilter '${FILTER}' is not defined on this host; define it with: nwfilter-hook define-filter`,
+        ),
       );
       expect(a.domState(vm)).toBe("running");
       expect(a.virsh("domid", vm).trim()).toBe(id);
@@ -149,7 +151,9 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
       expect(interfaces(b.virsh("dumpxml", vm)).join("")).toContain(FILTERREF); // the live XML went through the hook
       expect(interfaces(b.virsh("dumpxml", "--inactive", vm)).join("")).not.toContain("filterref"); // the definition did not
       b.virsh("destroy", vm);
-      expect(b.virshFails("start", vm).stderr).toMatch(new RegExp(`nwfilter-hook: refusing to start domain '${vm}': 1 interface\\(s\\) lack nwfilter '${FILTER}'`));
+      expect(b.virshFails("start", vm).stderr).toMatch(
+        new RegExp(`nwfilter-hook: refusing to start domain '${vm}': 1 interface\\(s\\) lack nwfilter '${FILTER}'`),
+      );
 
       const r = onB(["apply", vm]);
       ok(r);

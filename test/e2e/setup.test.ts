@@ -2,8 +2,8 @@
 // tiny domain with a bridge NIC defines, starts and goes away again. When this fails, the other
 // end-to-end suites cannot be trusted either.
 
-import { existsSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   bindingList,
   bridgeNic,
@@ -17,33 +17,33 @@ import {
   tinyDomainXml,
   virsh,
   virshFails,
-} from './helpers/libvirt.js';
+} from "./helpers/libvirt.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
 const NAME = `nwfh-e2e-setup-${process.pid}`;
-const MAC = '52:54:00:4e:57:01';
+const MAC = "52:54:00:4e:57:01";
 
-describe.skipIf(!HAVE_LIBVIRT)('real libvirt test environment', () => {
+describe.skipIf(!HAVE_LIBVIRT)("real libvirt test environment", () => {
   afterAll(() => {
     destroyAndUndefine(NAME);
   });
 
-  it('answers on qemu:///system with the qemu driver', () => {
-    expect(virsh('version')).toMatch(/Running hypervisor: QEMU/);
+  it("answers on qemu:///system with the qemu driver", () => {
+    expect(virsh("version")).toMatch(/Running hypervisor: QEMU/);
   });
 
   it(`has the Linux test bridge ${TEST_BRIDGE}`, () => {
     expect(existsSync(`/sys/class/net/${TEST_BRIDGE}/bridge`)).toBe(true);
   });
 
-  it('defines, starts, destroys and undefines a tiny domain with a bridge NIC', () => {
+  it("defines, starts, destroys and undefines a tiny domain with a bridge NIC", () => {
     const xml = tinyDomainXml({ name: NAME, nics: [bridgeNic({ mac: MAC })] });
     defineDomain(xml);
     expect(domainExists(NAME)).toBe(true);
-    expect(domState(NAME)).toBe('shut off');
+    expect(domState(NAME)).toBe("shut off");
 
-    virsh('start', NAME);
-    expect(domState(NAME)).toBe('running');
+    virsh("start", NAME);
+    expect(domState(NAME)).toBe("running");
     const taps = domainTaps(NAME);
     expect(taps).toHaveLength(1);
     expect(taps[0]?.mac).toBe(MAC);
@@ -57,6 +57,6 @@ describe.skipIf(!HAVE_LIBVIRT)('real libvirt test environment', () => {
   });
 
   it("reports virsh's own error text", () => {
-    expect(virshFails('domstate', `${NAME}-does-not-exist`).stderr).toMatch(/failed to get domain|Domain not found/);
+    expect(virshFails("domstate", `${NAME}-does-not-exist`).stderr).toMatch(/failed to get domain|Domain not found/);
   });
 });

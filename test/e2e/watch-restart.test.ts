@@ -64,7 +64,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     // Someone else's edit, inside the window: a description, still no filter.
     const theirs = virsh("dumpxml", "--inactive", name).replace("<memory", "<description>edited by someone else</description>\n  <memory");
     virshWithXmlFile("define", theirs);
-    await waitFor(() => compliantConfig(name), 10_000, () => `not compliant:\n${watcher?.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      10_000,
+      () => `not compliant:\n${watcher?.log()}`,
+    );
     const after = virsh("dumpxml", "--inactive", name);
     expect(after).toContain("<description>edited by someone else</description>");
     expect(after).toContain(REF);
@@ -89,7 +93,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     writeFileSync(nic, `${bridgeNic({ mac: "52:54:00:79:00:04" })}\n`);
     virsh("attach-device", name, nic, "--config");
     expect(compliantConfig(name)).toBe(false);
-    await waitFor(() => compliantConfig(name), 20_000, () => `not fixed by the periodic resync:\n${watcher?.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      20_000,
+      () => `not fixed by the periodic resync:\n${watcher?.log()}`,
+    );
     // The fix is the periodic resync's: its line comes after the first resync and before the second's summary.
     await watcher.waitForLog(/resync: /, 10_000, 2);
     const log = watcher.log().split("\n");
@@ -112,7 +120,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     host.onTearDown(() => rmSync(file, { force: true }));
     try {
       process.kill(pid as number, "SIGTERM");
-      await waitFor(() => !existsSync(`/proc/${pid}`), 30_000, () => `libvirtd ${pid} did not stop`);
+      await waitFor(
+        () => !existsSync(`/proc/${pid}`),
+        30_000,
+        () => `libvirtd ${pid} did not stop`,
+      );
       await watcher.waitForLog(/error: libvirt: .*reconnecting/, 15_000);
       // A definition that libvirtd finds when it starts: the watcher was not connected to see it come.
       const withUuid = tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:02" })] }).replace("<memory", `<uuid>${randomUUID()}</uuid>\n  <memory`);
@@ -122,7 +134,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     }
     virshWith({ timeoutMs: 60_000 }, "version");
     await watcher.waitForLog(/libvirt: connected to /, 60_000, 2);
-    await waitFor(() => compliantConfig(name), 20_000, () => `not fixed after the reconnect:\n${watcher?.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      20_000,
+      () => `not fixed after the reconnect:\n${watcher?.log()}`,
+    );
     expect(watcher.child.exitCode).toBeNull();
     expect(await watcher.stop()).toBe(0);
     watcher = undefined;
@@ -144,7 +160,9 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     await waitFor(
       () => {
         const taps = domainTaps(name);
-        return liveInterfaces(name).every((n) => n.includes(REF)) && taps.length === 1 && bindingList().some((b) => b.port === taps[0]?.dev && b.filter === FILTER);
+        return (
+          liveInterfaces(name).every((n) => n.includes(REF)) && taps.length === 1 && bindingList().some((b) => b.port === taps[0]?.dev && b.filter === FILTER)
+        );
       },
       10_000,
       () => `restored ${name} is not protected:\n${watcher?.log()}`,

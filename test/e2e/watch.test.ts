@@ -69,14 +69,22 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
 
   it("the policy's filter undefined on the host is defined again", async () => {
     virsh("nwfilter-undefine", FILTER);
-    await waitFor(() => filterXml() !== undefined, 5_000, () => `the filter was not defined again:\n${watcher.log()}`);
+    await waitFor(
+      () => filterXml() !== undefined,
+      5_000,
+      () => `the filter was not defined again:\n${watcher.log()}`,
+    );
     await watcher.waitForLog(new RegExp(`nwfilter '${FILTER}': created`));
   });
 
   it("a new definition without the filter gets it, in one write", async () => {
     const name = host.domainName("new");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:01" })] }));
-    await waitFor(() => compliantConfig(name), 5_000, () => `definition of ${name} still lacks the filter:\n${watcher.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      5_000,
+      () => `definition of ${name} still lacks the filter:\n${watcher.log()}`,
+    );
     // Its own define fired 'Defined Updated' and rewrote the file: the pass that followed did nothing.
     await new Promise((r) => setTimeout(r, 1_000));
     expect(writes(name)).toBe(1);
@@ -89,7 +97,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     const edited = virsh("dumpxml", "--inactive", name).replace(new RegExp(`\\s*${REF}`), "");
     expect(edited).not.toContain(REF);
     virshWithXmlFile("define", edited);
-    await waitFor(() => compliantConfig(name), 5_000, () => `the edit of ${name} was not undone:\n${watcher.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      5_000,
+      () => `the edit of ${name} was not undone:\n${watcher.log()}`,
+    );
     expect(writes(name)).toBe(1);
   });
 
@@ -109,8 +121,16 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:04" })] }));
     virsh("start", name);
     expect(domState(name)).toBe("running");
-    await waitFor(() => compliantLive(name) && bound(name), 5_000, () => `running ${name} is not protected:\n${watcher.log()}`);
-    await waitFor(() => compliantConfig(name), 5_000, () => `definition of ${name} still lacks the filter`);
+    await waitFor(
+      () => compliantLive(name) && bound(name),
+      5_000,
+      () => `running ${name} is not protected:\n${watcher.log()}`,
+    );
+    await waitFor(
+      () => compliantConfig(name),
+      5_000,
+      () => `definition of ${name} still lacks the filter`,
+    );
   });
 
   it("a NIC hot-plugged live gets the filter (update-device --live) and an nwfilter binding", async () => {
@@ -118,14 +138,22 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:05", filter: FILTER })] }));
     virsh("start", name);
     virsh("attach-device", name, nicFile(host.dir, "52:54:00:77:00:06"), "--live");
-    await waitFor(() => liveInterfaces(name).length === 2 && compliantLive(name) && bound(name), 5_000, () => `hot-plugged NIC of ${name} lacks the filter:\n${watcher.log()}`);
+    await waitFor(
+      () => liveInterfaces(name).length === 2 && compliantLive(name) && bound(name),
+      5_000,
+      () => `hot-plugged NIC of ${name} lacks the filter:\n${watcher.log()}`,
+    );
   });
 
   it("a NIC added with --config only (no event: the definition's file changes) gets the filter", async () => {
     const name = host.domainName("config");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:07", filter: FILTER })] }));
     virsh("attach-device", name, nicFile(host.dir, "52:54:00:77:00:08"), "--config");
-    await waitFor(() => configInterfaces(name).length === 2 && compliantConfig(name), 5_000, () => `--config NIC of ${name} lacks the filter:\n${watcher.log()}`);
+    await waitFor(
+      () => configInterfaces(name).length === 2 && compliantConfig(name),
+      5_000,
+      () => `--config NIC of ${name} lacks the filter:\n${watcher.log()}`,
+    );
   });
 
   it("a definition that arrives without the filter while the domain runs (as after migrate --persistent) is fixed", async () => {
@@ -134,7 +162,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     virsh("start", name);
     const inactive = virsh("dumpxml", "--inactive", name).replace(new RegExp(`\\s*${REF}`), "");
     virshWithXmlFile("define", inactive);
-    await waitFor(() => compliantConfig(name), 5_000, () => `arrived definition of ${name} lacks the filter:\n${watcher.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      5_000,
+      () => `arrived definition of ${name} lacks the filter:\n${watcher.log()}`,
+    );
     expect(domState(name)).toBe("running");
   });
 
@@ -143,7 +175,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     const changed = shipped.replace(/\s*<filterref filter='no-arp-mac-spoofing'\/>/, "");
     expect(changed).not.toBe(shipped);
     virshWithXmlFile("nwfilter-define", changed);
-    await waitFor(() => (filterXml() ?? "").includes("no-arp-mac-spoofing"), 5_000, () => `the filter was not put back:\n${watcher.log()}`);
+    await waitFor(
+      () => (filterXml() ?? "").includes("no-arp-mac-spoofing"),
+      5_000,
+      () => `the filter was not put back:\n${watcher.log()}`,
+    );
     // libvirt rebuilds the running domains' rules before nwfilter-define returns: the watcher's
     // own define (and its log line) may finish after the test's.
     const put = new RegExp(`nwfilter '${FILTER}': (updated|defined again)`);
@@ -163,7 +199,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
       return file;
     });
     virsh(files.map((f) => `define ${f}`).join("; "));
-    await waitFor(() => names.every(compliantConfig), 20_000, () => `not all 50 became compliant:\n${watcher.log().slice(-3000)}`);
+    await waitFor(
+      () => names.every(compliantConfig),
+      20_000,
+      () => `not all 50 became compliant:\n${watcher.log().slice(-3000)}`,
+    );
     await new Promise((r) => setTimeout(r, 1_500));
     expect(names.map(writes)).toEqual(names.map(() => 1));
   });
@@ -174,7 +214,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     await watcher.waitForLog(/error: policy: .*policy\.ini:2: OnMissing: expected enforce, audit or watch, got 'sometimes'; keeping the last good policy/);
     const name = host.domainName("after-bad-hup");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:0a" })] }));
-    await waitFor(() => compliantConfig(name), 5_000, () => `not fixed after a bad SIGHUP:\n${watcher.log()}`);
+    await waitFor(
+      () => compliantConfig(name),
+      5_000,
+      () => `not fixed after a bad SIGHUP:\n${watcher.log()}`,
+    );
     expect(watcher.child.exitCode).toBeNull();
   });
 
@@ -185,7 +229,11 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     const name = host.domainName("audit");
     defineDomain(tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:77:00:0b" })] }));
     virsh("start", name);
-    await waitFor(() => compliantLive(name) && bound(name), 5_000, () => `running ${name} is not protected:\n${watcher.log()}`);
+    await waitFor(
+      () => compliantLive(name) && bound(name),
+      5_000,
+      () => `running ${name} is not protected:\n${watcher.log()}`,
+    );
     host.writePolicy(POLICY);
     watcher.signal("SIGHUP");
     await watcher.waitForLog(/policy: reloaded .*OnMissing=watch/);

@@ -149,7 +149,9 @@ export function render(spec: DomainSpec): GeneratedDomain {
   if (spec.otherMetadata) metadata.push(`<app:foo xmlns:app=${q}http://app.example.org/${q}><![CDATA[<interface type='bridge'/>]]></app:foo>`);
   if (spec.domainExempt) metadata.push(`<nwfh:policy xmlns:nwfh=${q}urn:nwfilter-hook:1${q} exempt=${q}true${q}/>`);
   if (spec.lookalikeMetadata) metadata.push(`<nwfh:policy xmlns:nwfh=${q}urn:nwfilter-hook:2${q} exempt=${q}true${q}/>`);
-  const mdNics = spec.nics.map((n, i) => (n.hasMac && n.exemptInMetadata ? `<i:interface mac=${q}${macOf(i, !n.upperMac)}${q} exempt=${q}true${q}/>` : "")).filter(Boolean);
+  const mdNics = spec.nics
+    .map((n, i) => (n.hasMac && n.exemptInMetadata ? `<i:interface mac=${q}${macOf(i, !n.upperMac)}${q} exempt=${q}true${q}/>` : ""))
+    .filter(Boolean);
   if (mdNics.length > 0) metadata.push(`<i:policy xmlns:i=${q}urn:nwfilter-hook:1${q}>${mdNics.map((m) => nl(3) + m).join("")}${nl(2)}</i:policy>`);
   if (metadata.length > 0) xml += `${nl(1)}<metadata>${metadata.map((m) => nl(2) + m).join("")}${nl(1)}</metadata>`;
 
@@ -225,15 +227,60 @@ export const generatedDomain: fc.Arbitrary<GeneratedDomain> = domainSpec.map(ren
 
 /** Small edits that turn a valid document into a nearly valid (or subtly different) one. */
 export const XML_TOKENS = [
-  "<", ">", "/>", "</", "'", '"', "=", "&", "&amp;", "&#48;", ";", " ", "\n", "\r\n", "\t", "\ufeff", "\0",
-  "<interface type='bridge'>", "</interface>", "<interface type='network'/>", "<source bridge='br0'/>",
-  "<devices>", "</devices>", "<domain>", "</domain>", "<!--", "-->", "<![CDATA[", "]]>", "<!DOCTYPE d [", "]>",
-  "<?x ?>", "<filterref filter='x'/>", "<metadata>", "<nwfh:policy xmlns:nwfh='urn:nwfilter-hook:1' exempt='true'/>",
-  "xmlns:a='urn:a'", "a:", "é", "\u{1F600}",
+  "<",
+  ">",
+  "/>",
+  "</",
+  "'",
+  '"',
+  "=",
+  "&",
+  "&amp;",
+  "&#48;",
+  ";",
+  " ",
+  "\n",
+  "\r\n",
+  "\t",
+  "\ufeff",
+  "\0",
+  "<interface type='bridge'>",
+  "</interface>",
+  "<interface type='network'/>",
+  "<source bridge='br0'/>",
+  "<devices>",
+  "</devices>",
+  "<domain>",
+  "</domain>",
+  "<!--",
+  "-->",
+  "<![CDATA[",
+  "]]>",
+  "<!DOCTYPE d [",
+  "]>",
+  "<?x ?>",
+  "<filterref filter='x'/>",
+  "<metadata>",
+  "<nwfh:policy xmlns:nwfh='urn:nwfilter-hook:1' exempt='true'/>",
+  "xmlns:a='urn:a'",
+  "a:",
+  "é",
+  "\u{1F600}",
 ];
 
 /** Insertions that keep a document well-formed where they land between tags. */
-const BENIGN = [" ", "\n", "\r\n\t", "<!-- <interface type='bridge'/> -->", "<?pi x?>", "<x:y xmlns:x='urn:x'><interface type='bridge'/></x:y>", "<![CDATA[</interface>]]>", "&amp;", "&#10;", "text"];
+const BENIGN = [
+  " ",
+  "\n",
+  "\r\n\t",
+  "<!-- <interface type='bridge'/> -->",
+  "<?pi x?>",
+  "<x:y xmlns:x='urn:x'><interface type='bridge'/></x:y>",
+  "<![CDATA[</interface>]]>",
+  "&amp;",
+  "&#10;",
+  "text",
+];
 
 export const mutatedDomain: fc.Arbitrary<string> = fc
   .tuple(

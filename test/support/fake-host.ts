@@ -49,14 +49,15 @@ export const NETWORKS = {
   nat: (name = "default", bridge = "virbr0") =>
     `<network>\n  <name>${name}</name>\n  <forward mode='nat'/>\n  <bridge name='${bridge}' stp='on' delay='0'/>\n  <ip address='192.168.122.1' netmask='255.255.255.0'/>\n</network>\n`,
   natImplicit: (name = "default", bridge = "virbr0") => `<network>\n  <name>${name}</name>\n  <forward/>\n  <bridge name='${bridge}'/>\n</network>\n`,
-  route: (name = "routed", bridge = "virbr1") => `<network>\n  <name>${name}</name>\n  <forward mode='route' dev='eth1'/>\n  <bridge name='${bridge}'/>\n</network>\n`,
+  route: (name = "routed", bridge = "virbr1") =>
+    `<network>\n  <name>${name}</name>\n  <forward mode='route' dev='eth1'/>\n  <bridge name='${bridge}'/>\n</network>\n`,
   open: (name = "open", bridge = "virbr2") => `<network>\n  <name>${name}</name>\n  <forward mode='open'/>\n  <bridge name='${bridge}'/>\n</network>\n`,
   isolated: (name = "isolated", bridge = "virbr3") => `<network>\n  <name>${name}</name>\n  <bridge name='${bridge}'/>\n</network>\n`,
-  hostBridge: (name = "host-bridge", bridge = "br0") => `<network>\n  <name>${name}</name>\n  <forward mode='bridge'/>\n  <bridge name='${bridge}'/>\n</network>\n`,
+  hostBridge: (name = "host-bridge", bridge = "br0") =>
+    `<network>\n  <name>${name}</name>\n  <forward mode='bridge'/>\n  <bridge name='${bridge}'/>\n</network>\n`,
   macvtap: (mode: "bridge" | "private" | "vepa" | "passthrough", name = "macvtap") =>
     `<network>\n  <name>${name}</name>\n  <forward mode='${mode}'>\n    <interface dev='eth0'/>\n  </forward>\n</network>\n`,
-  hostdev: (name = "sriov") =>
-    `<network>\n  <name>${name}</name>\n  <forward mode='hostdev' managed='yes'>\n    <pf dev='eth3'/>\n  </forward>\n</network>\n`,
+  hostdev: (name = "sriov") => `<network>\n  <name>${name}</name>\n  <forward mode='hostdev' managed='yes'>\n    <pf dev='eth3'/>\n  </forward>\n</network>\n`,
   ovs: (name = "ovs-net", bridge = "ovsbr0") =>
     `<network>\n  <name>${name}</name>\n  <forward mode='bridge'/>\n  <bridge name='${bridge}'/>\n  <virtualport type='openvswitch'/>\n</network>\n`,
 } as const;

@@ -18,7 +18,6 @@ const CORPUS_DIR = resolve(REPO_ROOT, "..", "shared", "corpus", "libvirt-10.7");
  */
 export const HAVE_CORPUS = existsSync(join(CORPUS_DIR, "qemuxmlconfdata"));
 
-
 /** The corpus directory. Throws a clear error when it is missing. */
 export function corpusDir(): string {
   if (!HAVE_CORPUS) {

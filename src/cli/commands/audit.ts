@@ -65,7 +65,14 @@ export function audit(ctx: Context, options: AuditOptions): number {
   const all: NicReport[] = [];
   let errorCode: number = EXIT.OK;
   for (const d of domains) {
-    const entry: (typeof results)[number] = { name: d.name, state: d.active ? "running" : "shut off", persistent: d.persistent, config: null, live: null, error: null };
+    const entry: (typeof results)[number] = {
+      name: d.name,
+      state: d.active ? "running" : "shut off",
+      persistent: d.persistent,
+      config: null,
+      live: null,
+      error: null,
+    };
     try {
       if (d.active) entry.state = virsh.domainState(d.name);
       const judge = (view: "config" | "live") => {
@@ -110,7 +117,9 @@ export function audit(ctx: Context, options: AuditOptions): number {
     }
     if (rows.length > 0) ctx.stdout(table(["DOMAIN", "STATE", "VIEW", "MAC", "TYPE", "SOURCE", "FILTER", "STATUS"], rows));
     const summary = STATUSES.map((s) => `${counts[s]} ${s}`).join(", ");
-    ctx.stdout(`audit: ${results.length} domain${results.length === 1 ? "" : "s"}, ${all.length} interface${all.length === 1 ? "" : "s"} (persistent and live views): ${summary}; filter '${policy.filter}', policy ${policy.source}\n`);
+    ctx.stdout(
+      `audit: ${results.length} domain${results.length === 1 ? "" : "s"}, ${all.length} interface${all.length === 1 ? "" : "s"} (persistent and live views): ${summary}; filter '${policy.filter}', policy ${policy.source}\n`,
+    );
     if (!isActive(policy)) ctx.stdout("audit: filtering is off in the policy: every interface counts as exempt\n");
     if (counts.missing > 0) {
       const names = results.filter((r) => [...(r.config ?? []), ...(r.live ?? [])].some((n) => n.status === "missing")).map((r) => r.name);

@@ -56,14 +56,17 @@ export function check(ctx: Context, options: CheckOptions): number {
     const foreign = readIfExists(where.qemuD);
     fail(
       `hook ${where.qemuD}`,
-      foreign && !isOurs(foreign.text) ? "a file that nwfilter-hook did not install is in its place" : `not installed in ${options.hooksDir}: run nwfilter-hook install`,
+      foreign && !isOurs(foreign.text)
+        ? "a file that nwfilter-hook did not install is in its place"
+        : `not installed in ${options.hooksDir}: run nwfilter-hook install`,
     );
   }
   for (const hook of hooks) {
     const node = interpreterOf(hook.text);
     const baked = bakedPolicyPath(hook.text);
     if (!executable(hook.path) || (hook.mode & 0o111) === 0) fail(`hook ${hook.path}`, "not executable (chmod 0755, or install again)");
-    else if (node === undefined || !executable(node)) fail(`hook ${hook.path}`, `its interpreter ${node ?? "(none)"} is missing or not executable: install again`);
+    else if (node === undefined || !executable(node))
+      fail(`hook ${hook.path}`, `its interpreter ${node ?? "(none)"} is missing or not executable: install again`);
     else {
       const note = baked !== location.path ? `; note: it reads the policy ${baked}, not ${location.path}` : "";
       say(`hook ${hook.path}: ok (installed, executable, interpreter ${node}${note})`);
@@ -88,7 +91,8 @@ export function check(ctx: Context, options: CheckOptions): number {
     const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
     if (elsewhere) fail("daemon", `the hooks checked here are this host's, but ${elsewhere}`);
     else if (misplaced) fail("daemon", misplaced);
-    else if (inQemuD && !qemuD) fail(`daemon`, `libvirt ${version} runs only hooks/qemu, not qemu.d (that needs ${QEMU_D_SINCE}): run nwfilter-hook install again`);
+    else if (inQemuD && !qemuD)
+      fail(`daemon`, `libvirt ${version} runs only hooks/qemu, not qemu.d (that needs ${QEMU_D_SINCE}): run nwfilter-hook install again`);
     else say(`daemon: ok (${name}, libvirt ${version}, runs ${qemuD ? "hooks/qemu and qemu.d/*" : "hooks/qemu"})`);
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;

@@ -60,7 +60,8 @@ export function inject(ctx: Context, options: InjectOptions): number {
     result = transform(input.doc, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
   } catch (error) {
     // Point at the option that fixes a root mismatch.
-    if (error instanceof XmlError && /found <interface>/.test(error.message)) throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
+    if (error instanceof XmlError && /found <interface>/.test(error.message))
+      throw new XmlError("this is an <interface>, not a <domain>: add --device", { file: input.name });
     if (error instanceof XmlError && options.device && /^expected an <interface>/.test(error.message)) {
       throw new XmlError(`--device expects one <interface> element, ${error.message.replace(/^expected an <interface>, /, "")}`, { file: input.name });
     }

@@ -26,7 +26,11 @@ const file = (...p) => path.join(dir, ...p);
 const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined);
 const list = (sub) =>
   fs.existsSync(file(sub))
-    ? fs.readdirSync(file(sub)).filter((f) => f.endsWith(".xml")).map((f) => f.slice(0, -4)).sort()
+    ? fs
+        .readdirSync(file(sub))
+        .filter((f) => f.endsWith(".xml"))
+        .map((f) => f.slice(0, -4))
+        .sort()
     : [];
 const fail = (...lines) => {
   process.stderr.write(lines.map((l) => `error: ${l}\n`).join(""));
@@ -120,7 +124,10 @@ switch (cmd) {
     break;
   }
   case "nwfilter-define": {
-    let xml = fs.readFileSync(positional[1], "utf8").replace(/^<\?xml[^>]*>\s*/, "").replace(/<!--[\s\S]*?-->\s*/g, "");
+    let xml = fs
+      .readFileSync(positional[1], "utf8")
+      .replace(/^<\?xml[^>]*>\s*/, "")
+      .replace(/<!--[\s\S]*?-->\s*/g, "");
     const name = /<filter[^>]*\bname=['"]([^'"]*)['"]/.exec(xml)?.[1];
     const old = read(file("nwfilters", `${name}.xml`));
     const oldUuid = old && /<uuid>([^<]*)<\/uuid>/.exec(old)?.[1];

@@ -43,7 +43,8 @@ export function makeHarness(): Harness {
   const hooksDir = join(root, "hooks");
   const networksDir = join(root, "networks");
   const sysfsNet = join(root, "sys-class-net");
-  for (const d of [state, join(state, "nwfilters"), join(state, "domains"), join(state, "live"), hooksDir, networksDir, sysfsNet]) mkdirSync(d, { recursive: true });
+  for (const d of [state, join(state, "nwfilters"), join(state, "domains"), join(state, "live"), hooksDir, networksDir, sysfsNet])
+    mkdirSync(d, { recursive: true });
   // A Linux bridge br0 and an Open vSwitch bridge ovs0, as sysfs shows them.
   mkdirSync(join(sysfsNet, "br0", "bridge"), { recursive: true });
   mkdirSync(join(sysfsNet, "ovs0"), { recursive: true });
@@ -69,7 +70,14 @@ export function makeHarness(): Harness {
   };
   // The startup cache's file names carry the id of the hook's code, which changes with the code.
   const scrub = (text: string) =>
-    text.split(root).join("<tmp>").split(process.execPath).join("<node>").replace(/\b[0-9a-f]{16}\.(blob|cache)\b/g, "<id>.$1").split(` ${process.version})`).join(" <version>)");
+    text
+      .split(root)
+      .join("<tmp>")
+      .split(process.execPath)
+      .join("<node>")
+      .replace(/\b[0-9a-f]{16}\.(blob|cache)\b/g, "<id>.$1")
+      .split(` ${process.version})`)
+      .join(" <version>)");
 
   const harness: Harness = {
     root,

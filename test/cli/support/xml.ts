@@ -20,12 +20,17 @@ export function userNic(mac: string): string {
 /** A persistent definition; with `live`, the running form (target dev and alias added). */
 export function domainXml(name: string, nics: string[], options: { live?: boolean; metadata?: string } = {}): string {
   const body = options.live
-    ? nics.map((n, k) => n.replace(/(\s*)<model /, `$1<target dev='vnet${k}'/>$1<model `).replace(/(\s*)<\/interface>/, `$1  <alias name='net${k}'/>$1</interface>`))
+    ? nics.map((n, k) =>
+        n.replace(/(\s*)<model /, `$1<target dev='vnet${k}'/>$1<model `).replace(/(\s*)<\/interface>/, `$1  <alias name='net${k}'/>$1</interface>`),
+      )
     : nics;
   return [
     `<domain type='kvm'${options.live ? ` id='${7}'` : ""}>`,
     `  <name>${name}</name>`,
-    `  <uuid>6f1c2b8e-0000-4000-8000-${name.padEnd(12, "0").slice(0, 12).replace(/[^0-9a-f]/g, "0")}</uuid>`,
+    `  <uuid>6f1c2b8e-0000-4000-8000-${name
+      .padEnd(12, "0")
+      .slice(0, 12)
+      .replace(/[^0-9a-f]/g, "0")}</uuid>`,
     ...(options.metadata ? [`  <metadata>`, `    ${options.metadata}`, `  </metadata>`] : []),
     `  <memory unit='KiB'>32768</memory>`,
     `  <os>`,

@@ -185,7 +185,10 @@ export function filterXml(name = FILTER): string | undefined {
 }
 
 function removeNetwork(name: string): void {
-  for (const args of [["net-destroy", name], ["net-undefine", name]]) {
+  for (const args of [
+    ["net-destroy", name],
+    ["net-undefine", name],
+  ]) {
     try {
       virsh(...args);
     } catch (error) {

@@ -87,20 +87,51 @@ export function requirePackageHost(tools: string[]): boolean {
   const libvirt = libvirtAvailable();
   const missing = tools.filter((t) => !onPath(t));
   const installed = installedVersion();
-  const why = !libvirt.ok ? libvirt.why : missing.length > 0 ? `missing ${missing.join(", ")}` : installed ? `package ${PACKAGE} is already on this host (${installed})` : undefined;
+  const why = !libvirt.ok
+    ? libvirt.why
+    : missing.length > 0
+      ? `missing ${missing.join(", ")}`
+      : installed
+        ? `package ${PACKAGE} is already on this host (${installed})`
+        : undefined;
   if (why === undefined) return true;
   if (process.env.CI === "true") throw new Error(`the package suites must run under CI=true: ${why}`);
   return false;
 }
 
 /** Directories whose files belong to the host's running state or to libvirt's domains, not to packages. */
-const VOLATILE = ["/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/log", "/var/cache", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/libvirt", "/var/backups", "/etc/libvirt/qemu", "/root", "/home", "/work", "/opt", "/srv", "/mnt", "/media", "/lost+found"];
+const VOLATILE = [
+  "/proc",
+  "/sys",
+  "/dev",
+  "/run",
+  "/tmp",
+  "/var/tmp",
+  "/var/log",
+  "/var/cache",
+  "/var/lib/dpkg",
+  "/var/lib/apt",
+  "/var/lib/libvirt",
+  "/var/backups",
+  "/etc/libvirt/qemu",
+  "/root",
+  "/home",
+  "/work",
+  "/opt",
+  "/srv",
+  "/mnt",
+  "/media",
+  "/lost+found",
+];
 
 /** Every path on the root file system outside VOLATILE, with its type ('f', 'd', 'l'), sorted. */
 export function fileListing(): string[] {
   // The checkout too, wherever CI put it: the test runner writes there.
   const prune = [...VOLATILE, REPO_ROOT].flatMap((d, i) => [...(i > 0 ? ["-o"] : []), "-path", d]);
-  const out = execFileSync("find", ["/", "-xdev", "(", ...prune, ")", "-prune", "-o", "-printf", "%y %p\\n"], { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
+  const out = execFileSync("find", ["/", "-xdev", "(", ...prune, ")", "-prune", "-o", "-printf", "%y %p\\n"], {
+    encoding: "utf8",
+    maxBuffer: 512 * 1024 * 1024,
+  });
   return out.split("\n").filter(Boolean).sort();
 }
 

@@ -16,27 +16,27 @@
 //   await two.migrate('vm1', two.a, two.b);
 //   two.onStop(() => child.kill());           // e.g. a watcher started with -c two.b.uri
 //   two.stop();
-import { execFileSync, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { VirshError, onPath, sleep, virshWith } from './libvirt.js';
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { VirshError, onPath, sleep, virshWith } from "./libvirt.js";
 
 /** Where the private daemons' directories go (one per daemon, named by the helper). */
-export const STATE_ROOT = '/tmp/nwfh-two-daemons';
+export const STATE_ROOT = "/tmp/nwfh-two-daemons";
 /** The Linux bridge the test domains use; made by start(), deleted by stop(). */
-export const MIGRATION_BRIDGE = 'nwfh-mig0';
+export const MIGRATION_BRIDGE = "nwfh-mig0";
 
-const MOUNTED = ['etc/libvirt', 'run/libvirt', 'var/lib/libvirt', 'var/log/libvirt', 'var/cache/libvirt'];
-const COMMANDS = ['unshare', 'mount', 'libvirtd', 'virtlogd', 'virsh', 'qemu-system-x86_64', 'ip', 'ebtables'];
+const MOUNTED = ["etc/libvirt", "run/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt"];
+const COMMANDS = ["unshare", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
 
 /** Why two private daemons cannot run here, or undefined when they can. */
 export function twoDaemonsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root (private mount namespaces and libvirtd need it)';
+  if (process.getuid?.() !== 0) return "not running as root (private mount namespaces and libvirtd need it)";
   const missing = COMMANDS.filter((c) => !onPath(c));
-  if (missing.length > 0) return `not on PATH: ${missing.join(', ')} (install libvirt-daemon-system libvirt-clients qemu-system-x86 ebtables iproute2)`;
-  if (!existsSync('/usr/share/libvirt/nwfilter/no-mac-spoofing.xml')) return "libvirt's built-in nwfilters are missing from /usr/share/libvirt/nwfilter";
+  if (missing.length > 0) return `not on PATH: ${missing.join(", ")} (install libvirt-daemon-system libvirt-clients qemu-system-x86 ebtables iproute2)`;
+  if (!existsSync("/usr/share/libvirt/nwfilter/no-mac-spoofing.xml")) return "libvirt's built-in nwfilters are missing from /usr/share/libvirt/nwfilter";
   return undefined;
 }
 
@@ -44,13 +44,13 @@ export function twoDaemonsUnavailable(): string | undefined {
 export function requireTwoDaemons(): boolean {
   const why = twoDaemonsUnavailable();
   if (why === undefined) return true;
-  if (process.env.CI === 'true') throw new Error(`two private libvirt daemons are required under CI=true but cannot run: ${why}`);
+  if (process.env.CI === "true") throw new Error(`two private libvirt daemons are required under CI=true but cannot run: ${why}`);
   return false;
 }
 
 function comm(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
   } catch {
     return undefined;
   }
@@ -58,7 +58,7 @@ function comm(pid: number): string | undefined {
 
 function pidIn(file: string): number | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
     return Number.isInteger(pid) && pid > 1 ? pid : undefined;
   } catch {
     return undefined;
@@ -69,26 +69,26 @@ function pidIn(file: string): number | undefined {
 function runs(pid: number, name: (c: string) => boolean): boolean {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return false;
   }
   // PID (COMM) STATE ...: COMM may hold spaces and parentheses, so split at the last ')'.
-  const close = stat.lastIndexOf(')');
+  const close = stat.lastIndexOf(")");
   const state = stat.slice(close + 2, close + 3);
-  return state !== 'Z' && state !== 'X' && name(stat.slice(stat.indexOf('(') + 1, close));
+  return state !== "Z" && state !== "X" && name(stat.slice(stat.indexOf("(") + 1, close));
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`, to `pid` only while it is still the program `name`. */
 function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): void {
   const alive = () => runs(pid, name);
   if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, "SIGTERM");
   for (let waited = 0; waited < graceMs; waited += 100) {
     if (!alive()) return;
     sleep(100);
   }
-  if (alive()) process.kill(pid, 'SIGKILL');
+  if (alive()) process.kill(pid, "SIGKILL");
   for (let waited = 0; waited < 5_000 && alive(); waited += 100) sleep(100);
 }
 
@@ -109,11 +109,11 @@ export class PrivateDaemon {
     readonly label: string,
     readonly dir: string,
   ) {
-    this.socket = join(dir, 'run', 'libvirt', 'libvirt-sock');
+    this.socket = join(dir, "run", "libvirt", "libvirt-sock");
     this.uri = `qemu+unix:///system?socket=${this.socket}`;
-    this.hooksDir = join(dir, 'etc', 'libvirt', 'hooks');
-    this.nwfilterDir = join(dir, 'etc', 'libvirt', 'nwfilter');
-    this.policy = join(dir, 'policy.ini');
+    this.hooksDir = join(dir, "etc", "libvirt", "hooks");
+    this.nwfilterDir = join(dir, "etc", "libvirt", "nwfilter");
+    this.policy = join(dir, "policy.ini");
   }
 
   get pid(): number {
@@ -129,35 +129,35 @@ export class PrivateDaemon {
     }
     mkdirSync(this.hooksDir, { recursive: true });
     // A private /etc/libvirt has no built-in filters: no-mac-spoofing and friends come from here.
-    cpSync('/usr/share/libvirt/nwfilter', this.nwfilterDir, { recursive: true });
-    writeFileSync(join(this.dir, 'etc', 'libvirt', 'libvirtd.conf'), `host_uuid = "${randomUUID()}"\n`);
-    writeFileSync(join(this.dir, 'etc', 'libvirt', 'qemu.conf'), 'cgroup_controllers = [ ]\n');
+    cpSync("/usr/share/libvirt/nwfilter", this.nwfilterDir, { recursive: true });
+    writeFileSync(join(this.dir, "etc", "libvirt", "libvirtd.conf"), `host_uuid = "${randomUUID()}"\n`);
+    writeFileSync(join(this.dir, "etc", "libvirt", "qemu.conf"), "cgroup_controllers = [ ]\n");
     // A copied capabilities cache spares the qemu probe (about 8 s) when it is still valid.
     if (capabilities !== undefined && existsSync(capabilities)) {
-      cpSync(capabilities, join(this.dir, 'var', 'cache', 'libvirt', 'qemu', 'capabilities'), { recursive: true });
+      cpSync(capabilities, join(this.dir, "var", "cache", "libvirt", "qemu", "capabilities"), { recursive: true });
     }
   }
 
   /** Starts virtlogd and libvirtd in a private mount namespace and waits until libvirtd answers. */
   start(timeoutMs = 90_000): void {
     const script = [
-      'set -e',
-      'd=$1',
-      `for x in ${MOUNTED.join(' ')}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`,
+      "set -e",
+      "d=$1",
+      `for x in ${MOUNTED.join(" ")}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`,
       'LIBVIRT_LOG_OUTPUTS="3:file:$d/virtlogd.log" virtlogd -d -p "$d/virtlogd.pid"',
       'LIBVIRT_LOG_OUTPUTS="3:file:$d/libvirtd.log" libvirtd -d -p "$d/libvirtd.pid"',
-    ].join('\n');
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', this.dir], { encoding: 'utf8', timeout: 60_000 });
-    this.pids = { virtlogd: pidIn(join(this.dir, 'virtlogd.pid')), libvirtd: pidIn(join(this.dir, 'libvirtd.pid')) };
-    if (r.status !== 0) throw new Error(`starting daemon ${this.label} failed (exit ${r.status}): ${r.stderr}${r.error?.message ?? ''}${this.logTail()}`);
+    ].join("\n");
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", this.dir], { encoding: "utf8", timeout: 60_000 });
+    this.pids = { virtlogd: pidIn(join(this.dir, "virtlogd.pid")), libvirtd: pidIn(join(this.dir, "libvirtd.pid")) };
+    if (r.status !== 0) throw new Error(`starting daemon ${this.label} failed (exit ${r.status}): ${r.stderr}${r.error?.message ?? ""}${this.logTail()}`);
     // libvirtd -d exits 0 even when its drivers fail: only an answer says it works.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        this.virshWithTimeout(10_000, 'version', '--daemon');
+        this.virshWithTimeout(10_000, "version", "--daemon");
         break;
       } catch (error) {
-        if (Date.now() >= deadline || comm(this.pids.libvirtd ?? 0) !== 'libvirtd') {
+        if (Date.now() >= deadline || comm(this.pids.libvirtd ?? 0) !== "libvirtd") {
           throw new Error(`daemon ${this.label} does not answer on ${this.uri}: ${(error as Error).message}${this.logTail()}`, { cause: error });
         }
         sleep(200);
@@ -167,9 +167,9 @@ export class PrivateDaemon {
 
   private logTail(): string {
     try {
-      return `\nlast lines of ${this.dir}/libvirtd.log:\n${readFileSync(join(this.dir, 'libvirtd.log'), 'utf8').split('\n').slice(-15).join('\n')}`;
+      return `\nlast lines of ${this.dir}/libvirtd.log:\n${readFileSync(join(this.dir, "libvirtd.log"), "utf8").split("\n").slice(-15).join("\n")}`;
     } catch {
-      return '';
+      return "";
     }
   }
 
@@ -189,7 +189,7 @@ export class PrivateDaemon {
       if (error instanceof VirshError) return error;
       throw error;
     }
-    throw new Error(`virsh -c ${this.uri} ${args.join(' ')} succeeded; it was expected to fail`);
+    throw new Error(`virsh -c ${this.uri} ${args.join(" ")} succeeded; it was expected to fail`);
   }
 
   /** `virsh SUBCOMMAND FILE [extra...]` with `xml` in a file. */
@@ -204,17 +204,20 @@ export class PrivateDaemon {
   }
 
   domState(name: string): string {
-    return this.virsh('domstate', name).trim();
+    return this.virsh("domstate", name).trim();
   }
 
   /** The domain's qemu log as this daemon wrote it. */
   qemuLog(name: string): string {
-    return readFileSync(join(this.dir, 'var', 'log', 'libvirt', 'qemu', `${name}.log`), 'utf8');
+    return readFileSync(join(this.dir, "var", "log", "libvirt", "qemu", `${name}.log`), "utf8");
   }
 
   /** Destroys and undefines the domain where it exists. */
   removeDomain(name: string): void {
-    for (const args of [['destroy', name], ['undefine', '--managed-save', name]]) {
+    for (const args of [
+      ["destroy", name],
+      ["undefine", "--managed-save", name],
+    ]) {
       try {
         this.virsh(...args);
       } catch (error) {
@@ -236,26 +239,29 @@ export class PrivateDaemon {
         errors.push(`${this.label}: ${what}: ${(error as Error).message}`);
       }
     };
-    const libvirtd = this.pids.libvirtd ?? pidIn(join(this.dir, 'libvirtd.pid'));
-    const virtlogd = this.pids.virtlogd ?? pidIn(join(this.dir, 'virtlogd.pid'));
-    if (libvirtd !== undefined && comm(libvirtd) === 'libvirtd') {
-      attempt('remove domains', () => {
-        const names = this.virshWithTimeout(30_000, 'list', '--all', '--name').split('\n').map((l) => l.trim()).filter(Boolean);
+    const libvirtd = this.pids.libvirtd ?? pidIn(join(this.dir, "libvirtd.pid"));
+    const virtlogd = this.pids.virtlogd ?? pidIn(join(this.dir, "virtlogd.pid"));
+    if (libvirtd !== undefined && comm(libvirtd) === "libvirtd") {
+      attempt("remove domains", () => {
+        const names = this.virshWithTimeout(30_000, "list", "--all", "--name")
+          .split("\n")
+          .map((l) => l.trim())
+          .filter(Boolean);
         for (const name of names) attempt(`domain ${name}`, () => this.removeDomain(name));
       });
     }
-    const qemuRun = join(this.dir, 'run', 'libvirt', 'qemu');
+    const qemuRun = join(this.dir, "run", "libvirt", "qemu");
     const qemuPids = existsSync(qemuRun)
       ? readdirSync(qemuRun)
-          .filter((f) => f.endsWith('.pid'))
+          .filter((f) => f.endsWith(".pid"))
           .map((f) => pidIn(join(qemuRun, f)))
           .filter((p): p is number => p !== undefined)
       : [];
-    if (libvirtd !== undefined) attempt('stop libvirtd', () => stopPid(libvirtd, (c) => c === 'libvirtd'));
-    for (const pid of qemuPids) attempt(`stop qemu ${pid}`, () => stopPid(pid, (c) => c.startsWith('qemu-system'), 5_000));
-    if (virtlogd !== undefined) attempt('stop virtlogd', () => stopPid(virtlogd, (c) => c === 'virtlogd'));
+    if (libvirtd !== undefined) attempt("stop libvirtd", () => stopPid(libvirtd, (c) => c === "libvirtd"));
+    for (const pid of qemuPids) attempt(`stop qemu ${pid}`, () => stopPid(pid, (c) => c.startsWith("qemu-system"), 5_000));
+    if (virtlogd !== undefined) attempt("stop virtlogd", () => stopPid(virtlogd, (c) => c === "virtlogd"));
     this.pids = {};
-    attempt('remove its directory', () => rmSync(this.dir, { recursive: true, force: true }));
+    attempt("remove its directory", () => rmSync(this.dir, { recursive: true, force: true }));
     return errors;
   }
 }
@@ -264,10 +270,10 @@ export class PrivateDaemon {
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
+      const port = typeof address === "object" && address ? address.port : 0;
       server.close(() => resolve(port));
     });
   });
@@ -286,22 +292,22 @@ export class TwoDaemons {
   static start(): TwoDaemons {
     TwoDaemons.cleanLeftovers();
     mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-    const two = new TwoDaemons(new PrivateDaemon('a', mkdtempSync(join(STATE_ROOT, 'a-'))), new PrivateDaemon('b', mkdtempSync(join(STATE_ROOT, 'b-'))));
+    const two = new TwoDaemons(new PrivateDaemon("a", mkdtempSync(join(STATE_ROOT, "a-"))), new PrivateDaemon("b", mkdtempSync(join(STATE_ROOT, "b-"))));
     try {
-      const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+      const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
       if (!existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) {
-        ip('link', 'add', MIGRATION_BRIDGE, 'type', 'bridge');
+        ip("link", "add", MIGRATION_BRIDGE, "type", "bridge");
         two.bridgeMade = true;
       }
-      ip('link', 'set', MIGRATION_BRIDGE, 'up');
+      ip("link", "set", MIGRATION_BRIDGE, "up");
       // a probes qemu if the system's cache is stale; b then starts from a's fresh cache.
-      two.a.prepare('/var/cache/libvirt/qemu/capabilities');
+      two.a.prepare("/var/cache/libvirt/qemu/capabilities");
       two.a.start();
-      two.b.prepare(join(two.a.dir, 'var', 'cache', 'libvirt', 'qemu', 'capabilities'));
+      two.b.prepare(join(two.a.dir, "var", "cache", "libvirt", "qemu", "capabilities"));
       two.b.start();
     } catch (error) {
       const more = two.stop(false);
-      if (more.length > 0) (error as Error).message += `\n(cleanup: ${more.join('; ')})`;
+      if (more.length > 0) (error as Error).message += `\n(cleanup: ${more.join("; ")})`;
       throw error;
     }
     return two;
@@ -311,7 +317,7 @@ export class TwoDaemons {
   static cleanLeftovers(): void {
     if (!existsSync(STATE_ROOT)) return;
     for (const entry of readdirSync(STATE_ROOT)) new PrivateDaemon(`leftover ${entry}`, join(STATE_ROOT, entry)).stop();
-    if (existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) execFileSync('ip', ['link', 'del', MIGRATION_BRIDGE], { stdio: 'pipe' });
+    if (existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) execFileSync("ip", ["link", "del", MIGRATION_BRIDGE], { stdio: "pipe" });
   }
 
   /** Runs `fn` at stop(), before the daemons go (last registered first). */
@@ -328,14 +334,14 @@ export class TwoDaemons {
     const port = await freePort();
     return virshWith(
       { uri: from.uri, timeoutMs: 120_000 },
-      'migrate',
-      '--live',
+      "migrate",
+      "--live",
       name,
       to.uri,
-      '--migrateuri',
+      "--migrateuri",
       `tcp://127.0.0.1:${port}`,
-      '--listen-address',
-      '127.0.0.1',
+      "--listen-address",
+      "127.0.0.1",
       ...extra,
     );
   }
@@ -353,7 +359,7 @@ export class TwoDaemons {
     errors.push(...this.b.stop(), ...this.a.stop());
     if (this.bridgeMade && existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) {
       try {
-        execFileSync('ip', ['link', 'del', MIGRATION_BRIDGE], { stdio: 'pipe' });
+        execFileSync("ip", ["link", "del", MIGRATION_BRIDGE], { stdio: "pipe" });
       } catch (error) {
         errors.push(`bridge: ${(error as Error).message}`);
       }
@@ -364,7 +370,7 @@ export class TwoDaemons {
     } catch {
       // another run's directory is there, or it is gone already
     }
-    if (throwOnError && errors.length > 0) throw new Error(`two daemons: stop: ${errors.join('; ')}`);
+    if (throwOnError && errors.length > 0) throw new Error(`two daemons: stop: ${errors.join("; ")}`);
     return errors;
   }
 }

@@ -48,7 +48,11 @@ export class WatcherProcess {
 
   /** Waits until the log has a line matching `pattern` (counting from `after` matches). */
   async waitForLog(pattern: RegExp, timeoutMs = 10_000, count = 1): Promise<void> {
-    await waitFor(() => this.lines(pattern).length >= count, timeoutMs, () => `no ${count} line(s) matching ${pattern} in the watcher's log:\n${this.log()}`);
+    await waitFor(
+      () => this.lines(pattern).length >= count,
+      timeoutMs,
+      () => `no ${count} line(s) matching ${pattern} in the watcher's log:\n${this.log()}`,
+    );
   }
 
   signal(name: NodeJS.Signals): void {

@@ -15,7 +15,8 @@ function policy(changes: Partial<Omit<Policy, "exempt">> & { exempt?: Partial<Po
 
 const HOST: FakeHostSpec = { networks: { default: NETWORKS.nat() }, bridges: { br0: "linux", virbr0: "linux" } };
 
-const bridgeNic = (m: string, extra = "") => `    <interface type='bridge'>\n      <mac address='${m}'/>\n      <source bridge='br0'/>\n${extra}    </interface>\n`;
+const bridgeNic = (m: string, extra = "") =>
+  `    <interface type='bridge'>\n      <mac address='${m}'/>\n      <source bridge='br0'/>\n${extra}    </interface>\n`;
 const domain = (devices: string, name = "vm1") => `<domain type='kvm'>\n  <name>${name}</name>\n  <devices>\n${devices}  </devices>\n</domain>\n`;
 
 const MISSING = domain(bridgeNic("52:54:00:00:00:01") + `    <interface type='user'/>\n`);
@@ -39,7 +40,9 @@ describe("prepare", () => {
     const o = go("prepare", MISSING, policy({ onMissing: "audit" }));
     expect(o.exitCode).toBe(EXIT_OK);
     expect(o.stdout).toBeUndefined();
-    expect(o.stderr).toMatch(/^nwfilter-hook: warning: audit: domain 'vm1': 1 interface\(s\) lack nwfilter 'vdsm-no-mac-spoofing': .* \(starting anyway: OnMissing=audit\)$/);
+    expect(o.stderr).toMatch(
+      /^nwfilter-hook: warning: audit: domain 'vm1': 1 interface\(s\) lack nwfilter 'vdsm-no-mac-spoofing': .* \(starting anyway: OnMissing=audit\)$/,
+    );
     expect(o.log?.priority).toBe("warning");
   });
 
@@ -48,7 +51,9 @@ describe("prepare", () => {
     const healthy = () => (asked++, { healthy: true, detail: "pid 42, last heard from 1 s ago" });
     const o = decide("prepare", "vm1", MISSING, policy({ onMissing: "watch" }), fakeHost(HOST), healthy);
     expect(o.exitCode).toBe(EXIT_OK);
-    expect(o.stderr).toMatch(/^nwfilter-hook: warning: watch: domain 'vm1': 1 interface\(s\) lack .*\(starting: the watcher, pid 42, last heard from 1 s ago, adds the filter to the running interfaces: OnMissing=watch\)$/);
+    expect(o.stderr).toMatch(
+      /^nwfilter-hook: warning: watch: domain 'vm1': 1 interface\(s\) lack .*\(starting: the watcher, pid 42, last heard from 1 s ago, adds the filter to the running interfaces: OnMissing=watch\)$/,
+    );
     expect(o.log?.priority).toBe("warning");
     const sick = () => ({ healthy: false, detail: "its status file /run/nwfilter-hook/watch.json does not exist" });
     const r = decide("prepare", "vm1", MISSING, policy({ onMissing: "watch" }), fakeHost(HOST), sick);
@@ -100,11 +105,18 @@ describe("prepare", () => {
     const o = go("prepare", NOT_FOUND);
     expect(o.exitCode).toBe(EXIT_OK);
     expect(o.stderr).toBe("nwfilter-hook: warning: domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone");
-    expect(o.log).toEqual({ priority: "warning", message: "domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone" });
+    expect(o.log).toEqual({
+      priority: "warning",
+      message: "domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone",
+    });
   });
 
   it("a refusal also names the NICs whose network was not found", () => {
-    const o = go("prepare", domain(bridgeNic("52:54:00:00:00:01") + NOT_FOUND.slice(NOT_FOUND.indexOf("    <interface"), NOT_FOUND.indexOf("  </devices>"))), policy({ onMissing: "audit" }));
+    const o = go(
+      "prepare",
+      domain(bridgeNic("52:54:00:00:00:01") + NOT_FOUND.slice(NOT_FOUND.indexOf("    <interface"), NOT_FOUND.indexOf("  </devices>"))),
+      policy({ onMissing: "audit" }),
+    );
     expect(o.stderr).toMatch(/starting anyway: OnMissing=audit\); 52:54:00:00:00:09 \(type network, source gone\): network definition not found, left alone$/);
   });
 
@@ -123,7 +135,10 @@ describe.each<Op>(["migrate", "restore"])("%s", (op) => {
     expect(o.exitCode).toBe(EXIT_OK);
     expect(o.stdout).toBe(MISSING.replace("<source bridge='br0'/>\n", `<source bridge='br0'/>\n      ${F}\n`));
     expect(o.stderr).toBeUndefined();
-    expect(o.log).toEqual({ priority: "notice", message: `${op} of domain 'vm1': added 'vdsm-no-mac-spoofing' on 52:54:00:00:00:01 (type bridge, source br0)` });
+    expect(o.log).toEqual({
+      priority: "notice",
+      message: `${op} of domain 'vm1': added 'vdsm-no-mac-spoofing' on 52:54:00:00:00:01 (type bridge, source br0)`,
+    });
   });
 
   it("prints the input unchanged, silently, when nothing needs doing", () => {
@@ -136,7 +151,9 @@ describe.each<Op>(["migrate", "restore"])("%s", (op) => {
     const o = go(op, MISSING, policy(), none);
     expect(o.exitCode).toBe(EXIT_REFUSED);
     expect(o.stdout).toBeUndefined();
-    expect(o.stderr).toBe(`nwfilter-hook: refusing to ${op} domain 'vm1': nwfilter 'vdsm-no-mac-spoofing' is not defined on this host; define it with: nwfilter-hook define-filter`);
+    expect(o.stderr).toBe(
+      `nwfilter-hook: refusing to ${op} domain 'vm1': nwfilter 'vdsm-no-mac-spoofing' is not defined on this host; define it with: nwfilter-hook define-filter`,
+    );
     const a = go(op, MISSING, policy({ onMissing: "audit" }), none);
     expect(a).toMatchObject({ exitCode: EXIT_OK, stdout: MISSING, log: { priority: "warning" } });
     expect(a.stderr).toMatch(new RegExp(`^nwfilter-hook: warning: audit: ${op} of domain 'vm1' passes unchanged: `));
@@ -152,13 +169,17 @@ describe.each<Op>(["migrate", "restore"])("%s", (op) => {
     const other = domain(bridgeNic("52:54:00:00:00:02", "      <filterref filter='clean-traffic'/>\n"));
     const o = go(op, other, policy({ onExisting: "replace" }));
     expect(o.stdout).toBe(other.replace("clean-traffic", "vdsm-no-mac-spoofing"));
-    expect(o.log?.message).toBe(`${op} of domain 'vm1': replaced filter clean-traffic with 'vdsm-no-mac-spoofing' on 52:54:00:00:00:02 (type bridge, source br0, filter clean-traffic)`);
+    expect(o.log?.message).toBe(
+      `${op} of domain 'vm1': replaced filter clean-traffic with 'vdsm-no-mac-spoofing' on 52:54:00:00:00:02 (type bridge, source br0, filter clean-traffic)`,
+    );
   });
 
   it("a network without a definition: XML unchanged, a warning", () => {
     const o = go(op, NOT_FOUND);
     expect(o).toMatchObject({ exitCode: EXIT_OK, stdout: NOT_FOUND, log: { priority: "warning" } });
-    expect(o.stderr).toBe(`nwfilter-hook: warning: ${op} of domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone`);
+    expect(o.stderr).toBe(
+      `nwfilter-hook: warning: ${op} of domain 'vm1': 52:54:00:00:00:09 (type network, source gone): network definition not found, left alone`,
+    );
   });
 
   it("malformed XML is thrown as an XmlError for the shell to report", () => {

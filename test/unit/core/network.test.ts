@@ -33,7 +33,11 @@ const KNOWN_BRIDGES: Record<string, string> = {
 describe.skipIf(SKIP_CORPUS)(`libvirt 10.7 networkxml2xmlin corpus${CORPUS_SKIP_NOTE}`, () => {
   // Read at collection time, for it.each; nothing to read when the suite is skipped.
   const dir = SKIP_CORPUS ? "" : join(corpusDir(), "networkxml2xmlin");
-  const files = SKIP_CORPUS ? [] : readdirSync(dir).filter((f) => f.endsWith(".xml")).sort();
+  const files = SKIP_CORPUS
+    ? []
+    : readdirSync(dir)
+        .filter((f) => f.endsWith(".xml"))
+        .sort();
 
   it("has the files this test knows", () => {
     expect(files.length).toBeGreaterThanOrEqual(40);
@@ -118,7 +122,10 @@ describe("synthetic definitions", () => {
       reason: "network-virtualport",
       detail: "virtualport type openvswitch in the portgroup 'ovs'",
     });
-    expect(classifyNetwork(portgroups, "f", "typeless")).toMatchObject({ reason: "network-virtualport", detail: "virtualport type unspecified in the portgroup 'typeless'" });
+    expect(classifyNetwork(portgroups, "f", "typeless")).toMatchObject({
+      reason: "network-virtualport",
+      detail: "virtualport type unspecified in the portgroup 'typeless'",
+    });
   });
   it("a chosen portgroup without one, or the default portgroup without one, leaves it eligible", () => {
     expect(classifyNetwork(portgroups, "f", "plain")).toEqual({ eligible: true, bridge: "br-pg" });

@@ -219,7 +219,8 @@ describe("locate follows ini's grammar line for line", () => {
       const line = i + 1;
       if (/^\s*([;#]|$)/.test(raw)) continue;
       const m = re.exec(raw);
-      if (!m || (m[1] === undefined && raw.trimStart().startsWith("["))) return `${line}: cannot read line: ${JSON.stringify(raw.trim())} (expected "[section]" or "key = value")`;
+      if (!m || (m[1] === undefined && raw.trimStart().startsWith("[")))
+        return `${line}: cannot read line: ${JSON.stringify(raw.trim())} (expected "[section]" or "key = value")`;
       if (m[1] !== undefined) {
         section = m[1].trim().toLowerCase();
         if (!sections.has(section)) sections.set(section, { line, name: section });
@@ -256,10 +257,16 @@ describe("locate follows ini's grammar line for line", () => {
     );
   });
 
-  it.each(["[filtering]\nFilter = a\n", "  [exempt]\n", "[a]b = c\n", "=x\n", "k = a\u2028b\n", "k\u2028 = b\n", "[a] \t\n[a]\nk=1\r\nK=2", ";c\n#d\n\n[x]\r\nk=\n"])(
-    "%j",
-    (t) => {
-      expect(byLocate(t)).toEqual(byExpression(t));
-    },
-  );
+  it.each([
+    "[filtering]\nFilter = a\n",
+    "  [exempt]\n",
+    "[a]b = c\n",
+    "=x\n",
+    "k = a\u2028b\n",
+    "k\u2028 = b\n",
+    "[a] \t\n[a]\nk=1\r\nK=2",
+    ";c\n#d\n\n[x]\r\nk=\n",
+  ])("%j", (t) => {
+    expect(byLocate(t)).toEqual(byExpression(t));
+  });
 });

@@ -46,8 +46,7 @@ function run(xml: string, p: Policy = policy(), host: FakeHostSpec = HOST, check
     if (n.action === "injected") {
       const removed = after.replace(/(\r?\n[ \t]*)?<filterref filter='[^']*'\/>/, "");
       expect(before.endsWith("/>") ? removed.replace(/><\/interface>$/, "/>") : removed).toBe(before);
-    }
-    else if (n.action === undefined) expect(after).toBe(before);
+    } else if (n.action === undefined) expect(after).toBe(before);
     else expect(after).toMatch(new RegExp(`filter\\s*=\\s*(["'])${p.filter}\\1`));
   }
   return result;
@@ -256,9 +255,17 @@ describe("exemptions", () => {
     ["a bad exempt value", `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1" exempt="yes"/>`, /exempt must be true or false, got 'yes'/],
     ["an unknown attribute", `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1" exmpt="true"/>`, /unknown attribute 'exmpt' on <nwfh:policy>/],
     ["an unknown element", `<nwfh:rules xmlns:nwfh="urn:nwfilter-hook:1"/>`, /unknown element <nwfh:rules> \(expected policy\)/],
-    ["an interface without mac", `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1"><nwfh:interface exempt="true"/></nwfh:policy>`, /interface needs mac="xx:xx:xx:xx:xx:xx", got none/],
+    [
+      "an interface without mac",
+      `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1"><nwfh:interface exempt="true"/></nwfh:policy>`,
+      /interface needs mac="xx:xx:xx:xx:xx:xx", got none/,
+    ],
     ["a bad mac", `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1"><nwfh:interface mac="52:54:00" exempt="true"/></nwfh:policy>`, /got '52:54:00'/],
-    ["a foreign child in the policy", `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1"><x:interface xmlns:x="urn:x" mac="52:54:00:00:00:01"/></nwfh:policy>`, /unexpected element <x:interface>/],
+    [
+      "a foreign child in the policy",
+      `<nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1"><x:interface xmlns:x="urn:x" mac="52:54:00:00:00:01"/></nwfh:policy>`,
+      /unexpected element <x:interface>/,
+    ],
   ])("our namespace with %s is an XmlError naming the line", (_what, inner, message) => {
     const xml = domain(nic("bridge", "      <source bridge='br0'/>\n"), { extra: `  <metadata>\n    <other/>\n    ${inner}\n  </metadata>\n` });
     let error: unknown;
@@ -283,7 +290,10 @@ describe("exemptions", () => {
 describe("existing filterrefs", () => {
   const xml = domain(
     nic("bridge", `      <source bridge='br0'/>\n      ${F}\n`) +
-      nic("bridge", `      <source bridge='br0'/>\n      <filterref filter="clean-traffic">\n        <parameter name="IP" value="10.0.0.1"/>\n      </filterref>\n`) +
+      nic(
+        "bridge",
+        `      <source bridge='br0'/>\n      <filterref filter="clean-traffic">\n        <parameter name="IP" value="10.0.0.1"/>\n      </filterref>\n`,
+      ) +
       nic("bridge", `      <source bridge='br0'/>\n      <filterref filter = 'no-ip-spoofing' />\n`),
   );
 
@@ -299,7 +309,9 @@ describe("existing filterrefs", () => {
 
   it("replace: only the filter name changes, quotes, spacing and parameters stay", () => {
     const r = run(xml, policy({ onExisting: "replace" }));
-    expect(r.xml).toBe(xml.replace(`filter="clean-traffic"`, `filter="vdsm-no-mac-spoofing"`).replace(`filter = 'no-ip-spoofing'`, `filter = 'vdsm-no-mac-spoofing'`));
+    expect(r.xml).toBe(
+      xml.replace(`filter="clean-traffic"`, `filter="vdsm-no-mac-spoofing"`).replace(`filter = 'no-ip-spoofing'`, `filter = 'vdsm-no-mac-spoofing'`),
+    );
     expect(r.nics.map((n) => n.action)).toEqual([undefined, "replaced", "replaced"]);
   });
 
@@ -336,18 +348,46 @@ describe("checkOnly", () => {
 
 describe("layout of the insertion", () => {
   it.each([
-    ["two-space indentation", "<interface type='bridge'>\n  <source bridge='br0'/>\n</interface>", `<interface type='bridge'>\n  <source bridge='br0'/>\n  ${F}\n</interface>`],
-    ["tabs", "<interface type='bridge'>\n\t\t<source bridge='br0'/>\n\t</interface>", `<interface type='bridge'>\n\t\t<source bridge='br0'/>\n\t\t${F}\n\t</interface>`],
-    ["CRLF", "<interface type='bridge'>\r\n    <source bridge='br0'/>\r\n  </interface>", `<interface type='bridge'>\r\n    <source bridge='br0'/>\r\n    ${F}\r\n  </interface>`],
+    [
+      "two-space indentation",
+      "<interface type='bridge'>\n  <source bridge='br0'/>\n</interface>",
+      `<interface type='bridge'>\n  <source bridge='br0'/>\n  ${F}\n</interface>`,
+    ],
+    [
+      "tabs",
+      "<interface type='bridge'>\n\t\t<source bridge='br0'/>\n\t</interface>",
+      `<interface type='bridge'>\n\t\t<source bridge='br0'/>\n\t\t${F}\n\t</interface>`,
+    ],
+    [
+      "CRLF",
+      "<interface type='bridge'>\r\n    <source bridge='br0'/>\r\n  </interface>",
+      `<interface type='bridge'>\r\n    <source bridge='br0'/>\r\n    ${F}\r\n  </interface>`,
+    ],
     ["one line", "<interface type='bridge'><source bridge='br0'/></interface>", `<interface type='bridge'><source bridge='br0'/>${F}</interface>`],
     ["self-closing", "<interface type='bridge'/>", `<interface type='bridge'>${F}</interface>`],
     ["self-closing with a space", "<interface type='bridge' />", `<interface type='bridge' >${F}</interface>`],
     ["empty with an end tag", "<interface type='bridge'></interface>", `<interface type='bridge'>${F}</interface>`],
     ["no children, end tag on its own line", "<interface type='bridge'>\n  </interface>", `<interface type='bridge'>\n    ${F}\n  </interface>`],
-    ["first child on the start tag's line", "<interface type='bridge'><mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n    </interface>", `<interface type='bridge'><mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n      ${F}\n    </interface>`],
-    ["a comment as last child", "<interface type='bridge'>\n  <source bridge='br0'/>\n  <!-- </interface> -->\n</interface>", `<interface type='bridge'>\n  <source bridge='br0'/>\n  <!-- </interface> -->\n  ${F}\n</interface>`],
-    ["blank lines before the end tag", "<interface type='bridge'>\n  <source bridge='br0'/>\n\n\n</interface>", `<interface type='bridge'>\n  <source bridge='br0'/>\n  ${F}\n\n\n</interface>`],
-    ["'>' inside an attribute value", "<interface type='bridge' x='a>b'>\n  <source bridge='br0'/>\n</interface>", `<interface type='bridge' x='a>b'>\n  <source bridge='br0'/>\n  ${F}\n</interface>`],
+    [
+      "first child on the start tag's line",
+      "<interface type='bridge'><mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n    </interface>",
+      `<interface type='bridge'><mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n      ${F}\n    </interface>`,
+    ],
+    [
+      "a comment as last child",
+      "<interface type='bridge'>\n  <source bridge='br0'/>\n  <!-- </interface> -->\n</interface>",
+      `<interface type='bridge'>\n  <source bridge='br0'/>\n  <!-- </interface> -->\n  ${F}\n</interface>`,
+    ],
+    [
+      "blank lines before the end tag",
+      "<interface type='bridge'>\n  <source bridge='br0'/>\n\n\n</interface>",
+      `<interface type='bridge'>\n  <source bridge='br0'/>\n  ${F}\n\n\n</interface>`,
+    ],
+    [
+      "'>' inside an attribute value",
+      "<interface type='bridge' x='a>b'>\n  <source bridge='br0'/>\n</interface>",
+      `<interface type='bridge' x='a>b'>\n  <source bridge='br0'/>\n  ${F}\n</interface>`,
+    ],
   ])("%s", (_what, before, after) => {
     const r = run(before);
     expect(r.xml).toBe(after);
@@ -366,7 +406,10 @@ describe("layout of the insertion", () => {
     const meta = (inner: string) => `  <metadata>\n    <n:policy xmlns:n='urn:nwfilter-hook:1'${inner}\n  </metadata>\n`;
     expect(at(domain("", { name: "lab-1" }), policy({ exempt: { domains: ["lab-*"] } }))).toMatchObject({ status: "exempt", reason: "domain-policy" });
     expect(at(domain("", { extra: meta(" exempt='true'/>") }))).toMatchObject({ status: "exempt", reason: "domain-metadata" });
-    expect(at(domain("", { extra: meta("><n:interface mac='52:54:00:00:00:07' exempt='true'/></n:policy>") }))).toMatchObject({ status: "exempt", reason: "nic-metadata" });
+    expect(at(domain("", { extra: meta("><n:interface mac='52:54:00:00:00:07' exempt='true'/></n:policy>") }))).toMatchObject({
+      status: "exempt",
+      reason: "nic-metadata",
+    });
     expect(at(domain("", { name: "web1" }), policy({ exempt: { domains: ["lab-*"] } }))).toMatchObject({ status: "missing", action: "injected" });
     expect(() => at("<network><name>x</name></network>")).toThrow(/expected a <domain>, found <network>/);
     expect(() => transform(domain(""), policy(), fakeHost(HOST), { file: "f", root: "interface" })).toThrow(/expected an <interface>, found <domain>/);
@@ -395,7 +438,12 @@ describe("layout of the insertion", () => {
   });
 
   it("many NICs: every one gets exactly one filterref, in document order", () => {
-    const nics = Array.from({ length: 300 }, (_, i) => nic(i % 3 === 0 ? "user" : "bridge", `${mac(`52:54:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`)}      <source bridge='br0'/>\n`)).join("");
+    const nics = Array.from({ length: 300 }, (_, i) =>
+      nic(
+        i % 3 === 0 ? "user" : "bridge",
+        `${mac(`52:54:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`)}      <source bridge='br0'/>\n`,
+      ),
+    ).join("");
     const r = run(domain(nics));
     expect(r.nics.filter((n) => n.action === "injected")).toHaveLength(200);
     expect(r.xml.split(F)).toHaveLength(201);

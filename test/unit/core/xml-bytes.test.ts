@@ -22,7 +22,12 @@ describe("decodeXml", () => {
     ["no declaration", bytes("<a>é</a>"), "UTF-8", "<a>é</a>"],
     ["UTF-8 declared in any case", bytes("<?xml version='1.0' encoding='utf8'?><a>é</a>"), "UTF-8", "<?xml version='1.0' encoding='utf8'?><a>é</a>"],
     ["a UTF-8 byte order mark, kept as U+FEFF", bytes([0xef, 0xbb, 0xbf], "<a/>"), "UTF-8", "\ufeff<a/>"],
-    ["ISO-8859-1, byte for character", bytes("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>", [0xe9, 0x80], "</a>"), "ISO-8859-1", '<?xml version="1.0" encoding="ISO-8859-1"?><a>\u00e9\u0080</a>'],
+    [
+      "ISO-8859-1, byte for character",
+      bytes('<?xml version="1.0" encoding="ISO-8859-1"?><a>', [0xe9, 0x80], "</a>"),
+      "ISO-8859-1",
+      '<?xml version="1.0" encoding="ISO-8859-1"?><a>\u00e9\u0080</a>',
+    ],
     ["US-ASCII", bytes("<?xml version='1.0' encoding='US-ASCII'?><a/>"), "US-ASCII", "<?xml version='1.0' encoding='US-ASCII'?><a/>"],
   ])("reads %s", (_what, input, encoding, text) => {
     for (const utf8 of [standardUtf8, nodeUtf8]) {
@@ -37,10 +42,18 @@ describe("decodeXml", () => {
     ["an unknown encoding", bytes("<?xml version='1.0' encoding='bogus'?><a/>"), /^encoding 'bogus' \(in the XML declaration\) is not supported/],
     ["an encoding libxml2 reads through iconv", bytes("<?xml version='1.0' encoding='windows-1252'?><a/>"), /^encoding 'windows-1252'/],
     ["UTF-16 declared on single bytes", bytes("<?xml version='1.0' encoding='UTF-16'?><a/>"), /^encoding 'UTF-16'/],
-    ["UTF-16 with a byte order mark", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("<a/>", "utf16le")]), /^the document is in UTF-16LE \(byte order mark\)/],
+    [
+      "UTF-16 with a byte order mark",
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("<a/>", "utf16le")]),
+      /^the document is in UTF-16LE \(byte order mark\)/,
+    ],
     ["UTF-16BE without one", Buffer.from("\u3c00\u3f00", "utf16le"), /^the document is in UTF-16BE/],
     ["UTF-32 with a byte order mark", bytes([0xff, 0xfe, 0x00, 0x00, 0x3c, 0, 0, 0]), /^the document is in UTF-32LE/],
-    ["a byte order mark that contradicts the declaration", bytes([0xef, 0xbb, 0xbf], "<?xml version='1.0' encoding='latin1'?><a/>"), /but the document starts with UTF-8's byte order mark/],
+    [
+      "a byte order mark that contradicts the declaration",
+      bytes([0xef, 0xbb, 0xbf], "<?xml version='1.0' encoding='latin1'?><a/>"),
+      /but the document starts with UTF-8's byte order mark/,
+    ],
     ["a high byte in US-ASCII", bytes("<?xml version='1.0' encoding='ascii'?>\n<a>", [0xe9], "</a>"), /^byte 0xE9 is not US-ASCII/],
   ])("refuses %s, naming the encoding", (_what, input, message) => {
     const e = refusal(input);
@@ -59,7 +72,9 @@ describe("decodeXml", () => {
   ])("refuses %s as not UTF-8, with line and byte column", (_what, bad) => {
     const input = bytes("<a>\n  é", bad, "</a>");
     const e = refusal(input);
-    expect(e.message).toMatch(/^not valid UTF-8: bytes 0x[0-9A-F]{2}.* at byte offset 8 \(a document in another encoding must name it in its XML declaration\)$/);
+    expect(e.message).toMatch(
+      /^not valid UTF-8: bytes 0x[0-9A-F]{2}.* at byte offset 8 \(a document in another encoding must name it in its XML declaration\)$/,
+    );
     expect(e.where).toEqual({ file: "f.xml", line: 2, column: 5 });
     expect(invalidUtf8At(input)).toBe(8);
     expect(standardUtf8(input)).toBeUndefined();

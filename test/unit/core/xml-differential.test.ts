@@ -46,7 +46,25 @@ interface Doc {
   mutations: Array<{ at: number; remove: number; insert: number[] }>;
 }
 
-const NAME_PARTS = ["vm", "-", "é", "&amp;", "&#58;", "&#x41;", "&lt;", "<?p -lab?>", "<?x?>", "<![CDATA[a<b&c]]>", "<![CDATA[]]>", "<!-- c -->", "\r\n", "\r", " ", "\t", "]"];
+const NAME_PARTS = [
+  "vm",
+  "-",
+  "é",
+  "&amp;",
+  "&#58;",
+  "&#x41;",
+  "&lt;",
+  "<?p -lab?>",
+  "<?x?>",
+  "<![CDATA[a<b&c]]>",
+  "<![CDATA[]]>",
+  "<!-- c -->",
+  "\r\n",
+  "\r",
+  " ",
+  "\t",
+  "]",
+];
 const METADATA_GOOD = [
   "<p:x xmlns:p='urn:p'/>",
   "<x xmlns='urn:d'><y a='1'/></x>",
@@ -73,15 +91,31 @@ const METADATA_BAD = [
 const BAD_BYTES = [[0xff], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc3], [0xe9], [0xc0, 0xaf], [0xef, 0xbf, 0xbe], [0x00], [0x3c], [0x26], [0x3a]];
 
 const doc: fc.Arbitrary<Doc> = fc.record({
-  encoding: fc.constantFrom<Encoding>("utf8", "utf8", "utf8", "utf8-decl", "utf8-bom", "latin1", "latin1", "ascii", "bogus", "utf16-decl", "utf16-bom", "windows-1252"),
+  encoding: fc.constantFrom<Encoding>(
+    "utf8",
+    "utf8",
+    "utf8",
+    "utf8-decl",
+    "utf8-bom",
+    "latin1",
+    "latin1",
+    "ascii",
+    "bogus",
+    "utf16-decl",
+    "utf16-bom",
+    "windows-1252",
+  ),
   name: fc.array(fc.constantFrom(...NAME_PARTS), { minLength: 1, maxLength: 6 }),
-  metadata: fc.array(fc.oneof({ arbitrary: fc.constantFrom(...METADATA_GOOD), weight: 6 }, { arbitrary: fc.constantFrom(...METADATA_BAD), weight: 1 }), { maxLength: 3 }),
+  metadata: fc.array(fc.oneof({ arbitrary: fc.constantFrom(...METADATA_GOOD), weight: 6 }, { arbitrary: fc.constantFrom(...METADATA_BAD), weight: 1 }), {
+    maxLength: 3,
+  }),
   // Elements nested inside <metadata>: with the domain and <metadata>, 252 to 260 levels.
   depth: fc.oneof(fc.constant(0), fc.integer({ min: 250, max: 258 })),
-  mutations: fc.array(
-    fc.record({ at: fc.nat(), remove: fc.nat({ max: 3 }), insert: fc.oneof(fc.constant<number[]>([]), fc.constantFrom(...BAD_BYTES)) }),
-    { maxLength: 2 },
-  ).chain((m) => fc.oneof({ arbitrary: fc.constant<Doc["mutations"]>([]), weight: 1 }, { arbitrary: fc.constant(m), weight: 1 })),
+  mutations: fc
+    .array(fc.record({ at: fc.nat(), remove: fc.nat({ max: 3 }), insert: fc.oneof(fc.constant<number[]>([]), fc.constantFrom(...BAD_BYTES)) }), {
+      maxLength: 2,
+    })
+    .chain((m) => fc.oneof({ arbitrary: fc.constant<Doc["mutations"]>([]), weight: 1 }, { arbitrary: fc.constant(m), weight: 1 })),
 });
 
 /** The document's bytes. */
@@ -149,7 +183,8 @@ function xmllintName(file: string): string {
  * Refusals of a document libxml2 reads that are on purpose: an encoding the hook does not decode
  * exactly, and a NUL byte, where xmllint stops reading (after the root it then sees nothing wrong).
  */
-const ON_PURPOSE = /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML/;
+const ON_PURPOSE =
+  /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML/;
 /** libxml2 checks namespace names as URIs; the hook does not. */
 const NOT_CHECKED = /is not a valid URI/;
 

@@ -125,7 +125,10 @@ describe.skipIf(SKIP_CORPUS)(`libvirt 10.7 corpus: the scanner reads every file 
   it("has the corpus", () => {
     expect(entries.length).toBeGreaterThan(2400);
     for (const dir of ["qemuxmlconfdata", "genericxml2xmlindata", "qemustatusxml2xmldata", "networkxml2xmlin", "nwfilterxml2xmlin"]) {
-      expect(entries.some((e) => e.name.startsWith(`${dir}/`)), dir).toBe(true);
+      expect(
+        entries.some((e) => e.name.startsWith(`${dir}/`)),
+        dir,
+      ).toBe(true);
     }
   });
 
@@ -220,12 +223,37 @@ const attr: fc.Arbitrary<GenAttr> = fc
   .record({ name: qName, quote: fc.constantFrom("'" as const, '"' as const), lead: space, eqLeft: optSpace, eqRight: optSpace })
   .chain((a) =>
     joined(
-      ["x", "1", " ", "é", "😀", "\t", "\n", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#x41;", "&#65;", "&#x1F600;", ">", "/>", "]]>", "=", "?", a.quote === "'" ? '"' : "'"],
+      [
+        "x",
+        "1",
+        " ",
+        "é",
+        "😀",
+        "\t",
+        "\n",
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&apos;",
+        "&#x41;",
+        "&#65;",
+        "&#x1F600;",
+        ">",
+        "/>",
+        "]]>",
+        "=",
+        "?",
+        a.quote === "'" ? '"' : "'",
+      ],
       6,
     ).map((value) => ({ ...a, value })),
   );
 
-const text = joined(["x", " ", "\n", "\t", "é", "😀", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#x41;", "&#10;", "&#x10000;", ">", "]]", "]", "'", '"', "-->", "?>", "/"], 6)
+const text = joined(
+  ["x", " ", "\n", "\t", "é", "😀", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#x41;", "&#10;", "&#x10000;", ">", "]]", "]", "'", '"', "-->", "?>", "/"],
+  6,
+)
   .map(noCdataEnd)
   // A text never ends in ']', so that two texts in a row cannot make "]]>".
   .map((t) => (t.endsWith("]") ? `${t}.` : t));
@@ -269,22 +297,30 @@ function declarePrefixes(doc: GenDoc): GenDoc {
   return { ...doc, root: { ...doc.root, attrs: [...decls, ...doc.root.attrs] } };
 }
 
-const document: fc.Arbitrary<GenDoc> = fc.record({
-  eol: fc.constantFrom("\n" as const, "\r\n" as const),
-  bom: fc.boolean(),
-  decl: fc.constantFrom(
-    "",
-    `<?xml version="1.0"?>`,
-    `<?xml version='1.0' encoding='UTF-8'?>`,
-    `<?xml version="1.0" encoding="utf-8" standalone="yes"?>`,
-    `<?xml version = '1.1'\n standalone = 'no' ?>`,
-  ),
-  prolog: prologMisc,
-  doctype: fc.constantFrom("", "<!DOCTYPE domain>", `<!DOCTYPE domain SYSTEM "domain.dtd">`, `<!DOCTYPE p:x PUBLIC '-//libvirt//DTD x//EN' "x.dtd">`, "<!DOCTYPE  a\n>"),
-  misc: prologMisc,
-  root: element,
-  epilog: prologMisc,
-}).map(declarePrefixes);
+const document: fc.Arbitrary<GenDoc> = fc
+  .record({
+    eol: fc.constantFrom("\n" as const, "\r\n" as const),
+    bom: fc.boolean(),
+    decl: fc.constantFrom(
+      "",
+      `<?xml version="1.0"?>`,
+      `<?xml version='1.0' encoding='UTF-8'?>`,
+      `<?xml version="1.0" encoding="utf-8" standalone="yes"?>`,
+      `<?xml version = '1.1'\n standalone = 'no' ?>`,
+    ),
+    prolog: prologMisc,
+    doctype: fc.constantFrom(
+      "",
+      "<!DOCTYPE domain>",
+      `<!DOCTYPE domain SYSTEM "domain.dtd">`,
+      `<!DOCTYPE p:x PUBLIC '-//libvirt//DTD x//EN' "x.dtd">`,
+      "<!DOCTYPE  a\n>",
+    ),
+    misc: prologMisc,
+    root: element,
+    epilog: prologMisc,
+  })
+  .map(declarePrefixes);
 
 /** The document's text, and the tree the scanner must find in it. */
 function render(doc: GenDoc): { text: string; root: Placed } {

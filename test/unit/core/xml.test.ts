@@ -2,7 +2,19 @@
 // text (CRLF, BOM and multi-byte characters included), raw attribute values, and refusals.
 import { describe, expect, it } from "vitest";
 import { XmlError } from "../../../src/core/errors.js";
-import { attr, child, decodeAttr, endTagStart, isSelfClosing, localName, namespaceOf, parseXml, startTagEnd, textContent, type XmlElement } from "../../../src/core/xml.js";
+import {
+  attr,
+  child,
+  decodeAttr,
+  endTagStart,
+  isSelfClosing,
+  localName,
+  namespaceOf,
+  parseXml,
+  startTagEnd,
+  textContent,
+  type XmlElement,
+} from "../../../src/core/xml.js";
 
 describe("positions", () => {
   it.each([
@@ -147,10 +159,12 @@ describe("as libxml2 and libvirt read it", () => {
     expect(e?.where?.line).toBe(1);
   });
 
-  it.each(["<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='en'/>", "<a xmlns=''/>", "<p:a xmlns:p='u'><p:b xmlns:p='v' p:x='1'/></p:a>", "<a x='1' p:x='2' xmlns:p='u'/>"])(
-    "namespace-well-formed %s is read",
-    (text) => expect(refused(text)).toBeUndefined(),
-  );
+  it.each([
+    "<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='en'/>",
+    "<a xmlns=''/>",
+    "<p:a xmlns:p='u'><p:b xmlns:p='v' p:x='1'/></p:a>",
+    "<a x='1' p:x='2' xmlns:p='u'/>",
+  ])("namespace-well-formed %s is read", (text) => expect(refused(text)).toBeUndefined());
 
   it("namespaces are resolved with the declaration's references decoded", () => {
     const text = "<r xmlns:p='urn&#58;nwfilter-hook:1'><p:policy/><q xmlns='urn:d'/></r>";

@@ -49,7 +49,13 @@ describe("parseEventLine", () => {
   });
 
   it("lines that are not events", () => {
-    for (const line of ["", "error: Disconnected from qemu:///system due to end of file", "event loop interrupted", "\tkey: value", "2026-12-02: event 'x' for"]) {
+    for (const line of [
+      "",
+      "error: Disconnected from qemu:///system due to end of file",
+      "event loop interrupted",
+      "\tkey: value",
+      "2026-12-02: event 'x' for",
+    ]) {
       expect(parseEventLine(line)).toBeUndefined();
     }
   });

@@ -7,6 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } fr
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { ESLint } from "eslint";
 import tseslint from "typescript-eslint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -204,7 +205,14 @@ let violations: Violation[];
 
 /** Runs dependency-cruiser on the tree with the project's rules, as `npm run lint` does. */
 function depcruise(cwd: string, ...args: string[]) {
-  return spawnSync(process.execPath, [DEPCRUISE, "--config", ".dependency-cruiser.cjs", ...args, "src", "hooks", "test"], { cwd, encoding: "utf8" });
+  // Plain text whatever the environment: dependency-cruiser colours its report when it thinks
+  // the output can take it, which CI=true alone makes it think.
+  const r = spawnSync(process.execPath, [DEPCRUISE, "--config", ".dependency-cruiser.cjs", ...args, "src", "hooks", "test"], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+  });
+  return { ...r, stdout: stripVTControlCharacters(r.stdout) };
 }
 
 beforeAll(() => {

@@ -10,6 +10,7 @@ import { globMatcher } from "./glob.js";
 import {
   attr,
   attrKey,
+  attrValue,
   child,
   children,
   isXmlSpace,
@@ -76,6 +77,7 @@ export interface TransformResult<Out extends string | Uint8Array = string> {
   domain: string | undefined;
   /** The policy's filter. */
   filter: string;
+  /** Every NIC's report, in document order (none when the caller took them with `onNic`). */
   nics: NicReport[];
 }
 
@@ -91,6 +93,11 @@ export interface TransformOptions {
    * exemptions then apply to it as they would inside the domain.
    */
   owner?: { xml: string; file: string };
+  /**
+   * Called with each NIC's report, in document order, instead of collecting the reports in
+   * `nics` (then empty): a caller that only counts NICs and names a few lets the others go.
+   */
+  onNic?: (nic: NicReport) => void;
 }
 
 interface Exemptions {
@@ -133,31 +140,28 @@ export function transform(input: string, policy: Policy, host: HostFacts, option
 export function transform(input: XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<Uint8Array>;
 export function transform(input: string | XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string | Uint8Array>;
 export function transform(input: string | XmlBytes, policy: Policy, host: HostFacts, options: TransformOptions): TransformResult<string | Uint8Array> {
-  const { file } = options;
+  const { file, onNic } = options;
   const xml = typeof input === "string" ? input : input.text;
-  // Each NIC is read into a small record when its end tag is reached, and its elements let go:
-  // a domain may have tens of thousands of NICs, and its metadata may come after them.
-  const found: Nic[] = [];
+  // Each NIC is read into a table when its end tag is reached, and its elements let go: a domain
+  // may have tens of thousands of NICs, and its metadata may come after them.
+  const found = new NicTable(xml);
   const onEnd = (e: XmlElement) => {
     if (e.name !== "interface" || e.ns !== undefined) return;
     const parent = e.parent;
-    if (parent === undefined) found.push(nicOf(xml, e));
+    if (parent === undefined) found.add(e);
     else if (parent.name === "devices") {
-      found.push(nicOf(xml, e));
+      found.add(e);
       parent.children.pop();
     }
   };
   const root = parseXml(xml, file, { retain: retainNics, onEnd });
-  let nicElements: Nic[];
   let domain: string | undefined;
   let exemptions: Exemptions = { domain: undefined, macs: new Set() };
   if (root.name === "domain" && options.root !== "interface") {
     domain = domainName(xml, root, file);
     // libvirt reads ./devices/interface: the interfaces of every <devices>, not just the first.
-    nicElements = root.name === "domain" ? found : [];
     exemptions = domainExemptions(xml, root, domain, policy, file);
   } else if (root.name === "interface" && options.root !== "domain") {
-    nicElements = found;
     if (options.owner) {
       const owner = parseXml(options.owner.xml, options.owner.file, { retain: retainNics });
       if (owner.name !== "domain") throw new XmlError(`expected a <domain>, found <${owner.name}>`, { file: options.owner.file });
@@ -179,11 +183,9 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
   // NICs never nest and each gets at most one edit inside it: a NIC's place in the output is its
   // place in the input, shifted by the edits before it and its own.
   let shift = 0;
-  nicElements.forEach((nic, index) => {
-    // Let each NIC's record go once judged: memory holds the reports, not both.
-    (nicElements as (Nic | undefined)[])[index] = undefined;
+  for (let index = 0; index < found.length; index++) {
+    const nic = found.get(index);
     const report = judge(nic, index, lineOf(nic.start), policy, host, networks, exemptions);
-    nics.push(report);
     const start = nic.start + shift;
     let edit: Edit | undefined;
     if (options.checkOnly) edit = undefined;
@@ -199,7 +201,9 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
       shift += edit.insert.length - edit.remove;
     }
     if (start !== nic.start || shift !== 0) report.output = { start, end: nic.end + shift };
-  });
+    if (onNic) onNic(report);
+    else nics.push(report);
+  }
   const out = typeof input === "string" ? applyEdits(xml, edits) : spliceBytes(input, edits);
   return { xml: out, changed: edits.length > 0, domain, filter: policy.filter, nics };
 }
@@ -223,7 +227,6 @@ function networkResolver(host: HostFacts): NetworkResolver {
 
 /** What judge() and the splice need of an <interface>, read as libvirt reads it. */
 interface Nic {
-  name: string;
   start: number;
   tagEnd: number;
   closeStart: number;
@@ -244,30 +247,105 @@ interface Nic {
   virtualport: boolean;
 }
 
-function nicOf(text: string, e: XmlElement): Nic {
-  const get = (el: XmlElement | undefined, name: string) => (el ? attr(el, name) : undefined);
-  const source = child(e, "source");
-  const ref = child(e, "filterref");
-  const key = ref ? attrKey(ref, "filter") : undefined;
-  return {
-    name: e.name,
-    start: e.start,
-    tagEnd: e.tagEnd,
-    closeStart: e.closeStart,
-    end: e.end,
-    firstChild: e.firstChild,
-    type: get(e, "type") ?? "",
-    mac: get(child(e, "mac"), "address")?.toLowerCase(),
-    network: get(source, "network"),
-    portgroup: get(source, "portgroup"),
-    bridge: get(source, "bridge"),
-    sourceDev: get(source, "dev"),
-    targetDev: get(child(e, "target"), "dev"),
-    filter: ref ? (get(ref, "filter") ?? "") : undefined,
-    filterAt: ref && key !== undefined ? valueStart(text, ref, key) : -1,
-    filterLength: ref && key !== undefined ? (ref.attrs[key] as string).length : -1,
-    virtualport: child(e, "virtualport") !== undefined,
-  };
+// The table's columns, 32-bit integers all: where the NIC stands, and where each attribute
+// judge() reads is written (its value's offset, -1 for none, and its length as written).
+const START = 0;
+const TAG_END = 1;
+const CLOSE_START = 2;
+const END = 3;
+const FIRST_CHILD = 4;
+const FLAGS = 5;
+const TYPE = 6;
+const MAC = 8;
+const NETWORK = 10;
+const PORTGROUP = 12;
+const BRIDGE = 14;
+const SOURCE_DEV = 16;
+const TARGET_DEV = 18;
+const FILTER = 20;
+const COLUMNS = 22;
+// FLAGS bits.
+const HAS_FILTERREF = 1;
+const HAS_VIRTUALPORT = 2;
+
+/**
+ * The NICs of a document as they are found, as positions in the text rather than objects and
+ * strings: a domain may have 65,536 NICs, all kept until the metadata that may follow them has
+ * been read, and numbers in one typed array cost the garbage collector nothing. A NIC's values
+ * are read from the text again when it is judged.
+ */
+class NicTable {
+  length = 0;
+  private table = new Int32Array(COLUMNS * 16);
+
+  constructor(private readonly text: string) {}
+
+  add(e: XmlElement): void {
+    if (this.table.length < (this.length + 1) * COLUMNS) {
+      const grown = new Int32Array(this.table.length * 2);
+      grown.set(this.table);
+      this.table = grown;
+    }
+    const t = this.table;
+    const o = this.length++ * COLUMNS;
+    const source = child(e, "source");
+    const ref = child(e, "filterref");
+    t[o + START] = e.start;
+    t[o + TAG_END] = e.tagEnd;
+    t[o + CLOSE_START] = e.closeStart;
+    t[o + END] = e.end;
+    t[o + FIRST_CHILD] = e.firstChild;
+    t[o + FLAGS] = (ref ? HAS_FILTERREF : 0) | (child(e, "virtualport") ? HAS_VIRTUALPORT : 0);
+    this.value(o + TYPE, e, "type");
+    this.value(o + MAC, child(e, "mac"), "address");
+    this.value(o + NETWORK, source, "network");
+    this.value(o + PORTGROUP, source, "portgroup");
+    this.value(o + BRIDGE, source, "bridge");
+    this.value(o + SOURCE_DEV, source, "dev");
+    this.value(o + TARGET_DEV, child(e, "target"), "dev");
+    this.value(o + FILTER, ref, "filter");
+  }
+
+  /** The NIC at `i`, as a record for judging it (made anew, and let go once judged). */
+  get(i: number): Nic {
+    const t = this.table;
+    const o = i * COLUMNS;
+    const flags = t[o + FLAGS] as number;
+    return {
+      start: t[o + START] as number,
+      tagEnd: t[o + TAG_END] as number,
+      closeStart: t[o + CLOSE_START] as number,
+      end: t[o + END] as number,
+      firstChild: t[o + FIRST_CHILD] as number,
+      type: this.read(o + TYPE) ?? "",
+      mac: this.read(o + MAC)?.toLowerCase(),
+      network: this.read(o + NETWORK),
+      portgroup: this.read(o + PORTGROUP),
+      bridge: this.read(o + BRIDGE),
+      sourceDev: this.read(o + SOURCE_DEV),
+      targetDev: this.read(o + TARGET_DEV),
+      filter: flags & HAS_FILTERREF ? (this.read(o + FILTER) ?? "") : undefined,
+      filterAt: t[o + FILTER] as number,
+      filterLength: t[o + FILTER] === -1 ? -1 : (t[o + FILTER + 1] as number),
+      virtualport: (flags & HAS_VIRTUALPORT) !== 0,
+    };
+  }
+
+  /** Records where the attribute libvirt reads for `name` is written, if anywhere. */
+  private value(at: number, el: XmlElement | undefined, name: string): void {
+    const key = el && attrKey(el, name);
+    if (el === undefined || key === undefined) this.table[at] = -1;
+    else {
+      this.table[at] = valueStart(this.text, el, key);
+      this.table[at + 1] = (el.attrs[key] as string).length;
+    }
+  }
+
+  /** The attribute recorded at `at`, as libvirt reads it (normalised, references decoded). */
+  private read(at: number): string | undefined {
+    const start = this.table[at] as number;
+    return start === -1 ? undefined : attrValue(this.text.slice(start, start + (this.table[at + 1] as number)));
+  }
 }
 
 function judge(nic: Nic, index: number, line: number, policy: Policy, host: HostFacts, networks: NetworkResolver, exemptions: Exemptions): NicReport {
@@ -282,32 +360,34 @@ function judge(nic: Nic, index: number, line: number, policy: Policy, host: Host
 
   const span = { start: nic.start, end: nic.end };
   const report: NicReport = { index, line, mac, type, source, filter, status: "compliant", input: span, output: span };
-  const mark = (status: NicStatus, reason: NicReason, detail?: string): NicReport => {
-    report.status = status;
-    report.reason = reason;
-    if (detail !== undefined) report.detail = detail;
-    return report;
-  };
 
-  if (!FILTERABLE_TYPES.has(type)) return mark("ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
-  if (nic.virtualport) return mark("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
-  if (exemptions.domain !== undefined) return mark("exempt", exemptions.domain);
-  if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark("exempt", "mac-policy");
-  if (mac !== undefined && exemptions.macs.has(mac)) return mark("exempt", "nic-metadata");
-  if (network !== undefined && policy.exempt.networks.includes(network)) return mark("exempt", "network-policy");
+  if (!FILTERABLE_TYPES.has(type)) return mark(report, "ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
+  if (nic.virtualport) return mark(report, "ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
+  if (exemptions.domain !== undefined) return mark(report, "exempt", exemptions.domain);
+  if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark(report, "exempt", "mac-policy");
+  if (mac !== undefined && exemptions.macs.has(mac)) return mark(report, "exempt", "nic-metadata");
+  if (network !== undefined && policy.exempt.networks.includes(network)) return mark(report, "exempt", "network-policy");
 
   if (type === "network") {
     const kind = network === undefined ? undefined : networks(network, portgroup);
-    if (!kind) return mark("ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
-    if (!kind.eligible) return mark("ineligible", kind.reason, kind.detail);
+    if (!kind) return mark(report, "ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
+    if (!kind.eligible) return mark(report, "ineligible", kind.reason, kind.detail);
     bridge = kind.bridge;
   }
   if (bridge !== undefined) {
-    if (policy.exempt.bridges.includes(bridge)) return mark("exempt", "bridge-policy");
-    if (host.bridge(bridge) === "other") return mark("ineligible", "not-linux-bridge", `'${bridge}' is not a Linux bridge (Open vSwitch?)`);
+    if (policy.exempt.bridges.includes(bridge)) return mark(report, "exempt", "bridge-policy");
+    if (host.bridge(bridge) === "other") return mark(report, "ineligible", "not-linux-bridge", `'${bridge}' is not a Linux bridge (Open vSwitch?)`);
   }
   if (filter === undefined) report.status = "missing";
   else if (filter !== policy.filter) report.status = "other-filter";
+  return report;
+}
+
+/** Sets a report's status and why. */
+function mark(report: NicReport, status: NicStatus, reason: NicReason, detail?: string): NicReport {
+  report.status = status;
+  report.reason = reason;
+  if (detail !== undefined) report.detail = detail;
   return report;
 }
 
@@ -376,7 +456,7 @@ function insertFilterref(xml: string, nic: Nic, filter: string): Edit {
   if (nic.tagEnd === nic.end) {
     // `<interface .../>` becomes `<interface ...><filterref .../></interface>`.
     const slash = xml.lastIndexOf("/", nic.end - 1);
-    return { at: slash, remove: nic.end - slash, insert: `>${element}</${nic.name}>` };
+    return { at: slash, remove: nic.end - slash, insert: `>${element}</interface>` };
   }
   const close = nic.closeStart;
   let contentEnd = close;

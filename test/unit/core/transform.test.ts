@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { NwfilterHookError, XmlError } from "../../../src/core/errors.js";
 import { DEFAULT_POLICY, type Policy } from "../../../src/core/policy.js";
-import { transform, type TransformResult } from "../../../src/core/transform.js";
+import { transform, type NicReport, type TransformResult } from "../../../src/core/transform.js";
 import { classifyEdits } from "../../support/filterref-diff.js";
 import { NETWORKS, fakeHost, type FakeHostSpec } from "../../support/fake-host.js";
 
@@ -448,6 +448,26 @@ describe("layout of the insertion", () => {
     expect(r.nics.filter((n) => n.action === "injected")).toHaveLength(200);
     expect(r.xml.split(F)).toHaveLength(201);
     expect(r.nics.map((n) => n.index)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
+  it("onNic is handed each report in document order, the same as nics would hold, and nics stays empty", () => {
+    const p = policy({ onExisting: "replace", exempt: { macs: ["52:54:00:00:00:02"] } });
+    const xml = domain(
+      nic("bridge", `${mac("52:54:00:00:00:01")}      <source bridge='br0'/>\n`) +
+        nic("bridge", `${mac("52:54:00:00:00:02")}      <source bridge='br0'/>\n`) +
+        nic("network", `${mac("52:54:00:00:00:03")}      <source network='default' portgroup='pg'/>\n      <filterref filter='clean-traffic'/>\n`) +
+        nic("user", mac("52:54:00:00:00:04")) +
+        nic("bridge", `      <source bridge='br0'/>\n      ${F}\n`),
+    );
+    for (const checkOnly of [false, true]) {
+      const all = run(xml, p, HOST, checkOnly);
+      const seen: NicReport[] = [];
+      const streamed = transform(xml, p, fakeHost(HOST), { file: "test.xml", checkOnly, onNic: (n) => seen.push(n) });
+      expect(streamed.nics).toEqual([]);
+      expect(seen).toEqual(all.nics);
+      expect(streamed.xml).toBe(all.xml);
+      expect(all.nics.map((n) => n.status)).toEqual(["missing", "exempt", "other-filter", "ineligible", "compliant"]);
+    }
   });
 });
 

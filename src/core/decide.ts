@@ -30,9 +30,20 @@ export interface HookOutcome {
  */
 export const LISTED_NICS = 8;
 
-function listed<T>(items: readonly T[], show: (item: T) => string, separator = "; "): string {
-  const shown = items.slice(0, LISTED_NICS).map(show);
-  if (items.length > LISTED_NICS) shown.push(`and ${items.length - LISTED_NICS} more`);
+/** Some of a call's NICs: the first LISTED_NICS of them, and how many there are in all. */
+class Listing {
+  readonly first: NicReport[] = [];
+  count = 0;
+
+  add(nic: NicReport): void {
+    if (this.first.length < LISTED_NICS) this.first.push(nic);
+    this.count++;
+  }
+}
+
+function listed(items: Listing, show: (nic: NicReport) => string, separator = "; "): string {
+  const shown = items.first.map(show);
+  if (items.count > LISTED_NICS) shown.push(`and ${items.count - LISTED_NICS} more`);
   return shown.join(separator);
 }
 
@@ -56,23 +67,32 @@ export interface WatcherHealth {
  */
 export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, policy: Policy, host: HostFacts, watcher?: () => WatcherHealth): HookOutcome {
   const xml = typeof input === "string" ? input : input.bytes;
-  const result = transform(input, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain" });
+  // Only what the messages name is kept: a domain may have 65,536 NICs, and a start judges them all.
+  const replace = policy.onExisting === "replace";
+  const notFound = new Listing();
+  // Under OnExisting=replace, a NIC that references another filter does not meet the policy either.
+  const missing = new Listing();
+  const changed = new Listing();
+  let references = false;
+  const onNic = (n: NicReport) => {
+    if (n.reason === "network-not-found") notFound.add(n);
+    if (n.status === "missing" || (n.status === "other-filter" && replace)) missing.add(n);
+    if (n.action !== undefined) changed.add(n);
+    if (n.status === "compliant" || n.action !== undefined) references = true;
+  };
+  const result = transform(input, policy, host, { file: `domain XML of '${domainArg}' on stdin`, checkOnly: op === "prepare", root: "domain", onNic });
   const domain = result.domain ?? domainArg;
   const filter = policy.filter;
   // OnMissing=watch refuses what enforce refuses, except a start that a healthy watcher covers.
   const enforce = policy.onMissing !== "audit";
-  const notFound = result.nics.filter((n) => n.reason === "network-not-found");
-  const notes = notFound.length > 0 ? [`${listed(notFound, describeNic, ", ")}: network definition not found, left alone`] : [];
-  const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
+  const notes = notFound.count > 0 ? [`${listed(notFound, describeNic, ", ")}: network definition not found, left alone`] : [];
   const undefinedFilter = references && !host.filterDefined(filter);
   const policyNote = `policy ${policy.source}`;
 
   if (op === "prepare") {
-    // Under OnExisting=replace, a NIC that references another filter does not meet the policy either.
-    const missing = result.nics.filter((n) => n.status === "missing" || (n.status === "other-filter" && policy.onExisting === "replace"));
-    if (missing.length > 0) {
+    if (missing.count > 0) {
       const what =
-        `domain '${domain}': ${missing.length} interface(s) lack nwfilter '${filter}': ` +
+        `domain '${domain}': ${missing.count} interface(s) lack nwfilter '${filter}': ` +
         `${listed(missing, describeNic)}; fix with: ${PRODUCT} apply ${shellWord(domain)}`;
       if (policy.onMissing === "watch") {
         const health = watcher?.() ?? { healthy: false, detail: "its status is not known here" };
@@ -104,8 +124,7 @@ export function decide(op: HookOp, domainArg: string, input: string | XmlBytes, 
     if (enforce) return refuse(`refusing to ${op} domain '${domain}': ${what}`);
     return warn(EXIT_OK, xml, `audit: ${op} of domain '${domain}' passes unchanged: ${what}`, notes);
   }
-  const changed = result.nics.filter((n) => n.action !== undefined);
-  if (changed.length === 0) {
+  if (changed.count === 0) {
     return notes.length > 0 ? warn(EXIT_OK, xml, `${op} of domain '${domain}': ${notes.join("; ")}`, []) : { exitCode: EXIT_OK, stdout: xml };
   }
   const message =

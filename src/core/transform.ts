@@ -247,8 +247,9 @@ interface Nic {
   virtualport: boolean;
 }
 
-// The table's columns, 32-bit integers all: where the NIC stands, and where each attribute
-// judge() reads is written (its value's offset, -1 for none, and its length as written).
+// The table's columns, 32-bit integers all: where the NIC stands, and for each attribute judge()
+// reads, a pair: -1 when there is none; -2 - i for the i-th of the values shared by many NICs;
+// else where the value is written and its length as written.
 const START = 0;
 const TAG_END = 1;
 const CLOSE_START = 2;
@@ -267,16 +268,21 @@ const COLUMNS = 22;
 // FLAGS bits.
 const HAS_FILTERREF = 1;
 const HAS_VIRTUALPORT = 2;
+/** Distinct values shared at most: types, bridges and networks repeat from NIC to NIC. */
+const SHARED = 256;
 
 /**
- * The NICs of a document as they are found, as positions in the text rather than objects and
- * strings: a domain may have 65,536 NICs, all kept until the metadata that may follow them has
- * been read, and numbers in one typed array cost the garbage collector nothing. A NIC's values
- * are read from the text again when it is judged.
+ * The NICs of a document as they are found, as numbers rather than objects and strings: a domain
+ * may have 65,536 NICs, all kept until the metadata that may follow them has been read, and
+ * numbers in one typed array cost the garbage collector nothing. A value that repeats is kept
+ * once; the others (MACs, and the filter, whose position the splice needs) are read from the
+ * text again when the NIC is judged.
  */
 class NicTable {
   length = 0;
   private table = new Int32Array(COLUMNS * 16);
+  private readonly values: string[] = [];
+  private readonly ids = new Map<string, number>();
 
   constructor(private readonly text: string) {}
 
@@ -296,14 +302,14 @@ class NicTable {
     t[o + END] = e.end;
     t[o + FIRST_CHILD] = e.firstChild;
     t[o + FLAGS] = (ref ? HAS_FILTERREF : 0) | (child(e, "virtualport") ? HAS_VIRTUALPORT : 0);
-    this.value(o + TYPE, e, "type");
-    this.value(o + MAC, child(e, "mac"), "address");
-    this.value(o + NETWORK, source, "network");
-    this.value(o + PORTGROUP, source, "portgroup");
-    this.value(o + BRIDGE, source, "bridge");
-    this.value(o + SOURCE_DEV, source, "dev");
-    this.value(o + TARGET_DEV, child(e, "target"), "dev");
-    this.value(o + FILTER, ref, "filter");
+    this.value(o + TYPE, e, "type", true);
+    this.value(o + MAC, child(e, "mac"), "address", false);
+    this.value(o + NETWORK, source, "network", true);
+    this.value(o + PORTGROUP, source, "portgroup", true);
+    this.value(o + BRIDGE, source, "bridge", true);
+    this.value(o + SOURCE_DEV, source, "dev", true);
+    this.value(o + TARGET_DEV, child(e, "target"), "dev", false);
+    this.value(o + FILTER, ref, "filter", false);
   }
 
   /** The NIC at `i`, as a record for judging it (made anew, and let go once judged). */
@@ -331,20 +337,37 @@ class NicTable {
     };
   }
 
-  /** Records where the attribute libvirt reads for `name` is written, if anywhere. */
-  private value(at: number, el: XmlElement | undefined, name: string): void {
+  /** Records the attribute libvirt reads for `name`, if any: shared, or where it is written. */
+  private value(at: number, el: XmlElement | undefined, name: string, share: boolean): void {
+    const t = this.table;
     const key = el && attrKey(el, name);
-    if (el === undefined || key === undefined) this.table[at] = -1;
-    else {
-      this.table[at] = valueStart(this.text, el, key);
-      this.table[at + 1] = (el.attrs[key] as string).length;
+    if (el === undefined || key === undefined) {
+      t[at] = -1;
+      return;
     }
+    const raw = el.attrs[key] as string;
+    if (share) {
+      const value = attrValue(raw);
+      let id = this.ids.get(value);
+      if (id === undefined && this.values.length < SHARED) {
+        id = this.values.push(value) - 1;
+        this.ids.set(value, id);
+      }
+      if (id !== undefined) {
+        t[at] = -2 - id;
+        return;
+      }
+    }
+    t[at] = valueStart(this.text, el, key);
+    t[at + 1] = raw.length;
   }
 
   /** The attribute recorded at `at`, as libvirt reads it (normalised, references decoded). */
   private read(at: number): string | undefined {
     const start = this.table[at] as number;
-    return start === -1 ? undefined : attrValue(this.text.slice(start, start + (this.table[at + 1] as number)));
+    if (start === -1) return undefined;
+    if (start < -1) return this.values[-2 - start];
+    return attrValue(this.text.slice(start, start + (this.table[at + 1] as number)));
   }
 }
 

@@ -697,11 +697,12 @@ export function valueStart(text: string, element: XmlElement, key: string): numb
     while (isXmlSpace(text.charCodeAt(p))) p++;
     const c = text.charCodeAt(p);
     if (c === 0x3e || c === 0x2f) throw new Error(`internal: no attribute '${key}' in <${element.name}>`);
+    // The name runs to a space or '=', and a quote opens the value: names hold neither.
+    const after = text.charCodeAt(p + key.length);
+    const found = (after === 0x3d || isXmlSpace(after)) && text.startsWith(key, p);
     let q = p;
-    while (!isXmlSpace(text.charCodeAt(q)) && text.charCodeAt(q) !== 0x3d) q++;
-    const name = text.slice(p, q);
     while (text.charCodeAt(q) !== 0x22 && text.charCodeAt(q) !== 0x27) q++;
-    if (name === key) return q + 1;
+    if (found) return q + 1;
     p = text.indexOf(text[q] as string, q + 1) + 1;
   }
 }

@@ -8,7 +8,7 @@ import { nodeHostFacts } from "../host/node-host-facts.js";
 import { loadPolicy } from "../host/policy-file.js";
 import { settingsFromEnv, type Env } from "../core/settings.js";
 import { nodeUtf8, readAllAtOnce, writeAllSync } from "../host/stdio.js";
-import { decodeXml } from "../core/xml-bytes.js";
+import { decodeXml, type XmlBytes } from "../core/xml-bytes.js";
 import { syslog } from "../host/syslog.js";
 import { watcherHealth } from "../host/watch-status.js";
 
@@ -20,15 +20,23 @@ export function runHook(domain: string, op: HookOp): void {
   process.exitCode = outcome.exitCode;
 }
 
+/**
+ * The domain XML on stdin, decoded exactly. At prepare libvirt throws stdout away, so only the
+ * text is kept: the bytes (up to 16 MiB, beside a text as long) are let go before the scan.
+ */
+function readDomainXml(op: HookOp, domain: string, stdin: number): string | XmlBytes {
+  const file = `domain XML of '${domain}' on stdin`;
+  const xml = decodeXml(readAllAtOnce(stdin, MAX_XML_BYTES, file), file, nodeUtf8);
+  return op === "prepare" ? xml.text : xml;
+}
+
 /** What a call does, given its environment and the descriptor its domain XML comes on. */
 export function hookOutcome(domain: string, op: HookOp, env: Env, stdin: number): HookOutcome {
   try {
     const settings = settingsFromEnv(env);
     const policy = loadPolicy(settings.policyPath, { euid: process.geteuid?.() });
-    const file = `domain XML of '${domain}' on stdin`;
-    const xml = decodeXml(readAllAtOnce(stdin, MAX_XML_BYTES, file), file, nodeUtf8);
     // The watcher's status is read only when OnMissing=watch must judge a start that lacks the filter.
-    return decide(op, domain, xml, policy, nodeHostFacts(settings), () => watcherHealth(DEFAULT_WATCH_STATUS));
+    return decide(op, domain, readDomainXml(op, domain, stdin), policy, nodeHostFacts(settings), () => watcherHealth(DEFAULT_WATCH_STATUS));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;
     const message = formatError(error);

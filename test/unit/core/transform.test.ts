@@ -453,7 +453,12 @@ describe("layout of the insertion", () => {
   it("many distinct values (a bridge per NIC, written with references and line ends) are each read as written", () => {
     const names = Array.from({ length: 600 }, (_, i) => `br${i}`);
     const nics = names
-      .map((b, i) => nic(i % 2 === 0 ? "bridge" : "ethernet", `      <source bridge='${b.replace("r", "&#114;")}' dev='\tx${i}\r\n'/>\n${i % 4 === 3 ? `      <target dev='vnet${i}'/>\n` : ""}`))
+      .map((b, i) =>
+        nic(
+          i % 2 === 0 ? "bridge" : "ethernet",
+          `      <source bridge='${b.replace("r", "&#114;")}' dev='\tx${i}\r\n'/>\n${i % 4 === 3 ? `      <target dev='vnet${i}'/>\n` : ""}`,
+        ),
+      )
       .join("");
     const r = run(domain(nics), policy({ exempt: { bridges: ["br598"] } }));
     expect(r.nics.map((n) => n.source)).toEqual(names.map((b, i) => (i % 2 === 0 ? b : i % 4 === 3 ? `vnet${i}` : ` x${i} `)));

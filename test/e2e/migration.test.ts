@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER, cli, macPattern, type CliResult } from "./helpers/cli.js";
 import { bindingList, bridgeNic, domainTaps, ebtablesNat, tinyDomainXml } from "./helpers/libvirt.js";
 import { MIGRATION_BRIDGE, TwoDaemons, requireTwoDaemons, type PrivateDaemon } from "./helpers/two-daemons.js";
+import { WatcherProcess, waitFor } from "./helpers/watcher.js";
 
 const CAN_RUN = requireTwoDaemons();
 const SYSTEM_HOOK = "/etc/libvirt/hooks/qemu.d/50-nwfilter-hook";
@@ -23,16 +24,15 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
   let b: PrivateDaemon;
   /** The CLI as an admin runs it on host b: b's connection, b's libvirt directories. */
   let onB: (args: string[], input?: string) => CliResult;
+  /** b's libvirt directories as seen from outside its namespace, for the CLI and the watcher. */
+  let bEnv: Record<string, string>;
   const ok = (r: CliResult) => expect(r.code, `exit ${r.code}:\n${r.stdout}${r.stderr}`).toBe(0);
 
   beforeAll(() => {
     two = TwoDaemons.start();
     ({ a, b } = two);
-    onB = (args, input) =>
-      cli(["-c", b.uri, "--hooks-dir", b.hooksDir, "--policy", b.policy, ...args], {
-        input,
-        env: { NWFILTER_HOOK_NWFILTER_DIR: b.nwfilterDir, NWFILTER_HOOK_NETWORK_DIRS: `${b.dir}/run/libvirt/network:${b.dir}/etc/libvirt/qemu/networks` },
-      });
+    bEnv = { NWFILTER_HOOK_NWFILTER_DIR: b.nwfilterDir, NWFILTER_HOOK_NETWORK_DIRS: `${b.dir}/run/libvirt/network:${b.dir}/etc/libvirt/qemu/networks` };
+    onB = (args, input) => cli(["-c", b.uri, "--hooks-dir", b.hooksDir, "--policy", b.policy, ...args], { input, env: bEnv });
   });
   afterAll(() => two?.stop());
 
@@ -188,6 +188,51 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
       const [tap] = domainTaps(vm, b.uri);
       expect(tap?.mac).toBe(mac);
       expect(bindingList(b.uri)).toContainEqual({ port: tap?.dev, filter: FILTER });
+    });
+
+    it("with the watcher running on b, b's persistent definition ends up compliant and starts cold under OnMissing=enforce", async () => {
+      const vm = "nwfh-mig-watch";
+      const mac = "52:54:00:4e:6d:05";
+      expect(onB(["check"]).stdout).toMatch(/^OnMissing = enforce$/m);
+      // The watcher as an admin runs it on host b: b's URI and policy, b's definitions' files
+      // (b's /etc/libvirt/qemu, bind-mounted inside b's namespace), its own status file.
+      const watcher = new WatcherProcess(b.dir, b.policy, { ...bEnv, NWFILTER_HOOK_QEMU_CONFIG_DIR: join(b.dir, "etc", "libvirt", "qemu") }, "watch-b", [
+        "-c",
+        b.uri,
+        "--status-file",
+        join(b.dir, "watch.json"),
+      ]);
+      two.onStop(() => {
+        if (watcher.child.exitCode === null && watcher.child.signalCode === null) watcher.signal("SIGTERM");
+      });
+      await watcher.waitForLog(/^nwfilter-hook watch: resync: \d+ domains?: /m);
+      expect(watcher.log()).toContain(`libvirt: connected to ${b.uri}`);
+
+      a.virshWithXml("define", domain(vm, mac));
+      a.virsh("start", vm);
+      await two.migrate(vm, a, b, "--persistent");
+      expect(interfaces(b.virsh("dumpxml", vm)).join("")).toContain(FILTERREF); // the hook, live
+      await waitFor(
+        () =>
+          interfaces(b.virsh("dumpxml", "--inactive", vm))
+            .join("")
+            .includes(FILTERREF),
+        10_000,
+        () =>
+          `b's definition of ${vm} still lacks the filterref 10 s after the migration:\n${b.virsh("dumpxml", "--inactive", vm)}\nwatcher's log:\n${watcher.log()}`,
+      );
+      expect(watcher.lines(new RegExp(`^nwfilter-hook watch: ${vm}: definition: added filter '${FILTER}' to ${mac} `))).toHaveLength(1);
+      expect(interfaces(a.virsh("dumpxml", "--inactive", vm)).join("")).not.toContain("filterref"); // a's is its own
+
+      b.virsh("destroy", vm);
+      b.virsh("start", vm);
+      expect(b.domState(vm)).toBe("running");
+      const [tap] = domainTaps(vm, b.uri);
+      expect(tap?.mac).toBe(mac);
+      expect(bindingList(b.uri)).toContainEqual({ port: tap?.dev, filter: FILTER });
+
+      expect(await watcher.stop()).toBe(0);
+      expect(watcher.log()).not.toMatch(/^nwfilter-hook watch: error: /m);
     });
   });
 

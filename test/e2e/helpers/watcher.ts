@@ -1,7 +1,8 @@
 // Runs `dist/nwfilter-hook watch` as a separate process for the e2e suites, its stderr in a
 // file, and stops it by its pid. The status file is the real /run/nwfilter-hook/watch.json,
 // since the installed hook (whose environment libvirt scrubs) reads that one; what was there
-// before is put back by restoreStatus().
+// before is put back by restoreStatus(). A watcher for another daemon (`args`: -c URI,
+// --status-file FILE) leaves that file alone.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -23,11 +24,11 @@ export class WatcherProcess {
   readonly logPath: string;
   private exited: Promise<number | null>;
 
-  constructor(dir: string, policy: string, env: Record<string, string> = {}, label = "watch") {
+  constructor(dir: string, policy: string, env: Record<string, string> = {}, label = "watch", args: string[] = []) {
     ensureBuilt();
     this.logPath = join(dir, `${label}.log`);
     const fd = openSync(this.logPath, "w");
-    this.child = spawn(process.execPath, [DIST_CLI, "watch", "--policy", policy, "--no-syslog"], {
+    this.child = spawn(process.execPath, [DIST_CLI, "watch", "--policy", policy, "--no-syslog", ...args], {
       stdio: ["ignore", fd, fd],
       env: { ...process.env, ...env, LC_ALL: "C" },
     });

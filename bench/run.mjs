@@ -355,40 +355,38 @@ const dom = (n, compliant) => domains[`${n}/${compliant ? "c" : "o"}`];
 // beyond the input, each a compliant domain whose bulk is the user's own metadata, plus the
 // most NICs a domain can have (65536, every PCI address), and a nesting libxml2 refuses.
 const MIB = 1024 * 1024;
-function bigDomain(id, bulk) {
+/** A compliant one-NIC domain whose metadata holds one element of the user's own namespace around `bulk`. */
+function bigDomain(id, ...bulk) {
   const head = `<domain type='kvm'>\n  <name>${id}</name>\n  <metadata>\n    `;
   const tail = `\n  </metadata>\n  <devices>\n    <interface type='bridge'>\n      <mac address='52:54:00:00:00:01'/>\n      <source bridge='br0'/>\n      <filterref filter='${FILTER}'/>\n    </interface>\n  </devices>\n</domain>\n`;
-  return Buffer.concat([Buffer.from(head), bulk, Buffer.from(tail)]);
+  return Buffer.concat([Buffer.from(head), Buffer.from("<u:m xmlns:u='urn:u'>"), ...bulk, Buffer.from("</u:m>"), Buffer.from(tail)]);
 }
 const fill = (unit, bytes) => Buffer.from(unit.repeat(Math.floor(bytes / Buffer.byteLength(unit))));
 const MEMORY = [
   {
     id: "mem-elements4",
     label: "4 MiB of `<a/>` in metadata",
-    xml: bigDomain("mem-elements4", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 4 * MIB - 4096), Buffer.from("</u:m>")])),
+    xml: bigDomain("mem-elements4", fill("<u:a/>", 4 * MIB - 4096)),
   },
   {
     id: "mem-elements16",
     label: "16 MiB of `<a/>` in metadata",
-    xml: bigDomain("mem-elements16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:a/>", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+    xml: bigDomain("mem-elements16", fill("<u:a/>", 16 * MIB - 4096)),
   },
   {
     id: "mem-lines16",
     label: "16 MiB of line feeds in metadata",
-    xml: bigDomain("mem-lines16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("\n", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+    xml: bigDomain("mem-lines16", fill("\n", 16 * MIB - 4096)),
   },
   {
     id: "mem-text16",
     label: "16 MiB of text, one CJK character (a two-byte string)",
-    xml: bigDomain("mem-text16", Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>中"), fill("x", 16 * MIB - 4096), Buffer.from("</u:m>")])),
+    xml: bigDomain("mem-text16", Buffer.from("中"), fill("x", 16 * MIB - 4096)),
   },
   {
     id: "mem-deep",
     label: "1.3 million levels of nesting (refused)",
-    xml: bigDomain(
-      "mem-deep",
-      Buffer.concat([Buffer.from("<u:m xmlns:u='urn:u'>"), fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB), Buffer.from("</u:m>")]),
-    ),
+    xml: bigDomain("mem-deep", fill("<u:m>", 6.5 * MIB), fill("</u:m>", 7.8 * MIB)),
     refused: true,
   },
   {

@@ -1,7 +1,10 @@
 // The CLI's failures and its exit codes. Every expected failure is an NwfilterHookError and is
 // printed as one line; the exit code says what kind of failure it was.
-import { HostError, NwfilterHookError, PolicyError, XmlError } from "../core/errors.js";
+import { NwfilterHookError, PolicyError, XmlError } from "../core/errors.js";
+import { PermissionError } from "../host/fs-error.js";
 import { LibvirtError } from "../host/virsh.js";
+
+export { PermissionError, fsError } from "../host/fs-error.js";
 
 export const EXIT = {
   /** Success: everything held, or everything was done. */
@@ -23,25 +26,10 @@ export const EXIT = {
 /** The command line is wrong. */
 export class UsageError extends NwfilterHookError {}
 
-/** Permission denied on a file or a daemon. */
-export class PermissionError extends HostError {}
-
 export function exitCodeFor(error: NwfilterHookError): number {
   if (error instanceof UsageError) return EXIT.USAGE;
   if (error instanceof PolicyError || error instanceof XmlError) return EXIT.INVALID;
   if (error instanceof PermissionError) return EXIT.PERMISSION;
   if (error instanceof LibvirtError && error.kind === "permission") return EXIT.PERMISSION;
   return EXIT.HOST;
-}
-
-/** Turns a file-system error into a one-line HostError (PermissionError for EACCES/EPERM). */
-export function fsError(error: unknown, doing: string, path: string): NwfilterHookError {
-  if (error instanceof NwfilterHookError) return error;
-  const e = error as NodeJS.ErrnoException;
-  const code = e.code ?? "";
-  const why = e.message ? e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "") : String(error);
-  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
-    return new PermissionError(`permission denied: cannot ${doing} (${code}): run as root`, { file: path });
-  }
-  return new HostError(`cannot ${doing}: ${code ? `${code}: ` : ""}${why}`, { file: path });
 }

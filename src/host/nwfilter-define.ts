@@ -2,8 +2,9 @@
 // (libvirt refuses a second filter of the same name with another UUID); nothing is written when
 // libvirt's definition already says the same. Used by `define-filter`, `install` and the watcher.
 import { readFileSync } from "node:fs";
-import { HostError, XmlError } from "../core/errors.js";
+import { XmlError } from "../core/errors.js";
 import { FILTER_NAME_RE } from "../core/policy.js";
+import { fsError } from "./fs-error.js";
 import type { Virsh } from "./virsh.js";
 import { canonical, uuidOf, withUuid } from "../core/nwfilter-xml.js";
 import { attr, parseXml } from "../core/xml.js";
@@ -24,10 +25,7 @@ export function readFilterFile(path: string): { name: string; text: string } {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new HostError(`cannot read the filter definition: ${e.code ? `${e.code}: ` : ""}${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "")}`, {
-      file: path,
-    });
+    throw fsError(error, "read the filter definition", path);
   }
   const root = parseXml(text, path);
   if (root.name !== "filter") throw new XmlError(`expected an nwfilter definition (<filter name=...>), found <${root.name}>`, { file: path });

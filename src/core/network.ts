@@ -3,7 +3,7 @@
 // a <bridge>, private, vepa, passthrough), SR-IOV (hostdev), or carries a <virtualport>.
 import { MACVTAP_FORWARD_MODES } from "./constants.js";
 import { XmlError } from "./errors.js";
-import { attr, child, parseXml, type XmlElement } from "./xml.js";
+import { attr, child, parseXml } from "./xml.js";
 
 export type NetworkClass =
   { eligible: true; bridge: string | undefined } | { eligible: false; reason: "network-macvtap" | "network-hostdev" | "network-virtualport"; detail: string };
@@ -19,11 +19,10 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
   if (!network || network.name !== "network") {
     throw new XmlError(`expected a <network> definition, found <${root.name}>`, { file });
   }
-  const get = (e: XmlElement, name: string) => attr(e, name, file, text);
   const forward = child(network, "forward");
-  const mode = forward ? (get(forward, "mode") ?? "nat") : "none";
+  const mode = forward ? (attr(forward, "mode") ?? "nat") : "none";
   const bridgeEl = child(network, "bridge");
-  const bridge = bridgeEl ? get(bridgeEl, "name") : undefined;
+  const bridge = bridgeEl ? attr(bridgeEl, "name") : undefined;
 
   if (mode === "hostdev") return { eligible: false, reason: "network-hostdev", detail: "SR-IOV (forward mode hostdev)" };
   // macvtap hands out devices from a pool (forward dev, <interface>, <pf>, VF <address>es).
@@ -32,16 +31,16 @@ export function classifyNetwork(text: string, file: string, portgroup: string | 
   const isMacvtap = MACVTAP_FORWARD_MODES.has(mode) && bridge === undefined;
   const pool =
     forward !== undefined &&
-    (get(forward, "dev") !== undefined || forward.children.some((c) => c.name === "interface" || c.name === "pf" || c.name === "address"));
+    (attr(forward, "dev") !== undefined || forward.children.some((c) => c.name === "interface" || c.name === "pf" || c.name === "address"));
   if (isMacvtap && pool) return macvtap;
 
   const portgroups = network.children.filter((c) => c.name === "portgroup");
-  const chosen = portgroup !== undefined ? portgroups.find((p) => get(p, "name") === portgroup) : portgroups.find((p) => get(p, "default") === "yes");
+  const chosen = portgroup !== undefined ? portgroups.find((p) => attr(p, "name") === portgroup) : portgroups.find((p) => attr(p, "default") === "yes");
   for (const holder of [chosen, network]) {
     const vp = holder && child(holder, "virtualport");
     if (vp) {
-      const type = get(vp, "type") ?? "unspecified";
-      const where = holder === network ? "network" : `portgroup '${get(holder, "name")}'`;
+      const type = attr(vp, "type") ?? "unspecified";
+      const where = holder === network ? "network" : `portgroup '${attr(holder, "name")}'`;
       return { eligible: false, reason: "network-virtualport", detail: `virtualport type ${type} in the ${where}` };
     }
   }

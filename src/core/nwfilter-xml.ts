@@ -33,9 +33,9 @@ export function canonical(text: string, file: string): string {
   const walk = (e: XmlElement): string => {
     const attrs = Object.keys(e.attrs)
       .sort()
-      .map((k) => `${k}=${JSON.stringify(attr(e, k, file, text))}`)
+      .map((k) => `${k}=${JSON.stringify(attr(e, k))}`)
       .join(" ");
-    const inner = e.children.length > 0 ? e.children.map(walk).join("") : JSON.stringify(textContent(text, e, file).trim());
+    const inner = e.children.length > 0 ? e.children.map(walk).join("") : JSON.stringify(textContent(text, e).trim());
     return `<${e.name} ${attrs}>${inner}</>`;
   };
   return walk(parseXml(text, file));
@@ -44,5 +44,5 @@ export function canonical(text: string, file: string): string {
 export function uuidOf(text: string, file: string): string | undefined {
   const root = parseXml(text, file);
   const el = child(root, "uuid");
-  return el ? textContent(text, el, file).trim() : undefined;
+  return el ? textContent(text, el).trim() : undefined;
 }

@@ -158,14 +158,14 @@ export function transform(input: string | XmlBytes, policy: Policy, host: HostFa
   let domain: string | undefined;
   let exemptions: Exemptions = { domain: undefined, macs: new Set() };
   if (root.name === "domain" && options.root !== "interface") {
-    domain = domainName(xml, root, file);
+    domain = domainName(xml, root);
     // libvirt reads ./devices/interface: the interfaces of every <devices>, not just the first.
     exemptions = domainExemptions(xml, root, domain, policy, file);
   } else if (root.name === "interface" && options.root !== "domain") {
     if (options.owner) {
       const owner = parseXml(options.owner.xml, options.owner.file, { retain: retainNics });
       if (owner.name !== "domain") throw new XmlError(`expected a <domain>, found <${owner.name}>`, { file: options.owner.file });
-      exemptions = domainExemptions(options.owner.xml, owner, domainName(options.owner.xml, owner, options.owner.file), policy, options.owner.file);
+      exemptions = domainExemptions(options.owner.xml, owner, domainName(options.owner.xml, owner), policy, options.owner.file);
     }
   } else {
     const expected = { domain: "a <domain>", interface: "an <interface>", either: "a <domain> (or a single <interface>)" }[options.root ?? "either"];
@@ -415,7 +415,7 @@ function mark(report: NicReport, status: NicStatus, reason: NicReason, detail?: 
 }
 
 /** `string(./name[1])`, as libvirt reads it: untrimmed; empty means none. */
-function domainName(xml: string, domain: XmlElement, _file: string): string | undefined {
+function domainName(xml: string, domain: XmlElement): string | undefined {
   const nameEl = child(domain, "name");
   const name = nameEl ? textContent(xml, nameEl) : "";
   return name === "" ? undefined : name;

@@ -682,7 +682,7 @@ export function attrKey(element: XmlElement, name: string): string | undefined {
 }
 
 /** The attribute as libvirt reads it (normalised, references decoded), or undefined. */
-export function attr(element: XmlElement, name: string, _file?: string, _text?: string): string | undefined {
+export function attr(element: XmlElement, name: string): string | undefined {
   const key = attrKey(element, name);
   return key === undefined ? undefined : attrValue(element.attrs[key] as string);
 }
@@ -738,7 +738,7 @@ export function endTagStart(_text: string, element: XmlElement): number {
  * parser reports them (LF), CDATA sections as written, comments and processing instructions
  * left out. Nothing is trimmed. The element must come from parseXml().
  */
-export function textContent(text: string, element: XmlElement, _file?: string): string {
+export function textContent(text: string, element: XmlElement): string {
   if (isSelfClosing(text, element)) return "";
   const stop = element.closeStart;
   let out = "";

@@ -29,7 +29,7 @@ export function readFilterFile(path: string): { name: string; text: string } {
   }
   const root = parseXml(text, path);
   if (root.name !== "filter") throw new XmlError(`expected an nwfilter definition (<filter name=...>), found <${root.name}>`, { file: path });
-  const name = attr(root, "name", path, text);
+  const name = attr(root, "name");
   if (name === undefined || !FILTER_NAME_RE.test(name)) {
     throw new XmlError(`<filter> needs a valid name attribute, got ${name === undefined ? "none" : `'${name}'`}`, { file: path });
   }

@@ -138,6 +138,6 @@ export function filterUsers(virsh: Virsh, filter: string): string[] {
 
 function references(xml: string, filter: string, domain: string): boolean {
   const file = `definition of domain '${domain}'`;
-  const walk = (e: XmlElement): boolean => (e.name === "filterref" && attr(e, "filter", file, xml) === filter) || e.children.some(walk);
+  const walk = (e: XmlElement): boolean => (e.name === "filterref" && attr(e, "filter") === filter) || e.children.some(walk);
   return walk(parseXml(xml, file));
 }

@@ -31,6 +31,7 @@ import { writeWatchStatus, type WatchState, type WatchStatus } from "../host/wat
 import { LineSplitter, hintOf, parseEventLine } from "./events.js";
 import type { Logger } from "./log.js";
 import { ReconcileQueue } from "./queue.js";
+import { sleep } from "../host/stdio.js";
 
 export interface WatcherOptions {
   uri: string;
@@ -53,10 +54,6 @@ export interface WatcherOptions {
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 const FILTER_SETTLE_MS = 200;
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 export class Watcher {
   private policy: Policy;
@@ -270,7 +267,10 @@ export class Watcher {
       if (name !== this.policy.filter || this.filterTimer) return;
       this.filterTimer = setTimeout(() => {
         this.filterTimer = undefined;
-        if (this.state === "watching" && !this.stopping) this.checkFilter();
+        if (this.state !== "watching" || this.stopping) return;
+        // A filter that has just come back makes domains fixable again: look at all of them.
+        const was = this.filterOk;
+        if (this.checkFilter() && !was && this.resync === undefined && this.status.lastResync !== null) this.startResync("filter defined");
       }, FILTER_SETTLE_MS);
     });
   }
@@ -279,7 +279,6 @@ export class Watcher {
 
   /** Defines the shipped filter where it is missing or differs; returns whether the filter is there. */
   private checkFilter(): boolean {
-    const was = this.filterOk;
     try {
       if (this.policy.filter === DEFAULT_FILTER) {
         const r = defineFilter(this.virsh, this.options.shippedFilter);
@@ -300,7 +299,6 @@ export class Watcher {
       this.noteFailure(what);
       this.filterOk = false;
     }
-    if (!was && this.filterOk && this.resync === undefined && this.status.lastResync !== null) this.startResync("filter defined");
     return this.filterOk;
   }
 
@@ -362,7 +360,7 @@ export class Watcher {
         delay > 0
           ? () => {
               this.log("info", `${name}: definition: read; holding the define for ${delay} ms (NWFILTER_HOOK_TEST_DEFINE_DELAY_MS)`);
-              sleepSync(delay);
+              sleep(delay);
             }
           : undefined;
       const changed = reconcileDomain(this.virsh, d, this.policy, nodeHostFacts(this.options.settings), { live: true, dryRun: false, beforeDefine }, (line) => {

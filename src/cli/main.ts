@@ -6,7 +6,7 @@ import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
 import { NwfilterHookError, formatError } from "../core/errors.js";
-import { readAllLimited, writeAllSync } from "../host/stdio.js";
+import { readAllLimited, sleep, writeAllSync } from "../host/stdio.js";
 import { Virsh } from "../host/virsh.js";
 import { processVirshSession } from "../host/virsh-session.js";
 import { apply } from "./commands/apply.js";
@@ -320,7 +320,7 @@ export function processContext(): Context {
       });
       return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(r.error ? { error: r.error } : {}) };
     },
-    sleep: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),
+    sleep,
   };
 }
 

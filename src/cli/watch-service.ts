@@ -14,7 +14,7 @@ import type { Policy } from "../core/policy.js";
 import { judgeWatchStatus, readWatchStatus } from "../host/watch-status.js";
 import type { Context } from "./context.js";
 import { fsError } from "./errors.js";
-import { writeAtomically } from "./hook-file.js";
+import { readIfExists, writeAtomically } from "./hook-file.js";
 
 export const WATCH_UNIT = "nwfilter-hook-watch.service";
 const UNIT_DIR = "/etc/systemd/system";
@@ -51,7 +51,7 @@ export function installWatchService(ctx: Context, say: (line: string) => void): 
   if (!systemdRuns(ctx)) return false;
   const path = join(UNIT_DIR, WATCH_UNIT);
   const wanted = watchUnitText(ctx);
-  const existing = existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  const existing = readIfExists(path)?.text;
   if (existing !== undefined && !existing.startsWith(UNIT_MARKER)) {
     say(`watcher ${path}: left alone (not installed by nwfilter-hook)`);
     return false;
@@ -69,8 +69,9 @@ export function installWatchService(ctx: Context, say: (line: string) => void): 
 
 export function uninstallWatchService(ctx: Context, say: (line: string) => void): boolean {
   const path = join(UNIT_DIR, WATCH_UNIT);
-  if (!existsSync(path) || !readFileSync(path, "utf8").startsWith(UNIT_MARKER)) return false;
-  if (systemdRuns(ctx)) {
+  if (!readIfExists(path)?.text.startsWith(UNIT_MARKER)) return false;
+  const systemd = systemdRuns(ctx);
+  if (systemd) {
     try {
       systemctl(["disable", "--now", WATCH_UNIT]);
     } catch (error) {
@@ -82,7 +83,7 @@ export function uninstallWatchService(ctx: Context, say: (line: string) => void)
   } catch (error) {
     throw fsError(error, "remove the watcher's unit", path);
   }
-  if (systemdRuns(ctx)) systemctl(["daemon-reload"]);
+  if (systemd) systemctl(["daemon-reload"]);
   say(`watcher ${WATCH_UNIT}: stopped and removed`);
   return true;
 }

@@ -88,6 +88,7 @@ export function writeAllSync(fd: number, data: string | Uint8Array): void {
   }
 }
 
-function sleep(ms: number): void {
+/** Blocks the thread for `ms` milliseconds (the callers are synchronous by design). */
+export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -7,7 +7,7 @@
 // shell and JavaScript at once and runs `node "$0" "$@"` for the calls that have work to do. Both
 // are handled: the node is set where it is named, and our lines go after that header (and after
 // a "use strict" directive, which must stay in the directive prologue).
-import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../core/constants.js";
 import { HostError } from "../core/errors.js";
@@ -137,12 +137,12 @@ export function findInstalledHooks(hooksDir: string): InstalledHook[] {
  * same file system; for qemu.d that is the hooks directory itself, where libvirt runs only files
  * with fixed names (in qemu.d it would run any executable file, the temporary one included).
  */
-export function writeAtomically(path: string, text: string, mode: number, tempDir: string = dirname(path)): void {
+export function writeAtomically(path: string, data: string | Uint8Array, mode: number, tempDir: string = dirname(path)): void {
   const temp = join(tempDir, `.${basename(path)}.tmp-${process.pid}`);
   try {
     const fd = openSync(temp, "w", 0o600);
     try {
-      writeSync(fd, text);
+      writeFileSync(fd, data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -22,11 +22,9 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   rmdirSync,
   statSync,
-  writeFileSync,
   writeSync,
   chownSync,
   chmodSync,
@@ -35,9 +33,10 @@ import {
 } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ENV_NWFILTER_DIR, ENV_POLICY } from "../core/constants.js";
 import type { Context } from "./context.js";
+import { writeAtomically } from "./hook-file.js";
 import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "./self-test.js";
 
 export const DEFAULT_CACHE_DIR = "/var/cache/nwfilter-hook";
@@ -188,19 +187,6 @@ function findStat(): string | undefined {
   return ["/usr/bin/stat", "/bin/stat"].find((p) => existsSync(p));
 }
 
-function writeFileAtomically(ctx: StartupContext, path: string, data: string | Buffer): void {
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeFileSync(fd, data);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temp, 0o644);
-  if (ctx.euid === 0) chownSync(temp, 0, 0);
-  renameSync(temp, path);
-}
-
 export interface RecordOptions {
   /** The built hook (dist/qemu) and where it is. */
   bundle: string;
@@ -256,8 +242,8 @@ export function recordStartupCache(ctx: StartupContext, options: RecordOptions):
     if (!fits(ctx, file, metaFile, meta)) {
       const built = kind === "snapshot" ? buildSnapshot(ctx, options, hook.code, scratch) : buildCodeCache(ctx, options.nodePath, hook, scratch);
       if ("failed" in built) return none(built.failed);
-      writeFileAtomically(ctx, file, readFileSync(built.path));
-      writeFileAtomically(ctx, metaFile, `${JSON.stringify(meta)}\n`);
+      writeAtomically(file, readFileSync(built.path), 0o644);
+      writeAtomically(metaFile, `${JSON.stringify(meta)}\n`, 0o644);
       changed = true;
     }
     const inUse = options.installed === undefined ? undefined : startupCacheOf(options.installed)?.file;

@@ -14,4 +14,4 @@ export function selectDomains(virsh: Virsh, names: readonly string[]): DomainInf
   return [...new Set(names)].map((n) => byName.get(n) as DomainInfo);
 }
 
-export { STATUSES, countStatuses, countsText, nothingToDo } from "../host/reconcile.js";
+export { STATUSES, countStatuses } from "../host/reconcile.js";

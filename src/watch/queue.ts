@@ -46,8 +46,6 @@ export class ReconcileQueue<K> {
   private readonly settle: number;
   private readonly backoff: number;
   private readonly maxBackoff: number;
-  /** Passes run so far (for tests and the status). */
-  passes = 0;
 
   constructor(private readonly options: QueueOptions<K>) {
     this.clock = options.clock ?? realClock;
@@ -131,7 +129,6 @@ export class ReconcileQueue<K> {
       failure = error;
     } finally {
       this.running = false;
-      this.passes++;
     }
     if (ok) {
       // A hint that came in during the pass keeps its entry pending; otherwise it is done.

@@ -20,6 +20,12 @@ export type DaemonName = (typeof DAEMONS)[number];
 /** Where libvirt's system daemons look for hooks, in their own view of the file system. */
 export const DAEMON_HOOKS_DIR = "/etc/libvirt/hooks";
 
+export interface DaemonLookup {
+  daemon?: RunningDaemon;
+  /** Why there is no daemon; empty when there is one. */
+  why: string;
+}
+
 export interface RunningDaemon {
   name: DaemonName;
   /** How to reload it: `systemctl reload` when it is its unit's main process, else SIGHUP to `pid`. */
@@ -32,10 +38,11 @@ export interface RunningDaemon {
 }
 
 export interface DaemonControl {
-  /** The daemon that `uri` reaches (default qemu:///system), when it runs on this host. */
-  find(uri?: string): RunningDaemon | undefined;
-  /** Why find(uri) found none, for the user. */
-  missing?(uri?: string): string;
+  /**
+   * The daemon that `uri` reaches (default qemu:///system), when it runs on this host, and
+   * otherwise why none was found, for the user. One look through /proc answers both.
+   */
+  locate(uri?: string): DaemonLookup;
   /** Makes the daemon reload; returns what was done, for the user. */
   reload(daemon: RunningDaemon): string;
 }
@@ -166,7 +173,7 @@ export function systemDaemonControl(options: SystemDaemonOptions = {}): DaemonCo
     return r.status === 0 && Number.parseInt(r.stdout.trim(), 10) === pid ? "systemd" : "signal";
   };
 
-  const lookup = (uri: string): { daemon?: RunningDaemon; why: string } => {
+  const lookup = (uri: string): DaemonLookup => {
     const target = socketForUri(uri, (p) => statOf(p) !== undefined, socketDir);
     if (target.kind !== "local") return { why: target.why };
     const want = statOf(target.socket);
@@ -187,8 +194,7 @@ export function systemDaemonControl(options: SystemDaemonOptions = {}): DaemonCo
   };
 
   return {
-    find: (uri = DEFAULT_URI) => lookup(uri).daemon,
-    missing: (uri = DEFAULT_URI) => lookup(uri).why,
+    locate: (uri = DEFAULT_URI) => lookup(uri),
     reload(daemon) {
       if (daemon.manager === "systemd") {
         const r = systemctl(["reload", `${daemon.name}.service`]);

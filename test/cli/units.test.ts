@@ -165,15 +165,15 @@ describe("the daemon", () => {
       { name: "libvirtd", pid: 200 },
       { name: "virtqemud", pid: 300 },
     ]);
-    expect(host.control.find(host.uriOf(200))).toMatchObject({
+    expect(host.control.locate(host.uriOf(200)).daemon).toMatchObject({
       name: "libvirtd",
       manager: "signal",
       pid: 200,
       socket: host.uriOf(200).split("=")[1],
       root: join(host.root, "proc", "200", "root"),
     });
-    expect(host.control.find(host.uriOf(100))).toMatchObject({ pid: 100 });
-    expect(host.control.find(host.uriOf(300))).toMatchObject({ name: "virtqemud", pid: 300 });
+    expect(host.control.locate(host.uriOf(100)).daemon).toMatchObject({ pid: 100 });
+    expect(host.control.locate(host.uriOf(300)).daemon).toMatchObject({ name: "virtqemud", pid: 300 });
   });
 
   it("follows virtproxyd to the virtqemud that listens beside it", () => {
@@ -182,9 +182,9 @@ describe("the daemon", () => {
       { name: "virtqemud", pid: 200, bound: "/run/libvirt/virtqemud-sock", ns: 100 },
       { name: "virtqemud", pid: 300, bound: "/run/libvirt/virtqemud-sock" },
     ]);
-    expect(host.control.find(host.uriOf(100))).toMatchObject({ name: "virtqemud", pid: 200 });
+    expect(host.control.locate(host.uriOf(100)).daemon).toMatchObject({ name: "virtqemud", pid: 200 });
     const lonely = fakeHost([{ name: "virtproxyd", pid: 100 }]);
-    expect(lonely.control.missing?.(lonely.uriOf(100))).toBe(`${lonely.uriOf(100)} leads to virtproxyd, and no virtqemud listens beside it`);
+    expect(lonely.control.locate(lonely.uriOf(100)).why).toBe(`${lonely.uriOf(100)} leads to virtproxyd, and no virtqemud listens beside it`);
   });
 
   it("finds none, and says why, where nothing of ours listens on the socket", () => {
@@ -193,19 +193,19 @@ describe("the daemon", () => {
       { name: "bash", pid: 200 },
     ]);
     for (const pid of [100, 200]) {
-      expect(host.control.find(host.uriOf(pid))).toBeUndefined();
-      expect(host.control.missing?.(host.uriOf(pid))).toBe(
+      expect(host.control.locate(host.uriOf(pid)).daemon).toBeUndefined();
+      expect(host.control.locate(host.uriOf(pid)).why).toBe(
         `no libvirtd or virtqemud listens on ${host.uriOf(pid).split("=")[1]} (where ${host.uriOf(pid)} leads)`,
       );
     }
-    expect(host.control.find("qemu+unix:///system?socket=/nonexistent/sock")).toBeUndefined();
-    expect(host.control.missing?.("qemu+unix:///system?socket=/nonexistent/sock")).toMatch(/leads to \/nonexistent\/sock, which does not exist/);
-    expect(host.control.missing?.("qemu+ssh://host2/system")).toMatch(/over ssh on host2/);
+    expect(host.control.locate("qemu+unix:///system?socket=/nonexistent/sock").daemon).toBeUndefined();
+    expect(host.control.locate("qemu+unix:///system?socket=/nonexistent/sock").why).toMatch(/leads to \/nonexistent\/sock, which does not exist/);
+    expect(host.control.locate("qemu+ssh://host2/system").why).toMatch(/over ssh on host2/);
   });
 
   it("judges the hooks directory as the daemon sees it", () => {
     const host = fakeHost([{ name: "libvirtd", pid: 100 }]);
-    const daemon = host.control.find(host.uriOf(100)) as RunningDaemon;
+    const daemon = host.control.locate(host.uriOf(100)).daemon as RunningDaemon;
     const own = join(host.root, "ns100", "etc", "libvirt", "hooks");
     expect(hooksDirProblem(daemon, own)).toBeUndefined();
     rmSync(own, { recursive: true });
@@ -224,7 +224,7 @@ describe("the daemon", () => {
     const child = spawn("sleep", ["30"], { stdio: "ignore" });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
     const host = fakeHost([{ name: "libvirtd", pid: child.pid as number }]);
-    const daemon = host.control.find(host.uriOf(child.pid as number));
+    const daemon = host.control.locate(host.uriOf(child.pid as number)).daemon;
     expect(daemon).toBeDefined();
     expect(host.control.reload(daemon as RunningDaemon)).toBe(
       `reloaded libvirtd (SIGHUP to pid ${child.pid}, which listens on ${host.uriOf(child.pid as number).split("=")[1]})`,

@@ -81,10 +81,10 @@ export function check(ctx: Context, options: CheckOptions): number {
   try {
     const version = virsh.daemonVersion();
     reachable = true;
-    const daemon = ctx.daemon.find(options.uri);
+    const { daemon, why } = ctx.daemon.locate(options.uri);
     const name = daemon
       ? `${describeDaemon(daemon)}${daemon.socket ? ` on ${daemon.socket}` : ""}`
-      : `the libvirt daemon (which process, cannot tell: ${ctx.daemon.missing?.(options.uri) ?? "not found"})`;
+      : `the libvirt daemon (which process, cannot tell: ${why || "not found"})`;
     const elsewhere = notOnThisHost(options.uri);
     const qemuD = compareVersions(version, QEMU_D_SINCE) >= 0;
     const inQemuD = hooks.some((h) => h.path === where.qemuD);

@@ -83,7 +83,7 @@ export function install(ctx: Context, options: InstallOptions): number {
     throw new HostError(`${target} exists and was not installed by nwfilter-hook: use --force to replace it (a backup is kept)`);
   }
   // The daemon the URI reaches, and no other: a hook where it does not look would never run.
-  const daemon = ctx.daemon.find(options.uri);
+  const { daemon, why: noDaemon } = ctx.daemon.locate(options.uri);
   const misplaced = daemon && hooksDirProblem(daemon, options.hooksDir);
   if (misplaced) throw new HostError(misplaced);
   // The snapshot or code cache for the Node the hook names (src/cli/startup-cache.ts).
@@ -167,7 +167,7 @@ export function install(ctx: Context, options: InstallOptions): number {
     say("daemon: not reloaded (--no-reload): libvirt notices a new hook only after a reload or restart");
   } else {
     if (!daemon) {
-      say(`daemon: FAILED: ${ctx.daemon.missing?.(options.uri) ?? "cannot find libvirtd or virtqemud"}: reload it yourself so that it notices the hook`);
+      say(`daemon: FAILED: ${noDaemon || "cannot find libvirtd or virtqemud"}: reload it yourself so that it notices the hook`);
       status = EXIT.FINDINGS;
     } else {
       say(`daemon: ${ctx.daemon.reload(daemon)}`);

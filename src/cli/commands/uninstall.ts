@@ -63,8 +63,8 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
     if (!options.reload) {
       say("daemon: not reloaded (--no-reload)");
     } else {
-      const daemon = ctx.daemon.find(options.uri);
-      if (!daemon) say(`daemon: not reloaded: ${ctx.daemon.missing?.(options.uri) ?? "not found"} (a removed hook is simply not run)`);
+      const { daemon, why } = ctx.daemon.locate(options.uri);
+      if (!daemon) say(`daemon: not reloaded: ${why || "not found"} (a removed hook is simply not run)`);
       else {
         say(`daemon: ${ctx.daemon.reload(daemon)}`);
         try {

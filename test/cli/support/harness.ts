@@ -62,7 +62,7 @@ export function makeHarness(): Harness {
   };
   const reloads: string[] = [];
   const daemon: DaemonControl = {
-    find: () => ({ name: "libvirtd", manager: "signal", pid: 4242, socket: "/run/libvirt/libvirt-sock" }),
+    locate: () => ({ daemon: { name: "libvirtd", manager: "signal", pid: 4242, socket: "/run/libvirt/libvirt-sock" }, why: "" }),
     reload: (d) => {
       reloads.push(d.name);
       return `reloaded ${d.name} (SIGHUP to pid ${d.pid}, which listens on ${d.socket})`;

@@ -55,6 +55,11 @@ const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 const FILTER_SETTLE_MS = 200;
 
+/** An error as one line: ours as formatted for the user, anything else as it says. */
+function describe(error: unknown): string {
+  return error instanceof NwfilterHookError ? formatError(error) : String(error);
+}
+
 export class Watcher {
   private policy: Policy;
   private virsh: Virsh;
@@ -119,6 +124,12 @@ export class Watcher {
     this.status.lastFailure = { at: Date.now(), what };
   }
 
+  /** An error line, and the failure `check` reports. */
+  private logFailure(what: string): void {
+    this.log("err", what);
+    this.noteFailure(what);
+  }
+
   /** Starts watching; resolves with the exit code once stopped. */
   start(): Promise<number> {
     this.writeStatus();
@@ -150,7 +161,7 @@ export class Watcher {
     try {
       version = this.virsh.daemonVersion();
     } catch (error) {
-      const why = error instanceof NwfilterHookError ? formatError(error) : String(error);
+      const why = describe(error);
       if (this.state !== "disconnected") this.log("err", `libvirt: ${why}; retrying`);
       this.state = "disconnected";
       this.noteFailure(`libvirt: ${why}`);
@@ -189,7 +200,7 @@ export class Watcher {
       // virsh reconnects a session by itself and says so: the daemon restarted between two beats.
       if (/reconnect/i.test(r.stderr)) return this.lost("the daemon restarted");
     } catch (error) {
-      return this.lost(error instanceof NwfilterHookError ? formatError(error) : String(error));
+      return this.lost(describe(error));
     }
     if (!this.events) return this.lost("the event stream ended");
     this.writeStatus();
@@ -243,7 +254,7 @@ export class Watcher {
       const d = this.virsh.domainInfo(name);
       if (d?.uuid) this.queue.hint(d.uuid);
     } catch (error) {
-      this.log("warning", `cannot look up domain '${name}': ${error instanceof NwfilterHookError ? formatError(error) : String(error)}`);
+      this.log("warning", `cannot look up domain '${name}': ${describe(error)}`);
     }
   }
 
@@ -289,14 +300,12 @@ export class Watcher {
         this.filterOk = this.virsh.nwfilterXml(this.policy.filter) !== undefined;
         if (!this.filterOk) {
           const what = `nwfilter '${this.policy.filter}' is not defined in libvirt: domains are left alone until it is (define it with: nwfilter-hook define-filter FILE)`;
-          this.log("err", what);
-          this.noteFailure(what);
+          this.logFailure(what);
         }
       }
     } catch (error) {
-      const what = `nwfilter '${this.policy.filter}': ${error instanceof NwfilterHookError ? formatError(error) : String(error)}`;
-      this.log("err", what);
-      this.noteFailure(what);
+      const what = `nwfilter '${this.policy.filter}': ${describe(error)}`;
+      this.logFailure(what);
       this.filterOk = false;
     }
     return this.filterOk;
@@ -310,9 +319,8 @@ export class Watcher {
     try {
       domains = this.virsh.domainsByUuid();
     } catch (error) {
-      const what = `resync (${why}): ${error instanceof NwfilterHookError ? formatError(error) : String(error)}`;
-      this.log("err", what);
-      this.noteFailure(what);
+      const what = `resync (${why}): ${describe(error)}`;
+      this.logFailure(what);
       return;
     }
     const left = new Set(domains.map((d) => d.uuid as string));
@@ -393,9 +401,8 @@ export class Watcher {
     try {
       policy = loadPolicy(this.options.policyPath, { euid: this.options.euid });
     } catch (error) {
-      const what = `policy: ${error instanceof NwfilterHookError ? formatError(error) : String(error)}; keeping the last good policy (${this.policy.source})`;
-      this.log("err", what);
-      this.noteFailure(what);
+      const what = `policy: ${describe(error)}; keeping the last good policy (${this.policy.source})`;
+      this.logFailure(what);
       this.writeStatus();
       return;
     }

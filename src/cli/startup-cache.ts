@@ -146,6 +146,12 @@ export function hookCode(bundle: string): { id: string; code: string } | undefin
   return createHash("sha256").update(code).digest("hex").slice(0, 16) === id ? { id, code } : undefined;
 }
 
+/**
+ * V8 flags a snapshot is built and run with, as the hook's shell line passes them (scripts/build.mjs):
+ * V8 refuses a snapshot built under other flags.
+ */
+export const SNAPSHOT_V8_FLAGS = ["--no-verify-snapshot-checksum"];
+
 const SNAPSHOT_ENTRY = (code: string) => `"use strict";
 const m = { exports: {} };
 ${code}(m.exports, require, m, "nwfilter-hook", "/");
@@ -297,7 +303,7 @@ function buildSnapshot(ctx: StartupContext, options: RecordOptions, code: string
   const entry = join(scratch, "entry.js");
   const blob = join(scratch, "hook.blob");
   writeFileSync0600(entry, SNAPSHOT_ENTRY(code));
-  const built = ctx.runFile(options.nodePath, ["--snapshot-blob", blob, "--build-snapshot", entry], { env: HOOK_ENV, cwd: scratch, timeoutMs: 120_000 });
+  const built = ctx.runFile(options.nodePath, [...SNAPSHOT_V8_FLAGS, "--snapshot-blob", blob, "--build-snapshot", entry], { env: HOOK_ENV, cwd: scratch, timeoutMs: 120_000 });
   if (built.status !== 0 || !existsSync(blob))
     return { failed: `${options.nodePath} --build-snapshot failed: ${firstLine(built.stderr) || `exit ${built.status ?? built.signal}`}` };
   // The snapshot must do what the hook file does: both on a sample restore on a sample host.
@@ -309,7 +315,7 @@ function buildSnapshot(ctx: StartupContext, options: RecordOptions, code: string
   const run = (pre: string[]) =>
     ctx.runFile(options.nodePath, [...pre, resolve(options.bundlePath), ...args], { input: SAMPLE_DOMAIN, env, cwd: "/", timeoutMs: 30_000 });
   const plain = run([]);
-  const fast = run(["--snapshot-blob", blob]);
+  const fast = run([...SNAPSHOT_V8_FLAGS, "--snapshot-blob", blob]);
   if (plain.status !== 0 || fast.status !== plain.status || fast.stdout !== plain.stdout || fast.stderr !== plain.stderr) {
     return { failed: `the snapshot did not do what the hook does on a sample restore (${firstLine(fast.stderr) || `exit ${fast.status ?? fast.signal}`})` };
   }

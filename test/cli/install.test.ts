@@ -44,7 +44,7 @@ describe("install", () => {
     expect(bakedPolicyPath(text)).toBe(h.policyPath);
     expect(text.split("\n").slice(0, 5).join("\n").replaceAll(process.execPath, "<node>").replace(h.root, "<tmp>")).toMatchInlineSnapshot(`
       "#!/bin/sh
-      ":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
+      ":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec <node> --preserve-symlinks-main --no-global-search-paths \${s:+--no-verify-snapshot-checksum} \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"; { l=$(NWFILTER_HOOK_LOG_FD=3 <node> --preserve-symlinks-main --no-global-search-paths \${s:+--no-verify-snapshot-checksum} \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@" 3>&1 >&4 4>&-); r=$?; } 4>&1; [ -n "$l" ] && { { printf '%s\\n' "$l" | logger --prio-prefix -t nwfilter-hook; } >/dev/null 2>&1 & }; exit $r
       "use strict";
       // nwfilter-hook: installed by 'nwfilter-hook install' (version 0.1.0); do not edit: install again to change it
       process.env.NWFILTER_HOOK_POLICY="<tmp>/policy.ini";"

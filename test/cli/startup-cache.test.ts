@@ -6,7 +6,15 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeStartupCache, hookCode, preferredKind, recordStartupCache, removeStartupCache, startupCacheOf } from "../../src/cli/startup-cache.js";
+import {
+  SNAPSHOT_V8_FLAGS,
+  describeStartupCache,
+  hookCode,
+  preferredKind,
+  recordStartupCache,
+  removeStartupCache,
+  startupCacheOf,
+} from "../../src/cli/startup-cache.js";
 import { makeSandbox, runQemu, type Sandbox } from "../support/hook-process.js";
 import { installedHook, startupContext, type InstalledHook } from "../support/installed-hook.js";
 import { DIST_QEMU } from "../support/paths.js";
@@ -70,6 +78,25 @@ describe("startup snapshot", () => {
     const [fast, plain] = await Promise.all([refusal(i.hook), refusal(DIST_QEMU)]);
     expect(fast.status).toBe(1);
     expect({ ...fast, ms: 0 }).toEqual({ ...plain, ms: 0 });
+  });
+
+  it("is run with the V8 flags it was built with: V8 refuses a snapshot made under other flags", () => {
+    const line = readFileSync(DIST_QEMU, "utf8").split("\n")[1] ?? "";
+    const words = [...line.matchAll(/\$\{s:\+([^}"]+)\}/g)].map((m) => m[1]);
+    // Every Node on the line gets them, and only when there is a snapshot.
+    expect(words.length % (SNAPSHOT_V8_FLAGS.length + 1)).toBe(0);
+    for (let at = 0; at < words.length; at += SNAPSHOT_V8_FLAGS.length + 1) {
+      expect(words.slice(at, at + SNAPSHOT_V8_FLAGS.length + 1)).toEqual([...SNAPSHOT_V8_FLAGS, "--snapshot-blob"]);
+    }
+  });
+
+  // V8 10 (Node 18) checksums a snapshot by default, V8 11 and later only in debug builds: the
+  // flag that spares it must reach both the build and the run, or Node refuses the snapshot.
+  it.skipIf(!existsSync(DEBIAN_NODE))("is used by a Node 18 that would checksum it", async () => {
+    const i = make("snapshot", DEBIAN_NODE);
+    const run = await prepare(withoutItsCode(i.hook));
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
   });
 
   const refusedWhen: Array<[string, (i: InstalledHook) => void]> = [

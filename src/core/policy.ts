@@ -136,6 +136,53 @@ export function locate(text: string, file: string): { sections: Map<string, Loca
   return { sections, keys };
 }
 
+/**
+ * What ini's decode() gives (with bracketedArray false) for a policy written the plain way, or
+ * undefined when a line uses what only ini's own reading settles: quotes, backslashes, inline
+ * comments, dotted sections, a key twice, `__proto__`. The hook reads the policy at every VM
+ * start, and decode() compiles its expressions (a case-insensitive one among them) in every
+ * process, where a startup snapshot keeps none of them compiled: about a tenth of the hook's own
+ * work at prepare. Line by line this is ini's grammar, `^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$` with
+ * its comment and blank lines, on the lines that grammar reads alike with and without ini's
+ * unquoting; test/unit/core/policy.test.ts compares the two on generated texts.
+ */
+export function decodePlain(text: string): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  let into = out;
+  const seen = new Set<string>();
+  for (let start = 0; start < text.length;) {
+    let end = start;
+    while (end < text.length && text[end] !== "\n" && text[end] !== "\r") end++;
+    const line = text.slice(start, end);
+    start = end + 1;
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed[0] === ";" || trimmed[0] === "#") continue;
+    for (const c of ['"', "'", "\\", ";", "#", "\u2028", "\u2029", "__proto__"]) if (line.includes(c)) return undefined;
+    if (line[0] === "[") {
+      const body = line.trimEnd();
+      if (body.indexOf("]") !== body.length - 1) return undefined;
+      const name = body.slice(1, -1).trim();
+      if (name.includes(".")) return undefined;
+      // ini keeps a truthy value already under that name and writes into it: left to ini.
+      const existing = out[name];
+      if (existing && typeof existing !== "object") return undefined;
+      into = (existing as Record<string, unknown> | undefined) || (out[name] = Object.create(null) as Record<string, unknown>);
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (eq <= 0 || trimmed[0] === "[") return undefined;
+    const key = line.slice(0, eq).trim();
+    // ini nests a dotted name at the top, keys outside any section included.
+    if (into === out && key.includes(".")) return undefined;
+    // ini counts a key's uses across the whole file, and makes an array of the second.
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    const value = line.slice(eq + 1).trim();
+    into[key] = value === "true" ? true : value === "false" ? false : value === "null" ? null : value;
+  }
+  return out;
+}
+
 function lookup(schema: Record<string, unknown>, name: string): string | undefined {
   const lower = name.toLowerCase();
   return Object.keys(schema).find((k) => k.toLowerCase() === lower);
@@ -154,7 +201,7 @@ function splitList(value: string): string[] {
  */
 export function parsePolicy(text: string, file: string): Policy {
   const { sections, keys } = locate(text, file);
-  const decoded = decode(text, { bracketedArray: false }) as Record<string, unknown>;
+  const decoded = decodePlain(text) ?? decode(text, { bracketedArray: false });
 
   const policy: Policy = {
     ...DEFAULT_POLICY,

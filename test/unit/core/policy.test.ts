@@ -3,7 +3,18 @@
 import { describe, expect, it } from "vitest";
 import { PolicyError, formatError } from "../../../src/core/errors.js";
 import fc from "fast-check";
-import { DEFAULT_POLICY, FILTER_NAME_RE, compareVersions, isActive, locate, parsePolicy, type Located, type Policy } from "../../../src/core/policy.js";
+import { decode } from "ini";
+import {
+  DEFAULT_POLICY,
+  FILTER_NAME_RE,
+  compareVersions,
+  decodePlain,
+  isActive,
+  locate,
+  parsePolicy,
+  type Located,
+  type Policy,
+} from "../../../src/core/policy.js";
 
 const FILE = "/etc/nwfilter-hook/policy.ini";
 
@@ -268,5 +279,103 @@ describe("locate follows ini's grammar line for line", () => {
     ";c\n#d\n\n[x]\r\nk=\n",
   ])("%j", (t) => {
     expect(byLocate(t)).toEqual(byExpression(t));
+  });
+});
+
+// decodePlain() reads the plain policies the hook meets at every start without ini's expressions;
+// whatever it does read must be exactly what ini reads, and the rest is left to ini.
+describe("decodePlain against ini's decode", () => {
+  // Prototype-less objects as plain data, so that toEqual compares contents only.
+  const plain = (v: unknown): unknown => (v !== null && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v);
+  const ini = (t: string) => plain(decode(t, { bracketedArray: false }));
+  const pieces = [
+    "[",
+    "]",
+    "=",
+    " = ",
+    ";",
+    "#",
+    "'",
+    '"',
+    "\\",
+    ".",
+    " ",
+    "\t",
+    "\r",
+    "\n",
+    "\r\n",
+    "\u00a0",
+    "\u2028",
+    "\ufeff",
+    "a",
+    "B",
+    "filtering",
+    "exempt",
+    "Filter",
+    "OnMissing",
+    "true",
+    "false",
+    "null",
+    "__proto__",
+    "x.y",
+    "[]",
+    "vdsm-no-mac-spoofing",
+  ];
+  const text = fc.array(fc.constantFrom(...pieces), { maxLength: 40 }).map((parts) => parts.join(""));
+  const lines = fc
+    .array(
+      fc.oneof(
+        fc.constantFrom("[filtering]", "[exempt]", "[Filtering] ", "; comment", "  # comment", "", "   "),
+        fc
+          .tuple(fc.constantFrom("OnMissing", "Filter", "MACs", " Domains ", "k"), fc.constantFrom("enforce", " audit ", "a, b", "true", "null", "x=y", ""))
+          .map(([k, v]) => `${k}=${v}`),
+      ),
+      { maxLength: 12 },
+    )
+    .chain((ls) => fc.constantFrom("\n", "\r\n", "\r").map((nl) => ls.join(nl)));
+  const same = (t: string) => {
+    const mine = decodePlain(t);
+    if (mine !== undefined) expect(plain(mine)).toEqual(ini(t));
+  };
+
+  it("reads what ini reads, or leaves the text to ini, on arbitrary text", () => {
+    fc.assert(fc.property(text, same), { numRuns: 5000 });
+  });
+
+  it("reads policies written the plain way, as ini does", () => {
+    fc.assert(
+      fc.property(lines, (t) => {
+        same(t);
+        // Such a text has nothing for ini alone, unless a key comes twice.
+        const keys = t.split(/[\r\n]+/).filter((l) => l.includes("="));
+        if (new Set(keys.map((l) => l.split("=")[0]?.trim())).size === keys.length) expect(decodePlain(t)).toBeDefined();
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    "[filtering]\nOnMissing = enforce\n",
+    "[filtering]\r\nFilter = a\r\n\r\n[exempt]\r\nMACs = 52:54:00:aa:bb:cc, 52:54:00:aa:bb:cd\r\n",
+    "k = true\nj = null\n[s]\nk = false",
+    "a = false\n[a]\nb = 1\n",
+    "a = 1\n[a]\nb = 1\n",
+    "[a]\nk=1\n[b]\nj=2\n[a]\nl=3\n",
+    "[]\nk = v\n",
+    "  k  =  v = w  \n",
+  ])("%j", (t) => same(t));
+
+  it.each([
+    ["quotes", '[filtering]\nFilter = "a"\n'],
+    ["an inline comment", "[filtering]\nOnMissing = audit ; for now\n"],
+    ["a backslash", "[exempt]\nDomains = a\\;b\n"],
+    ["a dotted section", "[filtering.x]\nk = v\n"],
+    ["a key twice", "[a]\nk = 1\nk = 2\n"],
+    ["a key in two sections", "[a]\nk = 1\n[b]\nk = 2\n"],
+    ["__proto__", "[__proto__]\nk = 1\n"],
+    ["a bare key", "[a]\nk\n"],
+    ["a truthy value under a section's name", "a = 1\n[a]\nb = 1\n"],
+  ])("leaves %s to ini", (_, t) => {
+    expect(decodePlain(t)).toBeUndefined();
   });
 });

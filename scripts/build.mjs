@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Script } from "node:vm";
+import { NODE_IDENTITY } from "../src/cli/node-identity.js";
 
 // libvirt runs the hook five times in every start/stop cycle, and only prepare, migrate and
 // restore begin have work to do. The hook therefore starts as a shell script that runs Node
@@ -64,15 +65,15 @@ const HOST_CODE_CACHE = [
   '    if (!trusted(fs.statSync(require("node:path").dirname(file)))) return undefined;',
   "    const data = fs.readFileSync(fd);",
   "    const nl = data.indexOf(10);",
-  "    const x = fs.statSync(process.execPath);",
-  "    const want = `nwfilter-hook code cache ${startupId} ${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`;",
-  '    return nl > 0 && data.toString("latin1", 0, nl) === want ? data.subarray(nl + 1) : undefined;',
+  '    return nl > 0 && data.toString("latin1", 0, nl) === nodeIdentity(startupId) ? data.subarray(nl + 1) : undefined;',
   "  } catch {",
   "    return undefined;",
   "  } finally {",
   "    fs.closeSync(fd);",
   "  }",
   "}",
+  // That line as install's recorder writes it and `check` computes it: the same source text.
+  NODE_IDENTITY,
 ];
 
 const common = {

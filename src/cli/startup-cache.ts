@@ -37,6 +37,7 @@ import { dirname, join, resolve } from "node:path";
 import { ENV_NWFILTER_DIR, ENV_POLICY } from "../core/constants.js";
 import type { Context } from "./context.js";
 import { writeAtomically } from "./hook-file.js";
+import { NODE_IDENTITY } from "./node-identity.js";
 import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "./self-test.js";
 
 export const DEFAULT_CACHE_DIR = "/var/cache/nwfilter-hook";
@@ -170,10 +171,10 @@ process.argv = [argv[0], "qemu"];
 script.runInThisContext()(m.exports, require, m, "qemu", "/");
 process.argv = argv;
 Promise.resolve(m.exports.warmUp()).then(() => {
-  const x = fs.statSync(process.execPath);
-  const head = \`nwfilter-hook code cache \${id} \${process.version} \${process.arch} v8 \${process.versions.v8} \${process.execPath} \${x.dev}:\${x.ino}:\${x.size}:\${x.mtimeMs}\\n\`;
+  const head = \`\${nodeIdentity(id)}\\n\`;
   fs.writeFileSync(out, Buffer.concat([Buffer.from(head, "latin1"), script.createCachedData()]), { mode: 0o600 });
 });
+${NODE_IDENTITY}
 `;
 
 interface Meta {
@@ -396,18 +397,12 @@ export function describeStartupCache(ctx: StartupContext, text: string, nodePath
   }
   if (nodePath && fileIdentity(ctx, nodePath, cache.file) !== cache.identity) return stale("the file changed since install");
   const head = readFileSync(cache.file).subarray(0, 512).toString("latin1").split("\n")[0] ?? "";
-  const r = nodePath
-    ? ctx.runFile(
-        nodePath,
-        [
-          "-e",
-          'const x = require("node:fs").statSync(process.execPath); process.stdout.write(`${process.version} ${process.arch} v8 ${process.versions.v8} ${process.execPath} ${x.dev}:${x.ino}:${x.size}:${x.mtimeMs}`)',
-        ],
-        { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 },
-      )
-    : undefined;
-  if (!r || r.status !== 0 || !head.endsWith(` ${r.stdout}`)) return stale(`recorded by another Node than ${nodePath ?? "the hook's"}`);
-  return `${label}: ok (code cache for ${nodePath} ${r.stdout.split(" ")[0]})`;
+  // The line the hook's loader will compare the file's first line with, for the hook's code.
+  const script = `${NODE_IDENTITY}\nprocess.stdout.write(\`\${process.version}\\n\${nodeIdentity(process.argv[1])}\`);`;
+  const r = nodePath ? ctx.runFile(nodePath, ["-e", script, STARTUP_ID.exec(text)?.[1] ?? ""], { env: HOOK_ENV, cwd: "/", timeoutMs: 30_000 }) : undefined;
+  const [version = "", want] = r?.status === 0 ? r.stdout.split("\n") : [];
+  if (head !== want) return stale(`recorded for other code or by another Node than ${nodePath ?? "the hook's"}`);
+  return `${label}: ok (code cache for ${nodePath} ${version})`;
 }
 
 function metaOf(file: string): string {

@@ -52,8 +52,8 @@ export interface ParseOptions {
 }
 
 /** libxml2's limits without XML_PARSE_HUGE (parserInternals.h: xmlParserMaxDepth, XML_MAX_NAME_LENGTH). */
-export const MAX_DEPTH = 256;
-export const MAX_NAME_LENGTH = 50_000;
+const MAX_DEPTH = 256;
+const MAX_NAME_LENGTH = 50_000;
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
@@ -637,22 +637,6 @@ export function attrValue(raw: string): string {
   return decodeRefs(normalised);
 }
 
-/** Decodes the five predefined entities and character references in an attribute value. */
-export function decodeAttr(raw: string, file: string, text: string, at: number): string {
-  if (!raw.includes("&")) return raw;
-  return raw.replace(/&([^;&]*);?/g, (whole, ref: string) => {
-    let code: number | undefined;
-    if (/^#[0-9]+$/.test(ref)) code = Number.parseInt(ref.slice(1), 10);
-    else if (/^#x[0-9a-fA-F]+$/.test(ref)) code = Number.parseInt(ref.slice(2), 16);
-    else if (whole.endsWith(";") && PREDEFINED[ref] !== undefined) return PREDEFINED[ref];
-    if (code !== undefined && whole.endsWith(";") && code > 0 && code <= 0x10ffff) return String.fromCodePoint(code);
-    throw new XmlError(`undefined or malformed entity reference '${whole}' in an attribute`, {
-      file,
-      line: lineAt(text, at),
-    });
-  });
-}
-
 /**
  * The first child element of that name in no namespace: what libvirt's XPath (`./devices`,
  * `./source`) finds. `<p:source>` and `<source xmlns="urn:x">` are other elements.
@@ -717,21 +701,6 @@ export function localName(element: XmlElement): string {
   return colon === -1 ? element.name : element.name.slice(colon + 1);
 }
 
-/** Offset just past the '>' that ends the element's start tag. */
-export function startTagEnd(_text: string, element: XmlElement): number {
-  return element.tagEnd;
-}
-
-/** Whether the element is written as `<x/>`. */
-export function isSelfClosing(_text: string, element: XmlElement): boolean {
-  return element.tagEnd === element.end;
-}
-
-/** Offset of the '<' of the element's end tag (its end when it is self-closing). */
-export function endTagStart(_text: string, element: XmlElement): number {
-  return element.closeStart;
-}
-
 /**
  * An element's string value, as XPath's string() and so libvirt reads `<name>`: the character
  * data of the element and its descendants with references decoded and line ends as an XML
@@ -739,7 +708,7 @@ export function endTagStart(_text: string, element: XmlElement): number {
  * left out. Nothing is trimmed. The element must come from parseXml().
  */
 export function textContent(text: string, element: XmlElement): string {
-  if (isSelfClosing(text, element)) return "";
+  // For <x/>, tagEnd and closeStart are both its end: nothing to read.
   const stop = element.closeStart;
   let out = "";
   let p = element.tagEnd;

@@ -55,6 +55,34 @@ describe("inject", () => {
     `);
   });
 
+  // The diff is of the texts as the XML reads: characters, not bytes, whatever the encoding.
+  it.each([
+    ["UTF-8", "utf8"],
+    ["ISO-8859-1", "latin1"],
+  ] as const)("--diff of a document in %s shows its characters as they read", (encoding, bytes) => {
+    const file = join(h.root, `${encoding}.xml`);
+    const nic = "    <interface type='bridge'>\n      <source bridge='br0'/>\n    </interface>\n";
+    const xml = `<?xml version='1.0' encoding='${encoding}'?>\n<domain type='kvm'>\n  <name>vm1</name>\n  <devices>\n    <!-- café -->\n${nic}  </devices>\n</domain>\n`;
+    writeFileSync(file, Buffer.from(xml, bytes));
+    const r = h.run(["inject", "--diff", file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        `--- <tmp>/${encoding}.xml`,
+        `+++ <tmp>/${encoding}.xml`,
+        "@@ -5,6 +5,7 @@",
+        "     <!-- café -->",
+        "     <interface type='bridge'>",
+        "       <source bridge='br0'/>",
+        `+      <filterref filter='${FILTER}'/>`,
+        "     </interface>",
+        "   </devices>",
+        " </domain>",
+        "",
+      ].join("\n"),
+    );
+  });
+
   it("--diff prints nothing when nothing changes", () => {
     const file = join(h.root, "done.xml");
     writeFileSync(file, domainXml("done", [bridgeNic("52:54:00:00:00:04", { filter: FILTER })]));

@@ -254,11 +254,16 @@ describe("code cache", () => {
     writeFileSync(i.hook, text);
   };
 
-  it("is used when it is as install left it", async () => {
+  const checked = () => describeStartupCache(startupContext(), readFileSync(i.hook, "utf8"), process.execPath);
+
+  // The recorder writes the first line, the hook's loader and `check` compute it: all three must
+  // agree byte for byte, or a cache is never used and `check` says otherwise.
+  it("is used when it is as install left it, and check says so", async () => {
     put(swapped);
     const run = await refusal(i.hook);
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("LACK NWFILTER");
+    expect(checked()).toBe(`startup cache ${i.recorded.cache?.file}: ok (code cache for ${process.execPath} ${process.version})`);
   });
 
   const ignoredWhen: Array<[string, () => void]> = [
@@ -280,11 +285,12 @@ describe("code cache", () => {
       () => put(Buffer.from(swapped.toString("latin1").replace(/^(nwfilter-hook code cache )[0-9a-f]{16}/, "$10000000000000000"), "latin1")),
     ],
   ];
-  it.each(ignoredWhen)("is not used when %s", async (_, spoil) => {
+  it.each(ignoredWhen)("is not used when %s, and check says so", async (_, spoil) => {
     spoil();
     const run = await refusal(i.hook);
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("lack nwfilter");
+    expect(checked()).toMatch(/: not used \(.*\): run nwfilter-hook install again$/);
     chmodSync(i.cacheDir, 0o755);
   });
 

@@ -57,7 +57,8 @@ export function inject(ctx: Context, options: InjectOptions): number {
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
   let result;
   try {
-    result = transform(input.doc, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
+    // A diff compares texts: it gets the edited text, the XML itself the input's own bytes, edited.
+    result = transform(options.diff ? input.doc.text : input.doc, policy, host, { file: input.name, root: options.device ? "interface" : "domain", owner });
   } catch (error) {
     // Point at the option that fixes a root mismatch.
     if (error instanceof XmlError && /found <interface>/.test(error.message))
@@ -68,12 +69,8 @@ export function inject(ctx: Context, options: InjectOptions): number {
     throw error;
   }
 
-  if (options.diff) {
-    const after = Buffer.from(result.xml).toString(input.doc.encoding === "UTF-8" ? "utf8" : "latin1");
-    ctx.stdout(unifiedDiff(input.name, input.doc.text, after));
-  } else {
-    ctx.stdout(result.xml);
-  }
+  const out = result.xml;
+  ctx.stdout(typeof out === "string" ? unifiedDiff(input.name, input.doc.text, out) : out);
 
   for (const nic of result.nics) {
     if (nic.action === "injected") note(`added filterref '${result.filter}' to ${describeNic(nic)}`);

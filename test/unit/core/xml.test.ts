@@ -2,19 +2,7 @@
 // text (CRLF, BOM and multi-byte characters included), raw attribute values, and refusals.
 import { describe, expect, it } from "vitest";
 import { XmlError } from "../../../src/core/errors.js";
-import {
-  attr,
-  child,
-  decodeAttr,
-  endTagStart,
-  isSelfClosing,
-  localName,
-  namespaceOf,
-  parseXml,
-  startTagEnd,
-  textContent,
-  type XmlElement,
-} from "../../../src/core/xml.js";
+import { attr, child, localName, namespaceOf, parseXml, textContent, type XmlElement } from "../../../src/core/xml.js";
 
 describe("positions", () => {
   it.each([
@@ -51,29 +39,30 @@ describe("positions", () => {
     expect(a.attrs.b).toBe("\tbr0\r\n"); // the raw value is kept as written
   });
 
-  it("startTagEnd skips '>' inside quoted values; isSelfClosing and endTagStart", () => {
+  it("tagEnd skips '>' inside quoted values; closeStart is the end tag's '<', both the end for <x/>", () => {
     const text = `<r><a x='>' y=">"><b/></a><c z='/>' /><d></d>\n</r>`;
     const r = parseXml(text, "f");
     const [a, c, d] = r.children as [XmlElement, XmlElement, XmlElement];
-    expect(text.slice(startTagEnd(text, a))).toMatch(/^<b\/>/);
-    expect(isSelfClosing(text, a)).toBe(false);
-    expect(isSelfClosing(text, c)).toBe(true);
-    expect(isSelfClosing(text, d)).toBe(false);
-    expect(text.slice(endTagStart(text, a))).toMatch(/^<\/a>/);
-    expect(text.slice(endTagStart(text, d))).toMatch(/^<\/d>/);
+    expect(text.slice(a.tagEnd)).toMatch(/^<b\/>/);
+    expect(text.slice(a.closeStart)).toMatch(/^<\/a>/);
+    expect([c.tagEnd, c.closeStart]).toEqual([c.end, c.end]);
+    expect(text.slice(c.start, c.end)).toBe("<c z='/>' />");
+    expect(text.slice(d.tagEnd)).toMatch(/^<\/d>/);
+    expect(text.slice(d.closeStart)).toMatch(/^<\/d>/);
   });
 
-  it("endTagStart finds the element's own end tag when its parent's follows at once", () => {
+  it("closeStart is the element's own end tag when its parent's follows at once", () => {
     const text = "<r><a><b/></a></r>";
     const a = parseXml(text, "f").children[0];
     expect(a).toBeDefined();
-    expect(text.slice(endTagStart(text, a as XmlElement))).toBe("</a></r>");
+    expect(text.slice(a?.closeStart)).toBe("</a></r>");
   });
 
   it("textContent: XPath's string(): decoded, untrimmed, line ends as LF, comments and PIs dropped, CDATA literal, descendants' text", () => {
     const text = "<r><name>\r\n  a&amp;b<!-- x --><![CDATA[<&>]]><?p -lab?><i a='>'>c</i>\r</name>\n</r>";
     const name = child(parseXml(text, "f"), "name");
     expect(textContent(text, name as XmlElement)).toBe("\n  a&b<&>c\n");
+    for (const empty of ["<name/>", "<name />", "<name></name>"]) expect(textContent(empty, parseXml(empty, "f"))).toBe("");
   });
 
   it("namespaceOf and localName follow prefixes and default namespaces up the tree", () => {
@@ -107,8 +96,17 @@ describe("refusals are XmlErrors with a place", () => {
     expect(parseXml(`<!DOCTYPE a SYSTEM "x[1].dtd"><a/>`, "f").name).toBe("a");
   });
 
-  it.each(["&foo;", "&#0;", "&#xZZ;", "&amp", "&#x110000;"])("decodeAttr refuses %j", (raw) => {
-    expect(() => decodeAttr(raw, "f", raw, 0)).toThrow(XmlError);
+  it.each(["&foo;", "&#0;", "&#xZZ;", "&amp", "&#x110000;"])("%j in an attribute value, where it stands", (raw) => {
+    const text = `<a>\n  <b c='x${raw}'/>\n</a>`;
+    let error: unknown;
+    try {
+      parseXml(text, "f");
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(XmlError);
+    expect((error as XmlError).message).toMatch(/^malformed XML: /);
+    expect((error as XmlError).where).toMatchObject({ file: "f", line: 2, column: 10 });
   });
 });
 

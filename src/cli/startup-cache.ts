@@ -304,7 +304,11 @@ function buildSnapshot(ctx: StartupContext, options: RecordOptions, code: string
   const entry = join(scratch, "entry.js");
   const blob = join(scratch, "hook.blob");
   writeFileSync0600(entry, SNAPSHOT_ENTRY(code));
-  const built = ctx.runFile(options.nodePath, [...SNAPSHOT_V8_FLAGS, "--snapshot-blob", blob, "--build-snapshot", entry], { env: HOOK_ENV, cwd: scratch, timeoutMs: 120_000 });
+  const built = ctx.runFile(options.nodePath, [...SNAPSHOT_V8_FLAGS, "--snapshot-blob", blob, "--build-snapshot", entry], {
+    env: HOOK_ENV,
+    cwd: scratch,
+    timeoutMs: 120_000,
+  });
   if (built.status !== 0 || !existsSync(blob))
     return { failed: `${options.nodePath} --build-snapshot failed: ${firstLine(built.stderr) || `exit ${built.status ?? built.signal}`}` };
   // The snapshot must do what the hook file does: both on a sample restore on a sample host.

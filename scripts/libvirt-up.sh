@@ -55,8 +55,15 @@ start_daemon() {
     return 0
   fi
   # Daemonized libvirt daemons have no stderr; keep warnings in a file to show on failure.
-  LIBVIRT_LOG_OUTPUTS="3:file:$STATE_DIR/$name.log" "$name" -d </dev/null \
-    || die "'$name -d' failed; log: $(tail -n 20 "$STATE_DIR/$name.log" 2>/dev/null)"
+  # They must not inherit this shell's other descriptors: run under `flock FILE`, a daemon
+  # would hold the caller's lock for as long as it runs.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    LIBVIRT_LOG_OUTPUTS="3:file:$STATE_DIR/$name.log" exec "$name" -d </dev/null
+  ) || die "'$name -d' failed; log: $(tail -n 20 "$STATE_DIR/$name.log" 2>/dev/null)"
   for i in $(seq 1 50); do
     if pid=$(running_pid "$name"); then
       record "daemon $name $pid"

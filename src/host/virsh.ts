@@ -90,6 +90,12 @@ export function classify(result: VirshResult, args: readonly string[], uri: stri
   return new LibvirtError("failed", `'virsh ${args.join(" ")}' failed: ${text}`);
 }
 
+/** A domain as `virsh list --uuid --name` shows it. */
+export interface DomainRef {
+  uuid: string;
+  name: string;
+}
+
 export interface DomainInfo {
   name: string;
   active: boolean;
@@ -176,22 +182,29 @@ export class Virsh {
     this.callWithFile(["update-device", domain], deviceXml, ["--live"], name);
   }
 
+  /**
+   * Every domain's UUID and name, from one `list --all --uuid --name` (one call to the daemon).
+   * virsh prints "UUID NAME" with the name as it is, spaces at either end included.
+   */
+  domainRefs(): DomainRef[] {
+    const refs: DomainRef[] = [];
+    for (const l of this.call(["list", "--all", "--uuid", "--name"]).split("\n")) {
+      const m = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) (.*)$/i.exec(l);
+      if (m) refs.push({ uuid: (m[1] as string).toLowerCase(), name: m[2] as string });
+    }
+    return refs;
+  }
+
   /** Every domain with its UUID, sorted by name. */
   domainsByUuid(): DomainInfo[] {
-    const lines = (args: readonly string[]) =>
+    const uuids = (args: readonly string[]) =>
       this.call(["list", ...args])
         .split("\n")
-        .map((l) => l.trim())
+        .map((l) => l.trim().toLowerCase())
         .filter((l) => l !== "");
-    const active = new Set(lines(["--uuid"]));
-    const transient = new Set(lines(["--all", "--transient", "--uuid"]));
-    const all: DomainInfo[] = [];
-    for (const l of lines(["--all", "--uuid", "--name"])) {
-      const m = /^([0-9a-f-]{36}) (.*)$/i.exec(l);
-      if (!m) continue;
-      const uuid = (m[1] as string).toLowerCase();
-      all.push({ uuid, name: m[2] as string, active: active.has(uuid), persistent: !transient.has(uuid) });
-    }
+    const active = new Set(uuids(["--uuid"]));
+    const transient = new Set(uuids(["--all", "--transient", "--uuid"]));
+    const all = this.domainRefs().map(({ uuid, name }) => ({ uuid, name, active: active.has(uuid), persistent: !transient.has(uuid) }));
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 

@@ -30,6 +30,7 @@ import { processVirshSession } from "../host/virsh-session.js";
 import { writeWatchStatus, type WatchState, type WatchStatus } from "../host/watch-status.js";
 import { LineSplitter, hintOf, parseEventLine } from "./events.js";
 import type { Logger } from "./log.js";
+import { NameLookup, type LookupReport } from "./name-lookup.js";
 import { ReconcileQueue } from "./queue.js";
 import { sleep } from "../host/stdio.js";
 
@@ -51,6 +52,9 @@ export interface WatcherOptions {
   defineDelayMs?: number;
 }
 
+/** `NWFILTER_HOOK_WATCH_DEBUG=1`: also log what each lookup of names did. */
+export const ENV_WATCH_DEBUG = "NWFILTER_HOOK_WATCH_DEBUG";
+
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 const FILTER_SETTLE_MS = 200;
@@ -65,6 +69,7 @@ export class Watcher {
   private virsh: Virsh;
   private closeSession: () => void;
   private readonly queue: ReconcileQueue<string>;
+  private readonly lookup: NameLookup;
   private events: ChildProcess | undefined;
   private fileWatchers: FSWatcher[] = [];
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -91,6 +96,13 @@ export class Watcher {
       run: (uuid) => this.pass(uuid),
       onFailure: (uuid, error, retry) => this.failed(uuid, error, retry),
     });
+    this.lookup = new NameLookup({
+      list: () => this.virsh.domainRefs(),
+      found: (uuid) => this.queue.hint(uuid),
+      failed: (error, names) => this.log("warning", `cannot look up ${namesText(names)}: ${describe(error)}`),
+      // Debug lines (stderr only) where the environment asks for them: how a storm's hints fold.
+      report: options.env[ENV_WATCH_DEBUG] === "1" ? (r) => this.log("debug", lookupText(r)) : undefined,
+    });
     const now = Date.now();
     this.status = {
       pid: process.pid,
@@ -105,7 +117,7 @@ export class Watcher {
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
-  private log(priority: "err" | "warning" | "notice" | "info", message: string): void {
+  private log(priority: Parameters<Logger>[0], message: string): void {
     this.options.log(priority, message);
   }
 
@@ -186,6 +198,7 @@ export class Watcher {
     this.noteFailure(`libvirt: ${why}`);
     this.state = "disconnected";
     this.stopEvents();
+    this.lookup.clear();
     this.closeSession();
     this.resync = undefined;
     this.writeStatus();
@@ -247,15 +260,10 @@ export class Watcher {
     this.hintByName(event.domain);
   }
 
-  /** Finds the domain's UUID now (a name may be reused by another domain later) and queues it. */
+  /** Collects the name; this turn's names are looked up together (src/watch/name-lookup.ts). */
   private hintByName(name: string): void {
-    if (this.state !== "watching") return;
-    try {
-      const d = this.virsh.domainInfo(name);
-      if (d?.uuid) this.queue.hint(d.uuid);
-    } catch (error) {
-      this.log("warning", `cannot look up domain '${name}': ${describe(error)}`);
-    }
+    if (this.state !== "watching" || this.stopping) return;
+    this.lookup.add(name);
   }
 
   // --- files -------------------------------------------------------------------------------
@@ -418,6 +426,7 @@ export class Watcher {
     if (this.stopping) return;
     this.stopping = true;
     this.queue.stop();
+    this.lookup.clear();
     for (const t of [this.heartbeatTimer, this.resyncTimer]) if (t) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.filterTimer) clearTimeout(this.filterTimer);
@@ -429,6 +438,17 @@ export class Watcher {
     this.log("info", `stopped (${signal})`);
     this.resolveStopped(0);
   }
+}
+
+/** "domain 'web1'", "3 domains ('a', 'b', 'c')", "12 domains ('a', 'b', 'c', ...)". */
+function namesText(names: readonly string[]): string {
+  if (names.length === 1) return `domain '${names[0]}'`;
+  const shown = names.slice(0, 3).map((n) => `'${n}'`);
+  return `${names.length} domains (${shown.join(", ")}${names.length > 3 ? ", ..." : ""})`;
+}
+
+function lookupText(r: LookupReport): string {
+  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, one listing: ${r.found} found, ${r.names - r.found} gone`;
 }
 
 export function defaultConfigDir(uri: string): string {

@@ -96,6 +96,10 @@ export interface DomainRef {
   name: string;
 }
 
+const UUID_TEXT = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const UUID = new RegExp(`^${UUID_TEXT}$`);
+const UUID_THEN_NAME = new RegExp(`^(${UUID_TEXT}) (.*)$`, "i");
+
 export interface DomainInfo {
   name: string;
   active: boolean;
@@ -189,7 +193,7 @@ export class Virsh {
   domainRefs(): DomainRef[] {
     const refs: DomainRef[] = [];
     for (const l of this.call(["list", "--all", "--uuid", "--name"]).split("\n")) {
-      const m = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) (.*)$/i.exec(l);
+      const m = UUID_THEN_NAME.exec(l);
       if (m) refs.push({ uuid: (m[1] as string).toLowerCase(), name: m[2] as string });
     }
     return refs;
@@ -208,20 +212,36 @@ export class Virsh {
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** stdout of a command about one domain, or undefined when virsh finds no such domain. */
+  private aboutDomain(args: readonly string[], ref: string): string | undefined {
+    const r = this.runner.run(args);
+    if (r.status === 0) return r.stdout;
+    const e = classify(r, args, this.uri, ref);
+    if (e.kind === "domain-not-found") return undefined;
+    throw e;
+  }
+
+  /**
+   * The UUID of the domain virsh finds for `ref`, or undefined: one call to the daemon, far
+   * cheaper than dominfo. virsh takes `ref` as an ID first when it reads as a number, then as
+   * a UUID when it has a UUID's length, and only then as a name.
+   */
+  domainUuid(ref: string): string | undefined {
+    const out = this.aboutDomain(["domuuid", ref], ref);
+    if (out === undefined) return undefined;
+    const uuid = out.trim().toLowerCase();
+    if (!UUID.test(uuid)) throw new LibvirtError("failed", `cannot read 'virsh domuuid ${ref}': ${JSON.stringify(out.slice(0, 200))}`);
+    return uuid;
+  }
+
   /** One domain by UUID or name, or undefined when there is none. */
   domainInfo(ref: string): DomainInfo | undefined {
-    const args = ["dominfo", ref];
-    const r = this.runner.run(args);
-    if (r.status !== 0) {
-      const e = classify(r, args, this.uri, ref);
-      if (e.kind === "domain-not-found") return undefined;
-      throw e;
-    }
-    const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(r.stdout)?.[1]?.trim();
+    const out = this.aboutDomain(["dominfo", ref], ref);
+    if (out === undefined) return undefined;
+    const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(out)?.[1]?.trim();
     const name = field("Name");
     const uuid = field("UUID");
-    if (name === undefined || uuid === undefined)
-      throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    if (name === undefined || uuid === undefined) throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(out.slice(0, 200))}`);
     const state = field("State") ?? "";
     return { name, uuid: uuid.toLowerCase(), active: state !== "shut off" && state !== "crashed" && state !== "", persistent: field("Persistent") === "yes" };
   }

@@ -4,10 +4,11 @@
 // reload and every ResyncInterval, every domain gets a pass; between resyncs, libvirt's events
 // (`virsh event --all --loop`) and changes to the persistent definitions' files (libvirt rewrites
 // /etc/libvirt/qemu/NAME.xml on every persistent change, `attach-device --config` included,
-// which fires no event) ask for a pass over one domain. A pass is `apply --all --live` for that
-// domain (src/host/reconcile.ts): a compliant domain gets no write, so the `Defined Updated`
-// event and the file change that follow the watcher's own define end in a pass that does
-// nothing, and there is no loop.
+// which fires no event) ask for a pass over one domain: they name it, and the names of one turn
+// of the event loop are looked up together (src/watch/name-lookup.ts). A pass is `apply --all
+// --live` for that domain (src/host/reconcile.ts): a compliant domain gets no write, so the
+// `Defined Updated` event and the file change that follow the watcher's own define end in a
+// pass that does nothing, and there is no loop.
 //
 // Passes are synchronous and run one at a time from the queue, between which the event loop
 // handles events, timers and signals: SIGTERM therefore always lands between two actions, never
@@ -98,6 +99,7 @@ export class Watcher {
     });
     this.lookup = new NameLookup({
       list: () => this.virsh.domainRefs(),
+      uuidOf: (name) => this.virsh.domainUuid(name),
       found: (uuid) => this.queue.hint(uuid),
       failed: (error, names) => this.log("warning", `cannot look up ${namesText(names)}: ${describe(error)}`),
       // Debug lines (stderr only) where the environment asks for them: how a storm's hints fold.
@@ -331,6 +333,7 @@ export class Watcher {
       this.logFailure(what);
       return;
     }
+    this.lookup.counted(domains.length);
     const left = new Set(domains.map((d) => d.uuid as string));
     this.resync = { started: Date.now(), left, changed: 0, failed: 0, domains: left.size };
     for (const uuid of left) this.queue.hint(uuid);
@@ -448,7 +451,8 @@ function namesText(names: readonly string[]): string {
 }
 
 function lookupText(r: LookupReport): string {
-  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, one listing: ${r.found} found, ${r.names - r.found} gone`;
+  const by = r.by === "listing" ? "one listing" : `${r.names} domuuid`;
+  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, ${by}: ${r.found} found, ${r.names - r.found} gone`;
 }
 
 export function defaultConfigDir(uri: string): string {

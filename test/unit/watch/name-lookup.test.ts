@@ -79,6 +79,12 @@ function setup(initial: FakeDomain[] = []) {
   };
 }
 
+/** A host count that makes the lookup list, and one that makes it ask domuuid (for 1-3 names). */
+const BOTH_WAYS = [
+  ["by a listing", 1],
+  ["by domuuid", 1000],
+] as const;
+
 const many = (n: number, from = 0): FakeDomain[] => Array.from({ length: n }, (_, i) => ({ uuid: U(from + i), name: `vm${from + i}` }));
 
 describe("NameLookup", () => {
@@ -141,10 +147,7 @@ describe("NameLookup", () => {
     expect(t.found).toEqual([U(0), U(0), U(1)]);
   });
 
-  it.each([
-    ["by a listing", 1],
-    ["by domuuid", 1000],
-  ])("a name that names nothing by the time of the lookup is dropped (%s)", (_, count) => {
+  it.each(BOTH_WAYS)("a name that names nothing by the time of the lookup is dropped (%s)", (_, count) => {
     const t = setup(many(3));
     t.lookup.counted(count);
     t.lookup.add("vm1");
@@ -155,10 +158,7 @@ describe("NameLookup", () => {
     expect(t.failures).toEqual([]);
   });
 
-  it.each([
-    ["by a listing", 1],
-    ["by domuuid", 1000],
-  ])("a rename: the old name is dropped, the new one finds the same domain; a name reused meanwhile finds its new owner (%s)", (_, count) => {
+  it.each(BOTH_WAYS)("a rename: the old name is dropped, the new one finds the same domain; a name reused meanwhile finds its new owner (%s)", (_, count) => {
     const t = setup([{ uuid: U(7), name: "old" }]);
     t.lookup.counted(count);
     t.lookup.add("old"); // 'Undefined Renamed' is no hint, but the old file's removal is
@@ -217,10 +217,7 @@ describe("NameLookup", () => {
     }
   });
 
-  it.each([
-    ["a listing", 1],
-    ["a domuuid", 1000],
-  ])("when %s fails, the turn's names are dropped and named, and the next turn looks up again", (_, count) => {
+  it.each(BOTH_WAYS)("when the lookup %s fails, the turn's names are dropped and named, and the next turn looks up again", (_, count) => {
     const t = setup(many(2));
     t.lookup.counted(count);
     const error = new Error("the virsh session ended unexpectedly");

@@ -90,6 +90,16 @@ export function classify(result: VirshResult, args: readonly string[], uri: stri
   return new LibvirtError("failed", `'virsh ${args.join(" ")}' failed: ${text}`);
 }
 
+/** A domain as `virsh list --uuid --name` shows it. */
+export interface DomainRef {
+  uuid: string;
+  name: string;
+}
+
+const UUID_TEXT = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const UUID = new RegExp(`^${UUID_TEXT}$`);
+const UUID_THEN_NAME = new RegExp(`^(${UUID_TEXT}) (.*)$`, "i");
+
 export interface DomainInfo {
   name: string;
   active: boolean;
@@ -176,39 +186,62 @@ export class Virsh {
     this.callWithFile(["update-device", domain], deviceXml, ["--live"], name);
   }
 
+  /**
+   * Every domain's UUID and name, from one `list --all --uuid --name` (one call to the daemon).
+   * virsh prints "UUID NAME" with the name as it is, spaces at either end included.
+   */
+  domainRefs(): DomainRef[] {
+    const refs: DomainRef[] = [];
+    for (const l of this.call(["list", "--all", "--uuid", "--name"]).split("\n")) {
+      const m = UUID_THEN_NAME.exec(l);
+      if (m) refs.push({ uuid: (m[1] as string).toLowerCase(), name: m[2] as string });
+    }
+    return refs;
+  }
+
   /** Every domain with its UUID, sorted by name. */
   domainsByUuid(): DomainInfo[] {
-    const lines = (args: readonly string[]) =>
+    const uuids = (args: readonly string[]) =>
       this.call(["list", ...args])
         .split("\n")
-        .map((l) => l.trim())
+        .map((l) => l.trim().toLowerCase())
         .filter((l) => l !== "");
-    const active = new Set(lines(["--uuid"]));
-    const transient = new Set(lines(["--all", "--transient", "--uuid"]));
-    const all: DomainInfo[] = [];
-    for (const l of lines(["--all", "--uuid", "--name"])) {
-      const m = /^([0-9a-f-]{36}) (.*)$/i.exec(l);
-      if (!m) continue;
-      const uuid = (m[1] as string).toLowerCase();
-      all.push({ uuid, name: m[2] as string, active: active.has(uuid), persistent: !transient.has(uuid) });
-    }
+    const active = new Set(uuids(["--uuid"]));
+    const transient = new Set(uuids(["--all", "--transient", "--uuid"]));
+    const all = this.domainRefs().map(({ uuid, name }) => ({ uuid, name, active: active.has(uuid), persistent: !transient.has(uuid) }));
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** stdout of a command about one domain, or undefined when virsh finds no such domain. */
+  private aboutDomain(args: readonly string[], ref: string): string | undefined {
+    const r = this.runner.run(args);
+    if (r.status === 0) return r.stdout;
+    const e = classify(r, args, this.uri, ref);
+    if (e.kind === "domain-not-found") return undefined;
+    throw e;
+  }
+
+  /**
+   * The UUID of the domain virsh finds for `ref`, or undefined: one call to the daemon, far
+   * cheaper than dominfo. virsh takes `ref` as an ID first when it reads as a number, then as
+   * a UUID when it has a UUID's length, and only then as a name.
+   */
+  domainUuid(ref: string): string | undefined {
+    const out = this.aboutDomain(["domuuid", ref], ref);
+    if (out === undefined) return undefined;
+    const uuid = out.trim().toLowerCase();
+    if (!UUID.test(uuid)) throw new LibvirtError("failed", `cannot read 'virsh domuuid ${ref}': ${JSON.stringify(out.slice(0, 200))}`);
+    return uuid;
   }
 
   /** One domain by UUID or name, or undefined when there is none. */
   domainInfo(ref: string): DomainInfo | undefined {
-    const args = ["dominfo", ref];
-    const r = this.runner.run(args);
-    if (r.status !== 0) {
-      const e = classify(r, args, this.uri, ref);
-      if (e.kind === "domain-not-found") return undefined;
-      throw e;
-    }
-    const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(r.stdout)?.[1]?.trim();
+    const out = this.aboutDomain(["dominfo", ref], ref);
+    if (out === undefined) return undefined;
+    const field = (name: string) => new RegExp(`^${name}:[ \t]*(.*)$`, "m").exec(out)?.[1]?.trim();
     const name = field("Name");
     const uuid = field("UUID");
-    if (name === undefined || uuid === undefined)
-      throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    if (name === undefined || uuid === undefined) throw new LibvirtError("failed", `cannot read 'virsh dominfo ${ref}': ${JSON.stringify(out.slice(0, 200))}`);
     const state = field("State") ?? "";
     return { name, uuid: uuid.toLowerCase(), active: state !== "shut off" && state !== "crashed" && state !== "", persistent: field("Persistent") === "yes" };
   }

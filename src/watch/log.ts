@@ -7,7 +7,8 @@ import { oneLine } from "../core/errors.js";
 import { writeAllSync } from "../host/stdio.js";
 import { prioLine, type Priority } from "../host/syslog.js";
 
-export type Logger = (priority: Priority | "info", message: string) => void;
+/** "debug" lines go to stderr only: they are for someone watching a storm, not for syslog. */
+export type Logger = (priority: Priority | "info" | "debug", message: string) => void;
 
 export function watchLogger(options: { syslog: boolean }): Logger & { close(): void } {
   let logger: ChildProcess | undefined;
@@ -26,14 +27,15 @@ export function watchLogger(options: { syslog: boolean }): Logger & { close(): v
       // Logging is best effort: the stderr line is there.
     }
   };
-  const log = ((priority: Priority | "info", message: string) => {
+  const log = ((priority: Priority | "info" | "debug", message: string) => {
     const line = oneLine(message);
+    const label = priority === "err" ? "error: " : priority === "warning" || priority === "debug" ? `${priority}: ` : "";
     try {
-      writeAllSync(2, `${PRODUCT} watch: ${priority === "err" ? "error: " : priority === "warning" ? "warning: " : ""}${line}\n`);
+      writeAllSync(2, `${PRODUCT} watch: ${label}${line}\n`);
     } catch {
       // stderr closed: syslog still gets it.
     }
-    toSyslog(priority === "info" ? "notice" : priority, line);
+    if (priority !== "debug") toSyslog(priority === "info" ? "notice" : priority, line);
   }) as Logger & { close(): void };
   log.close = () => {
     logger?.stdin?.end();

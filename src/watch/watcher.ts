@@ -4,10 +4,11 @@
 // reload and every ResyncInterval, every domain gets a pass; between resyncs, libvirt's events
 // (`virsh event --all --loop`) and changes to the persistent definitions' files (libvirt rewrites
 // /etc/libvirt/qemu/NAME.xml on every persistent change, `attach-device --config` included,
-// which fires no event) ask for a pass over one domain. A pass is `apply --all --live` for that
-// domain (src/host/reconcile.ts): a compliant domain gets no write, so the `Defined Updated`
-// event and the file change that follow the watcher's own define end in a pass that does
-// nothing, and there is no loop.
+// which fires no event) ask for a pass over one domain: they name it, and the names of one turn
+// of the event loop are looked up together (src/watch/name-lookup.ts). A pass is `apply --all
+// --live` for that domain (src/host/reconcile.ts): a compliant domain gets no write, so the
+// `Defined Updated` event and the file change that follow the watcher's own define end in a
+// pass that does nothing, and there is no loop.
 //
 // Passes are synchronous and run one at a time from the queue, between which the event loop
 // handles events, timers and signals: SIGTERM therefore always lands between two actions, never
@@ -30,6 +31,7 @@ import { processVirshSession } from "../host/virsh-session.js";
 import { writeWatchStatus, type WatchState, type WatchStatus } from "../host/watch-status.js";
 import { LineSplitter, hintOf, parseEventLine } from "./events.js";
 import type { Logger } from "./log.js";
+import { NameLookup, type LookupReport } from "./name-lookup.js";
 import { ReconcileQueue } from "./queue.js";
 import { sleep } from "../host/stdio.js";
 
@@ -51,6 +53,9 @@ export interface WatcherOptions {
   defineDelayMs?: number;
 }
 
+/** `NWFILTER_HOOK_WATCH_DEBUG=1`: also log what each lookup of names did. */
+export const ENV_WATCH_DEBUG = "NWFILTER_HOOK_WATCH_DEBUG";
+
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 const FILTER_SETTLE_MS = 200;
@@ -65,6 +70,7 @@ export class Watcher {
   private virsh: Virsh;
   private closeSession: () => void;
   private readonly queue: ReconcileQueue<string>;
+  private readonly lookup: NameLookup;
   private events: ChildProcess | undefined;
   private fileWatchers: FSWatcher[] = [];
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -91,6 +97,14 @@ export class Watcher {
       run: (uuid) => this.pass(uuid),
       onFailure: (uuid, error, retry) => this.failed(uuid, error, retry),
     });
+    this.lookup = new NameLookup({
+      list: () => this.virsh.domainRefs(),
+      uuidOf: (name) => this.virsh.domainUuid(name),
+      found: (uuid) => this.queue.hint(uuid),
+      failed: (error, names) => this.log("warning", `cannot look up ${namesText(names)}: ${describe(error)}`),
+      // Debug lines (stderr only) where the environment asks for them: how a storm's hints fold.
+      report: options.env[ENV_WATCH_DEBUG] === "1" ? (r) => this.log("debug", lookupText(r)) : undefined,
+    });
     const now = Date.now();
     this.status = {
       pid: process.pid,
@@ -105,7 +119,7 @@ export class Watcher {
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
-  private log(priority: "err" | "warning" | "notice" | "info", message: string): void {
+  private log(priority: Parameters<Logger>[0], message: string): void {
     this.options.log(priority, message);
   }
 
@@ -186,6 +200,7 @@ export class Watcher {
     this.noteFailure(`libvirt: ${why}`);
     this.state = "disconnected";
     this.stopEvents();
+    this.lookup.clear();
     this.closeSession();
     this.resync = undefined;
     this.writeStatus();
@@ -247,15 +262,10 @@ export class Watcher {
     this.hintByName(event.domain);
   }
 
-  /** Finds the domain's UUID now (a name may be reused by another domain later) and queues it. */
+  /** Collects the name; this turn's names are looked up together (src/watch/name-lookup.ts). */
   private hintByName(name: string): void {
-    if (this.state !== "watching") return;
-    try {
-      const d = this.virsh.domainInfo(name);
-      if (d?.uuid) this.queue.hint(d.uuid);
-    } catch (error) {
-      this.log("warning", `cannot look up domain '${name}': ${describe(error)}`);
-    }
+    if (this.state !== "watching" || this.stopping) return;
+    this.lookup.add(name);
   }
 
   // --- files -------------------------------------------------------------------------------
@@ -323,6 +333,7 @@ export class Watcher {
       this.logFailure(what);
       return;
     }
+    this.lookup.counted(domains.length);
     const left = new Set(domains.map((d) => d.uuid as string));
     this.resync = { started: Date.now(), left, changed: 0, failed: 0, domains: left.size };
     for (const uuid of left) this.queue.hint(uuid);
@@ -418,6 +429,7 @@ export class Watcher {
     if (this.stopping) return;
     this.stopping = true;
     this.queue.stop();
+    this.lookup.clear();
     for (const t of [this.heartbeatTimer, this.resyncTimer]) if (t) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.filterTimer) clearTimeout(this.filterTimer);
@@ -429,6 +441,18 @@ export class Watcher {
     this.log("info", `stopped (${signal})`);
     this.resolveStopped(0);
   }
+}
+
+/** "domain 'web1'", "3 domains ('a', 'b', 'c')", "12 domains ('a', 'b', 'c', ...)". */
+function namesText(names: readonly string[]): string {
+  if (names.length === 1) return `domain '${names[0]}'`;
+  const shown = names.slice(0, 3).map((n) => `'${n}'`);
+  return `${names.length} domains (${shown.join(", ")}${names.length > 3 ? ", ..." : ""})`;
+}
+
+function lookupText(r: LookupReport): string {
+  const by = r.by === "listing" ? "one listing" : `${r.names} domuuid`;
+  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, ${by}: ${r.found} found, ${r.names - r.found} gone`;
 }
 
 export function defaultConfigDir(uri: string): string {

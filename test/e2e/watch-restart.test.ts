@@ -26,8 +26,13 @@ function libvirtdPid(): number | undefined {
   }
 }
 
+// The run holds /run/nwfh-libvirtd.lock through a descriptor that every child inherits: daemons
+// started with it open would hold the lock for as long as they run, and every later run would
+// wait for it forever. The script runs with every descriptor above stderr closed.
+const CLOSE_INHERITED = `for fd in /proc/$$/fd/*; do fd=\${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec bash "$0"`;
+
 function libvirtUp(): void {
-  execFileSync("bash", [`${REPO_ROOT}/scripts/libvirt-up.sh`], { stdio: "pipe", timeout: 120_000 });
+  execFileSync("bash", ["-c", CLOSE_INHERITED, `${REPO_ROOT}/scripts/libvirt-up.sh`], { stdio: "pipe", timeout: 120_000 });
 }
 
 describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () => {

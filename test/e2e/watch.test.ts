@@ -53,7 +53,8 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     host.writePolicy(POLICY);
     const r = host.install();
     if (r.code !== 0) throw new Error(`install failed:\n${r.stdout}${r.stderr}`);
-    watcher = new WatcherProcess(host.dir, host.policy);
+    // Debug lines: each lookup of names says how many hints it answered (the storm test counts them).
+    watcher = new WatcherProcess(host.dir, host.policy, { NWFILTER_HOOK_WATCH_DEBUG: "1" });
     await watcher.waitForLog(/resync: \d+ domains?: /);
   });
   afterAll(async () => {
@@ -188,8 +189,10 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     expect(watcher.lines(put)).toHaveLength(1);
   });
 
-  it("50 domains defined at once all become compliant, each with exactly one write", async () => {
+  it("50 domains defined at once all become compliant, each with exactly one write, names looked up per turn, not per event", async () => {
     const names = Array.from({ length: 50 }, (_, i) => host.domainName(`storm${i}`));
+    const LOOKUP = /watch: debug: lookup: (\d+) hints? for (\d+) names?, (one listing|\d+ domuuid): \d+ found/;
+    const lookupsBefore = watcher.lines(LOOKUP).length;
     const dir = host.dir;
     // One virsh for all the defines: as fast as libvirt takes them.
     const files = names.map((name, i) => {
@@ -206,6 +209,23 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher with the real libvirtd", () => {
     );
     await new Promise((r) => setTimeout(r, 1_500));
     expect(names.map(writes)).toEqual(names.map(() => 1));
+    // Each definition fired 'Defined Added' and its file changed; the watcher's own define fired
+    // 'Defined Updated' and changed it again: at least 100 events, each a hint, and before
+    // lookups were batched each cost a dominfo. Now the hints of one turn of the event loop are
+    // looked up once: by one listing, or one domuuid per distinct name where that is cheaper.
+    const lookups = watcher
+      .lines(LOOKUP)
+      .slice(lookupsBefore)
+      .map((l) => {
+        const m = LOOKUP.exec(l) as RegExpExecArray;
+        return { hints: Number(m[1]), names: Number(m[2]), calls: m[3] === "one listing" ? 1 : Number(m[3]?.split(" ")[0]) };
+      });
+    const hints = lookups.reduce((n, l) => n + l.hints, 0);
+    const calls = lookups.reduce((n, l) => n + l.calls, 0);
+    expect(hints).toBeGreaterThanOrEqual(100);
+    expect(lookups.every((l) => l.calls <= l.names && l.names <= l.hints)).toBe(true);
+    expect(lookups.length).toBeLessThanOrEqual(hints / 2);
+    expect(calls).toBeLessThan(hints);
   });
 
   it("SIGHUP with a broken policy keeps the last good one and goes on", async () => {

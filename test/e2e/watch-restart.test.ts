@@ -1,39 +1,25 @@
 // The watcher when libvirt moves under it: a change made by someone else between the watcher's
 // read and its define is not lost (the window held open by NWFILTER_HOOK_TEST_DEFINE_DELAY_MS),
-// and the system libvirtd killed and started again while the watcher runs: it reconnects,
-// resyncs, and fixes a domain whose definition appeared while the daemon was down. The e2e run
-// holds /run/nwfh-libvirtd.lock; the daemon is started again with scripts/libvirt-up.sh and is
-// running again when this file ends, whatever happened.
+// the periodic resync, a restored domain, and libvirtd killed and started again while the
+// watcher runs: it reconnects, resyncs, and fixes a domain whose definition appeared while the
+// daemon was down. That daemon is a private one this file starts for the purpose
+// (test/e2e/helpers/two-daemons.ts) and stops by its pid; nothing here stops, kills or starts
+// the system libvirtd (the other cases talk to it, and `install`/`uninstall` reload it as they
+// do for an admin). The e2e run holds /run/nwfh-libvirtd.lock.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../cli/support/build.js";
 import { E2eHost, FILTER, cli, configInterfaces, liveInterfaces } from "./helpers/cli.js";
-import { bindingList, bridgeNic, defineDomain, domainTaps, requireLibvirt, tinyDomainXml, virsh, virshWith, virshWithXmlFile } from "./helpers/libvirt.js";
+import { bindingList, bridgeNic, defineDomain, domainTaps, requireLibvirt, tinyDomainXml, virsh, virshWithXmlFile } from "./helpers/libvirt.js";
+import { requirePrivateDaemons, startPrivateDaemon, type PrivateDaemon } from "./helpers/two-daemons.js";
 import { WatcherProcess, saveStatus, stopAll, waitFor } from "./helpers/watcher.js";
 
 const HAVE_LIBVIRT = requireLibvirt();
+const CAN_RUN_PRIVATE = requirePrivateDaemons();
 const REF = `<filterref filter='${FILTER}'/>`;
 const compliantConfig = (name: string) => configInterfaces(name).length > 0 && configInterfaces(name).every((n) => n.includes(REF));
-
-function libvirtdPid(): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync("/run/libvirtd.pid", "utf8").trim(), 10);
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "libvirtd" ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// The run holds /run/nwfh-libvirtd.lock through a descriptor that every child inherits: daemons
-// started with it open would hold the lock for as long as they run, and every later run would
-// wait for it forever. The script runs with every descriptor above stderr closed.
-const CLOSE_INHERITED = `for fd in /proc/$$/fd/*; do fd=\${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec bash "$0"`;
-
-function libvirtUp(): void {
-  execFileSync("bash", ["-c", CLOSE_INHERITED, `${REPO_ROOT}/scripts/libvirt-up.sh`], { stdio: "pipe", timeout: 120_000 });
-}
 
 describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () => {
   let host: E2eHost;
@@ -54,8 +40,6 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
   });
   afterAll(async () => {
     await stopAll();
-    // Whatever happened above, the daemon runs again for whoever comes next.
-    if (libvirtdPid() === undefined) libvirtUp();
     host?.tearDown();
   });
 
@@ -115,40 +99,6 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     host.writePolicy("[filtering]\nOnMissing = enforce\n");
   });
 
-  it("libvirtd killed and started again: the watcher reconnects, resyncs and fixes what appeared meanwhile", async () => {
-    watcher = new WatcherProcess(host.dir, host.policy, {}, "restart");
-    await watcher.waitForLog(/resync: /);
-    const pid = libvirtdPid();
-    expect(pid).toBeDefined();
-    const name = host.domainName("while-down");
-    const file = `/etc/libvirt/qemu/${name}.xml`;
-    host.onTearDown(() => rmSync(file, { force: true }));
-    try {
-      process.kill(pid as number, "SIGTERM");
-      await waitFor(
-        () => !existsSync(`/proc/${pid}`),
-        30_000,
-        () => `libvirtd ${pid} did not stop`,
-      );
-      await watcher.waitForLog(/error: libvirt: .*reconnecting/, 15_000);
-      // A definition that libvirtd finds when it starts: the watcher was not connected to see it come.
-      const withUuid = tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:02" })] }).replace("<memory", `<uuid>${randomUUID()}</uuid>\n  <memory`);
-      writeFileSync(file, withUuid, { mode: 0o600 });
-    } finally {
-      libvirtUp();
-    }
-    virshWith({ timeoutMs: 60_000 }, "version");
-    await watcher.waitForLog(/libvirt: connected to /, 60_000, 2);
-    await waitFor(
-      () => compliantConfig(name),
-      20_000,
-      () => `not fixed after the reconnect:\n${watcher?.log()}`,
-    );
-    expect(watcher.child.exitCode).toBeNull();
-    expect(await watcher.stop()).toBe(0);
-    watcher = undefined;
-  });
-
   it("a restored domain (no hook to filter it) gets its running NICs protected", async () => {
     // Without the hook, `restore begin` adds nothing: the watcher's 'Started Restored' pass must.
     const removed = cli(["uninstall", "--policy", host.policy]);
@@ -177,3 +127,87 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher when libvirt changes under it", () =
     watcher = undefined;
   });
 });
+
+describe.skipIf(!CAN_RUN_PRIVATE)("the watcher when its libvirtd is killed and started again (a private daemon)", () => {
+  let daemon: PrivateDaemon | undefined;
+
+  beforeAll(() => {
+    daemon = startPrivateDaemon("restart");
+  });
+  afterEach(async () => {
+    await stopAll();
+  });
+  afterAll(async () => {
+    // A failed case leaves no watcher, daemon or directory behind; the daemon goes by its pid.
+    await stopAll();
+    daemon?.stop(true);
+  });
+
+  it("libvirtd killed and started again: the watcher reconnects, resyncs and fixes what appeared meanwhile", async () => {
+    const d = daemon as PrivateDaemon;
+    const systemPid = systemLibvirtd();
+    writeFileSync(d.policy, "[filtering]\nOnMissing = enforce\n");
+    const statusFile = join(d.dir, "watch.json");
+    // The watcher as an admin runs it for this daemon: its URI, its libvirt directories as seen from outside.
+    const env = {
+      NWFILTER_HOOK_NWFILTER_DIR: d.nwfilterDir,
+      NWFILTER_HOOK_NETWORK_DIRS: `${d.dir}/run/libvirt/network:${d.dir}/etc/libvirt/qemu/networks`,
+      NWFILTER_HOOK_QEMU_CONFIG_DIR: d.qemuConfigDir,
+    };
+    const watcher = new WatcherProcess(d.dir, d.policy, env, "restart", ["-c", d.uri, "--status-file", statusFile]);
+    const state = () => (JSON.parse(readFileSync(statusFile, "utf8")) as { state: string }).state;
+    await watcher.waitForLog(/resync: /);
+    expect(watcher.lines(/libvirt: connected to /)).toEqual([expect.stringContaining(`libvirt: connected to ${d.uri} `)]);
+
+    const stopped = d.stopLibvirtd();
+    await watcher.waitForLog(/error: libvirt: .*reconnecting/, 15_000);
+    await waitFor(
+      () => state() === "disconnected",
+      5_000,
+      () => `status ${state()} while libvirtd is down`,
+    );
+    // A definition that libvirtd finds when it starts: the watcher was not connected to see it come.
+    const name = "nwfh-e2e-restart-while-down";
+    const xml = tinyDomainXml({ name, nics: [bridgeNic({ mac: "52:54:00:79:00:02" })] }).replace("<memory", `<uuid>${randomUUID()}</uuid>\n  <memory`);
+    writeFileSync(join(d.qemuConfigDir, `${name}.xml`), xml, { mode: 0o600 });
+
+    d.startLibvirtd();
+    expect(d.pid).not.toBe(stopped);
+    await watcher.waitForLog(/libvirt: connected to /, 60_000, 2);
+    const interfaces = () => d.virsh("dumpxml", "--inactive", name).match(/<interface[\s\S]*?<\/interface>/g) ?? [];
+    await waitFor(
+      () => interfaces().length === 1 && interfaces().every((n) => n.includes(REF)),
+      20_000,
+      () => `not fixed after the reconnect:\n${watcher.log()}`,
+    );
+    // The fix is the resync's after the reconnect (its line comes before that resync's summary),
+    // and the watcher is the same process throughout.
+    await watcher.waitForLog(/resync: /, 10_000, 2);
+    const log = watcher.log().split("\n");
+    const connectedAt = log.flatMap((l, i) => (l.includes(`libvirt: connected to ${d.uri} `) ? [i] : []));
+    const resyncs = log.flatMap((l, i) => (/resync: /.test(l) ? [i] : []));
+    const fixedAt = log.findIndex((l) => l.includes(`${name}: definition: added filter '${FILTER}'`));
+    expect(connectedAt).toHaveLength(2);
+    expect(fixedAt).toBeGreaterThan(connectedAt[1] as number);
+    expect(fixedAt).toBeLessThan(resyncs[1] as number);
+    await waitFor(
+      () => state() === "watching",
+      10_000,
+      () => `status still ${state()}`,
+    );
+    expect(watcher.child.exitCode).toBeNull();
+    expect(await watcher.stop()).toBe(0);
+    // The system daemon, where there is one, was not touched.
+    if (systemPid !== undefined) expect(systemLibvirtd()).toBe(systemPid);
+  });
+});
+
+/** The system libvirtd's pid while it runs, from its pid file. */
+function systemLibvirtd(): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync("/run/libvirtd.pid", "utf8").trim(), 10);
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "libvirtd" ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,10 +1,10 @@
-// Two private libvirt daemons on this one machine, for real live migrations between them
-// (DESIGN.md, "Two libvirt daemons on one host"). Each runs its own virtlogd and libvirtd in a
-// mount namespace of its own (`unshare -m --propagation private`) where its own directories are
-// bind-mounted over /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
-// /var/cache/libvirt; it has its own host_uuid (libvirt refuses to migrate to the same host)
-// and `cgroup_controllers = [ ]` (the two would otherwise make the same cgroups). From outside
-// it is `qemu+unix:///system?socket=DIR/run/libvirt/libvirt-sock`.
+// Private libvirt daemons on this one machine (DESIGN.md, "Two libvirt daemons on one host"):
+// two for real live migrations between them, or one that a test may stop and start again. Each
+// runs its own virtlogd and libvirtd in a mount namespace of its own (`unshare -m --propagation
+// private`) where its own directories are bind-mounted over /etc/libvirt, /run/libvirt,
+// /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt; it has its own host_uuid (libvirt
+// refuses to migrate to the same host) and `cgroup_controllers = [ ]` (the two would otherwise
+// make the same cgroups). From outside it is `qemu+unix:///system?socket=DIR/run/libvirt/libvirt-sock`.
 //
 // Nothing here touches the system libvirtd or the host's /etc/libvirt: the daemons, their qemu
 // processes and the test bridge are this helper's own, stopped by pid and removed by stop().
@@ -16,11 +16,16 @@
 //   await two.migrate('vm1', two.a, two.b);
 //   two.onStop(() => child.kill());           // e.g. a watcher started with -c two.b.uri
 //   two.stop();
+//
+//   const d = startPrivateDaemon('restart');  // one daemon
+//   d.stopLibvirtd();                         // its libvirtd only: virtlogd, namespace and files stay
+//   d.startLibvirtd();                        // the same daemon again, in the same namespace
+//   d.stop(true);
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { VirshError, onPath, sleep, virshWith } from "./libvirt.js";
 
 /** Where the private daemons' directories go (one per daemon, named by the helper). */
@@ -29,10 +34,12 @@ export const STATE_ROOT = "/tmp/nwfh-two-daemons";
 export const MIGRATION_BRIDGE = "nwfh-mig0";
 
 const MOUNTED = ["etc/libvirt", "run/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt"];
-const COMMANDS = ["unshare", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
+/** The system's qemu capabilities cache: a copy spares a private daemon the qemu probe when it is fresh. */
+const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
+const COMMANDS = ["unshare", "nsenter", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
 
-/** Why two private daemons cannot run here, or undefined when they can. */
-export function twoDaemonsUnavailable(): string | undefined {
+/** Why private daemons cannot run here, or undefined when they can. */
+export function privateDaemonsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "not running as root (private mount namespaces and libvirtd need it)";
   const missing = COMMANDS.filter((c) => !onPath(c));
   if (missing.length > 0) return `not on PATH: ${missing.join(", ")} (install libvirt-daemon-system libvirt-clients qemu-system-x86 ebtables iproute2)`;
@@ -40,13 +47,16 @@ export function twoDaemonsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** For suites: true when the two daemons can run; false (skip) elsewhere, but under CI=true it throws. */
-export function requireTwoDaemons(): boolean {
-  const why = twoDaemonsUnavailable();
+/** For suites: true when private daemons can run; false (skip) elsewhere, but under CI=true it throws. */
+export function requirePrivateDaemons(): boolean {
+  const why = privateDaemonsUnavailable();
   if (why === undefined) return true;
-  if (process.env.CI === "true") throw new Error(`two private libvirt daemons are required under CI=true but cannot run: ${why}`);
+  if (process.env.CI === "true") throw new Error(`private libvirt daemons are required under CI=true but cannot run: ${why}`);
   return false;
 }
+
+/** requirePrivateDaemons(), by the name the migration suite knows it. */
+export const requireTwoDaemons = requirePrivateDaemons;
 
 function comm(pid: number): string | undefined {
   try {
@@ -79,10 +89,23 @@ function runs(pid: number, name: (c: string) => boolean): boolean {
   return state !== "Z" && state !== "X" && name(stat.slice(stat.indexOf("(") + 1, close));
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`, to `pid` only while it is still the program `name`. */
+/**
+ * Whether `pid` lives in a mount namespace other than this process's. Every process of a private
+ * daemon does; the system libvirtd (which a stale or reused pid could name) does not.
+ */
+function inPrivateNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) !== readlinkSync("/proc/self/ns/mnt");
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`, to `pid` only while it is still the program `name` in a private namespace. */
 function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): void {
   const alive = () => runs(pid, name);
   if (!alive()) return;
+  if (!inPrivateNamespace(pid)) throw new Error(`pid ${pid} runs in this process's mount namespace: not a private daemon's, left alone`);
   process.kill(pid, "SIGTERM");
   for (let waited = 0; waited < graceMs; waited += 100) {
     if (!alive()) return;
@@ -91,6 +114,12 @@ function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): v
   if (alive()) process.kill(pid, "SIGKILL");
   for (let waited = 0; waited < 5_000 && alive(); waited += 100) sleep(100);
 }
+
+const isLibvirtd = (c: string) => c === "libvirtd";
+const isVirtlogd = (c: string) => c === "virtlogd";
+// Each writes its log and pid file into the daemon's directory ($d in PrivateDaemon.launch()).
+const VIRTLOGD = 'LIBVIRT_LOG_OUTPUTS="3:file:$d/virtlogd.log" virtlogd -d -p "$d/virtlogd.pid"';
+const LIBVIRTD = 'LIBVIRT_LOG_OUTPUTS="3:file:$d/libvirtd.log" libvirtd -d -p "$d/libvirtd.pid"';
 
 const GONE = /failed to get domain|Domain not found|domain is not running|no domain with matching/i;
 
@@ -101,6 +130,8 @@ export class PrivateDaemon {
   /** Its /etc/libvirt/hooks, as seen from outside: pass it to `install --hooks-dir`. */
   readonly hooksDir: string;
   readonly nwfilterDir: string;
+  /** Its /etc/libvirt/qemu (the persistent definitions), as seen from outside. */
+  readonly qemuConfigDir: string;
   /** A policy path for this daemon's hook (not written by the helper). */
   readonly policy: string;
   private pids: { libvirtd?: number; virtlogd?: number } = {};
@@ -113,6 +144,7 @@ export class PrivateDaemon {
     this.uri = `qemu+unix:///system?socket=${this.socket}`;
     this.hooksDir = join(dir, "etc", "libvirt", "hooks");
     this.nwfilterDir = join(dir, "etc", "libvirt", "nwfilter");
+    this.qemuConfigDir = join(dir, "etc", "libvirt", "qemu");
     this.policy = join(dir, "policy.ini");
   }
 
@@ -128,6 +160,8 @@ export class PrivateDaemon {
       chmodSync(join(this.dir, d), 0o755);
     }
     mkdirSync(this.hooksDir, { recursive: true });
+    // As the package ships it: libvirtd makes it only at the first define, and a watcher wants it before.
+    mkdirSync(this.qemuConfigDir, { recursive: true });
     // A private /etc/libvirt has no built-in filters: no-mac-spoofing and friends come from here.
     cpSync("/usr/share/libvirt/nwfilter", this.nwfilterDir, { recursive: true });
     writeFileSync(join(this.dir, "etc", "libvirt", "libvirtd.conf"), `host_uuid = "${randomUUID()}"\n`);
@@ -140,22 +174,54 @@ export class PrivateDaemon {
 
   /** Starts virtlogd and libvirtd in a private mount namespace and waits until libvirtd answers. */
   start(timeoutMs = 90_000): void {
-    const script = [
-      "set -e",
-      "d=$1",
-      `for x in ${MOUNTED.join(" ")}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`,
-      'LIBVIRT_LOG_OUTPUTS="3:file:$d/virtlogd.log" virtlogd -d -p "$d/virtlogd.pid"',
-      'LIBVIRT_LOG_OUTPUTS="3:file:$d/libvirtd.log" libvirtd -d -p "$d/libvirtd.pid"',
-    ].join("\n");
-    const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", this.dir], { encoding: "utf8", timeout: 60_000 });
+    const mounts = `for x in ${MOUNTED.join(" ")}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`;
+    this.launch(["unshare", "-m", "--propagation", "private"], [mounts, VIRTLOGD, LIBVIRTD], "starting");
+    this.waitUntilAnswering(timeoutMs);
+  }
+
+  /**
+   * Stops libvirtd alone (SIGTERM to its own pid, SIGKILL if it lingers), as when a daemon
+   * restarts: virtlogd, the namespace, the definitions and the state stay. Returns the pid.
+   */
+  stopLibvirtd(): number {
+    const pid = this.pid;
+    stopPid(pid, isLibvirtd);
+    if (runs(pid, isLibvirtd)) throw new Error(`daemon ${this.label}: libvirtd (pid ${pid}) did not stop`);
+    this.pids.libvirtd = undefined;
+    // It removes its pid file when it exits cleanly; after a SIGKILL the stale one must not name it.
+    rmSync(join(this.dir, "libvirtd.pid"), { force: true });
+    return pid;
+  }
+
+  /** Starts libvirtd again after stopLibvirtd(), in the namespace its virtlogd still holds, and waits until it answers. */
+  startLibvirtd(timeoutMs = 90_000): void {
+    if (this.pids.libvirtd !== undefined) throw new Error(`daemon ${this.label}: libvirtd runs already (pid ${this.pids.libvirtd})`);
+    const virtlogd = this.pids.virtlogd;
+    if (virtlogd === undefined || !runs(virtlogd, isVirtlogd))
+      throw new Error(`daemon ${this.label}: its virtlogd is gone, so is its namespace: start() it anew`);
+    // In our own namespace libvirtd would serve the host's /etc/libvirt.
+    if (!inPrivateNamespace(virtlogd))
+      throw new Error(`daemon ${this.label}: virtlogd (pid ${virtlogd}) runs in this process's mount namespace, not a private one`);
+    this.launch(["nsenter", "-t", String(virtlogd), "-m", "--"], [LIBVIRTD], "starting libvirtd again in");
+    this.waitUntilAnswering(timeoutMs);
+  }
+
+  /** Runs `lines` as a shell script (with $d this daemon's directory) under `prefix`, then reads the pids the daemons wrote. */
+  private launch(prefix: string[], lines: string[], what: string): void {
+    const [command, ...args] = prefix as [string, ...string[]];
+    const script = ["set -e", "d=$1", ...lines].join("\n");
+    const r = spawnSync(command, [...args, "sh", "-c", script, "sh", this.dir], { encoding: "utf8", timeout: 60_000 });
     this.pids = { virtlogd: pidIn(join(this.dir, "virtlogd.pid")), libvirtd: pidIn(join(this.dir, "libvirtd.pid")) };
-    if (r.status !== 0) throw new Error(`starting daemon ${this.label} failed (exit ${r.status}): ${r.stderr}${r.error?.message ?? ""}${this.logTail()}`);
+    if (r.status !== 0) throw new Error(`${what} daemon ${this.label} failed (exit ${r.status}): ${r.stderr}${r.error?.message ?? ""}${this.logTail()}`);
+  }
+
+  private waitUntilAnswering(timeoutMs: number): void {
     // libvirtd -d exits 0 even when its drivers fail: only an answer says it works.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         this.virshWithTimeout(10_000, "version", "--daemon");
-        break;
+        return;
       } catch (error) {
         if (Date.now() >= deadline || comm(this.pids.libvirtd ?? 0) !== "libvirtd") {
           throw new Error(`daemon ${this.label} does not answer on ${this.uri}: ${(error as Error).message}${this.logTail()}`, { cause: error });
@@ -228,9 +294,11 @@ export class PrivateDaemon {
 
   /**
    * Removes every domain, stops libvirtd and virtlogd (by the pids they wrote), kills any qemu
-   * they left behind (by the pid files in its /run/libvirt/qemu) and deletes the directory.
+   * they left behind (by the pid files in its /run/libvirt/qemu) and deletes the directory (and
+   * STATE_ROOT once empty). Returns what failed; throws it instead when `throwOnError`, after
+   * trying all of it.
    */
-  stop(): string[] {
+  stop(throwOnError = false): string[] {
     const errors: string[] = [];
     const attempt = (what: string, fn: () => void) => {
       try {
@@ -257,13 +325,42 @@ export class PrivateDaemon {
           .map((f) => pidIn(join(qemuRun, f)))
           .filter((p): p is number => p !== undefined)
       : [];
-    if (libvirtd !== undefined) attempt("stop libvirtd", () => stopPid(libvirtd, (c) => c === "libvirtd"));
+    if (libvirtd !== undefined) attempt("stop libvirtd", () => stopPid(libvirtd, isLibvirtd));
     for (const pid of qemuPids) attempt(`stop qemu ${pid}`, () => stopPid(pid, (c) => c.startsWith("qemu-system"), 5_000));
-    if (virtlogd !== undefined) attempt("stop virtlogd", () => stopPid(virtlogd, (c) => c === "virtlogd"));
+    if (virtlogd !== undefined) attempt("stop virtlogd", () => stopPid(virtlogd, isVirtlogd));
     this.pids = {};
     attempt("remove its directory", () => rmSync(this.dir, { recursive: true, force: true }));
+    if (dirname(this.dir) === STATE_ROOT) {
+      try {
+        if (readdirSync(STATE_ROOT).length === 0) rmSync(STATE_ROOT, { recursive: true });
+      } catch {
+        // another daemon's directory is there, or it is gone already
+      }
+    }
+    if (throwOnError && errors.length > 0) throw new Error(`daemon ${this.label}: stop: ${errors.join("; ")}`);
     return errors;
   }
+}
+
+/** A new daemon with a directory of its own under STATE_ROOT (nothing written in it yet). */
+function newDaemon(label: string): PrivateDaemon {
+  mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
+  return new PrivateDaemon(label, mkdtempSync(join(STATE_ROOT, `${label}-`)));
+}
+
+/** Cleans up after an interrupted run, then starts one private daemon; stop() it when done. */
+export function startPrivateDaemon(label: string): PrivateDaemon {
+  TwoDaemons.cleanLeftovers();
+  const daemon = newDaemon(label);
+  try {
+    daemon.prepare(SYSTEM_CAPABILITIES);
+    daemon.start();
+  } catch (error) {
+    const more = daemon.stop();
+    if (more.length > 0) (error as Error).message += `\n(cleanup: ${more.join("; ")})`;
+    throw error;
+  }
+  return daemon;
 }
 
 /** A free TCP port on 127.0.0.1 for qemu's migration stream. */
@@ -291,8 +388,7 @@ export class TwoDaemons {
   /** Cleans up after an interrupted run, then starts daemons a and b and the test bridge. */
   static start(): TwoDaemons {
     TwoDaemons.cleanLeftovers();
-    mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-    const two = new TwoDaemons(new PrivateDaemon("a", mkdtempSync(join(STATE_ROOT, "a-"))), new PrivateDaemon("b", mkdtempSync(join(STATE_ROOT, "b-"))));
+    const two = new TwoDaemons(newDaemon("a"), newDaemon("b"));
     try {
       const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
       if (!existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) {
@@ -301,7 +397,7 @@ export class TwoDaemons {
       }
       ip("link", "set", MIGRATION_BRIDGE, "up");
       // a probes qemu if the system's cache is stale; b then starts from a's fresh cache.
-      two.a.prepare("/var/cache/libvirt/qemu/capabilities");
+      two.a.prepare(SYSTEM_CAPABILITIES);
       two.a.start();
       two.b.prepare(join(two.a.dir, "var", "cache", "libvirt", "qemu", "capabilities"));
       two.b.start();
@@ -313,7 +409,7 @@ export class TwoDaemons {
     return two;
   }
 
-  /** Stops daemons that an interrupted run left under STATE_ROOT (by their recorded pids). */
+  /** Stops daemons that an interrupted run left under STATE_ROOT (by their recorded pids), and its bridge. */
   static cleanLeftovers(): void {
     if (!existsSync(STATE_ROOT)) return;
     for (const entry of readdirSync(STATE_ROOT)) new PrivateDaemon(`leftover ${entry}`, join(STATE_ROOT, entry)).stop();
@@ -365,11 +461,6 @@ export class TwoDaemons {
       }
     }
     this.bridgeMade = false;
-    try {
-      if (readdirSync(STATE_ROOT).length === 0) rmSync(STATE_ROOT, { recursive: true });
-    } catch {
-      // another run's directory is there, or it is gone already
-    }
     if (throwOnError && errors.length > 0) throw new Error(`two daemons: stop: ${errors.join("; ")}`);
     return errors;
   }

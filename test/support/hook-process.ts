@@ -157,8 +157,9 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
     remove() {
       // migrate and restore hand their log lines to a `logger` the hook's shell line leaves
       // running in the background, which may still be writing its record here: retry a removal
-      // that finds the directory refilled under it.
-      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+      // that finds the directory refilled under it. Node waits 50 ms more at each retry: up to
+      // 10 s in all, which a loaded machine has been seen to need (2.75 s was not enough).
+      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     },
   };
 }

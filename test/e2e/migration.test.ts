@@ -31,7 +31,7 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
   beforeAll(() => {
     two = TwoDaemons.start();
     ({ a, b } = two);
-    bEnv = { NWFILTER_HOOK_NWFILTER_DIR: b.nwfilterDir, NWFILTER_HOOK_NETWORK_DIRS: `${b.dir}/run/libvirt/network:${b.dir}/etc/libvirt/qemu/networks` };
+    bEnv = b.outsideEnv;
     onB = (args, input) => cli(["-c", b.uri, "--hooks-dir", b.hooksDir, "--policy", b.policy, ...args], { input, env: bEnv });
   });
   afterAll(() => two?.stop());
@@ -196,12 +196,7 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
       expect(onB(["check"]).stdout).toMatch(/^OnMissing = enforce$/m);
       // The watcher as an admin runs it on host b: b's URI and policy, b's definitions' files
       // (b's /etc/libvirt/qemu, bind-mounted inside b's namespace), its own status file.
-      const watcher = new WatcherProcess(b.dir, b.policy, { ...bEnv, NWFILTER_HOOK_QEMU_CONFIG_DIR: join(b.dir, "etc", "libvirt", "qemu") }, "watch-b", [
-        "-c",
-        b.uri,
-        "--status-file",
-        join(b.dir, "watch.json"),
-      ]);
+      const watcher = new WatcherProcess(b.dir, b.policy, bEnv, "watch-b", ["-c", b.uri, "--status-file", join(b.dir, "watch.json")]);
       two.onStop(() => {
         if (watcher.child.exitCode === null && watcher.child.signalCode === null) watcher.signal("SIGTERM");
       });

@@ -149,11 +149,7 @@ describe.skipIf(!CAN_RUN_PRIVATE)("the watcher when its libvirtd is killed and s
     writeFileSync(d.policy, "[filtering]\nOnMissing = enforce\n");
     const statusFile = join(d.dir, "watch.json");
     // The watcher as an admin runs it for this daemon: its URI, its libvirt directories as seen from outside.
-    const env = {
-      NWFILTER_HOOK_NWFILTER_DIR: d.nwfilterDir,
-      NWFILTER_HOOK_NETWORK_DIRS: `${d.dir}/run/libvirt/network:${d.dir}/etc/libvirt/qemu/networks`,
-      NWFILTER_HOOK_QEMU_CONFIG_DIR: d.qemuConfigDir,
-    };
+    const env = d.outsideEnv;
     const watcher = new WatcherProcess(d.dir, d.policy, env, "restart", ["-c", d.uri, "--status-file", statusFile]);
     const state = () => (JSON.parse(readFileSync(statusFile, "utf8")) as { state: string }).state;
     await watcher.waitForLog(/resync: /);

@@ -148,6 +148,19 @@ export class PrivateDaemon {
     this.policy = join(dir, "policy.ini");
   }
 
+  /**
+   * The directory overrides that the CLI and the watcher need for this daemon, run from outside
+   * its mount namespace: its nwfilter directory, its networks (active, then persistent) and its
+   * domain definitions.
+   */
+  get outsideEnv(): Record<string, string> {
+    return {
+      NWFILTER_HOOK_NWFILTER_DIR: this.nwfilterDir,
+      NWFILTER_HOOK_NETWORK_DIRS: `${join(this.dir, "run", "libvirt", "network")}:${join(this.qemuConfigDir, "networks")}`,
+      NWFILTER_HOOK_QEMU_CONFIG_DIR: this.qemuConfigDir,
+    };
+  }
+
   get pid(): number {
     if (this.pids.libvirtd === undefined) throw new Error(`daemon ${this.label} is not running`);
     return this.pids.libvirtd;

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Script } from "node:vm";
-import { NODE_IDENTITY } from "../src/cli/node-identity.js";
+import { NODE_IDENTITY, SNAPSHOT_V8_FLAGS } from "../src/cli/startup-shared.js";
 
 // libvirt runs the hook five times in every start/stop cycle, and only prepare, migrate and
 // restore begin have work to do. The hook therefore starts as a shell script that runs Node
@@ -28,12 +28,9 @@ const NODE_OPTIONS = "--preserve-symlinks-main --no-global-search-paths";
 // `s=;` is the slot for the startup snapshot: `install` puts there, for a Node that gains from one
 // (src/cli/startup-cache.ts), a check of the snapshot it recorded for that very Node, which sets
 // s to the snapshot's path only when the check holds. Empty, the ${s:+...} words vanish and Node
-// starts the hook file as usual. With a snapshot, V8 is told not to checksum it: V8 10 (Node 18)
-// does by default, at a cost of about 2 ms for the hook's 4.6 MB, which is a tenth of a Node start;
-// V8 11 and later (Node 20) checksum only in debug builds. The shell's check has already shown the
-// file is the one install recorded and tried. The snapshot is built with the same flag, since V8
-// refuses a snapshot built under other flags.
-const NODE_RUN = `node ${NODE_OPTIONS} \${s:+--no-verify-snapshot-checksum} \${s:+--snapshot-blob} \${s:+"$s"} "$0" "$@"`;
+// starts the hook file as usual. With a snapshot come the V8 flags it was built with.
+const SNAPSHOT_WORDS = [...SNAPSHOT_V8_FLAGS, "--snapshot-blob"].map((w) => `\${s:+${w}}`).join(" ");
+const NODE_RUN = `node ${NODE_OPTIONS} ${SNAPSHOT_WORDS} \${s:+"$s"} "$0" "$@"`;
 const HOOK_HEADER = [
   "#!/bin/sh",
   `":" //; case "$2 $3" in "prepare begin"|"migrate begin"|"restore begin") ;; *) exit 0;; esac; s=; [ "$2" = prepare ] && exec ${NODE_RUN}; ` +

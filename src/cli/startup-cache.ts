@@ -37,7 +37,7 @@ import { dirname, join, resolve } from "node:path";
 import { ENV_NWFILTER_DIR, ENV_POLICY } from "../core/constants.js";
 import type { Context } from "./context.js";
 import { writeAtomically } from "./hook-file.js";
-import { NODE_IDENTITY } from "./node-identity.js";
+import { NODE_IDENTITY, SNAPSHOT_V8_FLAGS } from "./startup-shared.js";
 import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "./self-test.js";
 
 export const DEFAULT_CACHE_DIR = "/var/cache/nwfilter-hook";
@@ -146,12 +146,6 @@ export function hookCode(bundle: string): { id: string; code: string } | undefin
   const code = bundle.slice(start + 7, end).replaceAll("*\x01/", "*/");
   return createHash("sha256").update(code).digest("hex").slice(0, 16) === id ? { id, code } : undefined;
 }
-
-/**
- * V8 flags a snapshot is built and run with, as the hook's shell line passes them (scripts/build.mjs):
- * V8 refuses a snapshot built under other flags.
- */
-export const SNAPSHOT_V8_FLAGS = ["--no-verify-snapshot-checksum"];
 
 const SNAPSHOT_ENTRY = (code: string) => `"use strict";
 const m = { exports: {} };

@@ -6,15 +6,8 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  SNAPSHOT_V8_FLAGS,
-  describeStartupCache,
-  hookCode,
-  preferredKind,
-  recordStartupCache,
-  removeStartupCache,
-  startupCacheOf,
-} from "../../src/cli/startup-cache.js";
+import { describeStartupCache, hookCode, preferredKind, recordStartupCache, removeStartupCache, startupCacheOf } from "../../src/cli/startup-cache.js";
+import { SNAPSHOT_V8_FLAGS } from "../../src/cli/startup-shared.js";
 import { makeSandbox, runQemu, type Sandbox } from "../support/hook-process.js";
 import { installedHook, startupContext, type InstalledHook } from "../support/installed-hook.js";
 import { DIST_QEMU } from "../support/paths.js";

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER, cli, macPattern, type CliResult } from "./helpers/cli.js";
 import { bindingList, bridgeNic, domainTaps, ebtablesNat, tinyDomainXml } from "./helpers/libvirt.js";
-import { MIGRATION_BRIDGE, TwoDaemons, requireTwoDaemons, type PrivateDaemon } from "./helpers/two-daemons.js";
+import { MIGRATION_BRIDGE, TwoDaemons, requirePrivateDaemons, type PrivateDaemon } from "./helpers/two-daemons.js";
 import { WatcherProcess, waitFor } from "./helpers/watcher.js";
 
-const CAN_RUN = requireTwoDaemons();
+const CAN_RUN = requirePrivateDaemons();
 const SYSTEM_HOOK = "/etc/libvirt/hooks/qemu.d/50-nwfilter-hook";
 const FILTERREF = `<filterref filter='${FILTER}'/>`;
 

@@ -55,9 +55,6 @@ export function requirePrivateDaemons(): boolean {
   return false;
 }
 
-/** requirePrivateDaemons(), by the name the migration suite knows it. */
-export const requireTwoDaemons = requirePrivateDaemons;
-
 function comm(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();

@@ -79,16 +79,20 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
   for (const name of spec.filters ?? [DEFAULT_FILTER]) {
     writeFileSync(join(nwfilter, `${name}.xml`), name === DEFAULT_FILTER ? filterXml : `<filter name='${name}' chain='root'/>\n`);
   }
-  // One record per call: the arguments separated by US (0x1f), ended by a newline.
-  // One record per message: the arguments, and with --prio-prefix (the installed hook's shell
-  // line) each line read from stdin after them.
+  // One record per message: the arguments separated by US (0x1f), ended by a newline, and with
+  // --prio-prefix (the installed hook's shell line) each line read from stdin after them.
+  // The hook leaves logger running in the background, so a record may come after the test has
+  // begun to remove the sandbox: dd's nocreat makes such a late record vanish instead of
+  // recreating the log file in a directory being removed.
+  writeFileSync(logFile, "");
+  const append = `dd of='${logFile}' oflag=append conv=notrunc,nocreat status=none 2>/dev/null`;
   const fakeLogger = [
     "#!/bin/sh",
     "record() { for a in \"$@\"; do printf '%s\\037' \"$a\"; done; printf '\\n'; }",
     'if [ "$1" = --prio-prefix ]; then',
-    `  while IFS= read -r line; do record "$@" "$line" >> '${logFile}'; done`,
+    `  while IFS= read -r line; do record "$@" "$line" | ${append}; done`,
     "else",
-    `  record "$@" >> '${logFile}'`,
+    `  record "$@" | ${append}`,
     "fi",
     "",
   ].join("\n");
@@ -155,11 +159,7 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
       }
     },
     remove() {
-      // migrate and restore hand their log lines to a `logger` the hook's shell line leaves
-      // running in the background, which may still be writing its record here: retry a removal
-      // that finds the directory refilled under it. Node waits 50 ms more at each retry: up to
-      // 10 s in all, which a loaded machine has been seen to need (2.75 s was not enough).
-      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -184,7 +184,7 @@ function xmllintName(file: string): string {
  * exactly, and a NUL byte, where xmllint stops reading (after the root it then sees nothing wrong).
  */
 const ON_PURPOSE =
-  /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML/;
+  /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML|version '1\.' has no digit after the dot/;
 /** libxml2 checks namespace names as URIs; the hook does not. */
 const NOT_CHECKED = /is not a valid URI/;
 

@@ -626,4 +626,9 @@ describe("stricter than xmllint", () => {
     expect(error, "accepted").toBeInstanceOf(XmlError);
     expect(error?.where?.line).toBeTypeOf("number");
   });
+
+  it("says what is wrong with version '1.'", () => {
+    expect(scannerError(`<?xml version="1." encoding="UTF-8"?><a/>`)?.message).toContain("version '1.' has no digit after the dot");
+    expect(scannerError("<?xml version='1.0' bogus='1'?><a/>")?.message).not.toContain("version");
+  });
 });

@@ -1,7 +1,6 @@
 // Synchronous standard input and output: all of stdin as bytes, with a ceiling on their number
 // (checked as it is read for the CLI, after one read for the hook), and all of a text or of
 // bytes to stdout before the process ends.
-import { isUtf8 } from "node:buffer";
 import { fstatSync, readFileSync, readSync, writeSync } from "node:fs";
 import { XmlError } from "../core/errors.js";
 import type { Utf8Decoder } from "../core/xml-bytes.js";
@@ -68,10 +67,16 @@ function readError(fd: number, error: unknown): string {
   return error.message;
 }
 
-/** Node's UTF-8 decoding, strict: validated first (simdutf), since toString() would replace bad bytes. */
+/**
+ * Node's UTF-8 decoding, strict. toString() puts U+FFFD where the bytes are not UTF-8, so a text
+ * without one came from valid bytes; a text with one (a document may hold U+FFFD itself) did only
+ * if it encodes back to the same bytes. This needs no node:buffer, whose first require() costs
+ * Node 18 more than half a millisecond at every VM start (its ESM facade), for isUtf8().
+ */
 export const nodeUtf8: Utf8Decoder = (bytes) => {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return isUtf8(buf) ? buf.toString("utf8") : undefined;
+  const text = buf.toString("utf8");
+  return !text.includes("\uFFFD") || Buffer.from(text, "utf8").equals(buf) ? text : undefined;
 };
 
 /** Writes all of a string (as UTF-8) or of bytes to a file descriptor, waiting out a non-blocking pipe that is full. */

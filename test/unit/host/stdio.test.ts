@@ -1,4 +1,5 @@
 // stdio (src/host/stdio.ts): reading all of a descriptor, as bytes, with a ceiling on their number.
+import fc from "fast-check";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,8 +52,35 @@ it("readAllAtOnce refuses a descriptor it cannot read, naming the input", () => 
 
 it("nodeUtf8 decodes UTF-8 strictly: invalid bytes, surrogates and code points above U+10FFFF are refused", () => {
   expect(nodeUtf8(Buffer.from("<a>é\u{10000}</a>"))).toBe("<a>é\u{10000}</a>");
+  expect(nodeUtf8(Buffer.from("<a>\ufffd</a>"))).toBe("<a>\ufffd</a>");
+  expect(nodeUtf8(Buffer.from([...Buffer.from("<a>\ufffd"), 0xff]))).toBeUndefined();
   expect(nodeUtf8(new Uint8Array(Buffer.from("\ufeff<a/>")))).toBe("\ufeff<a/>");
   for (const bad of [[0xff], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc0, 0xaf], [0xe9, 0x3c]]) {
     expect(nodeUtf8(Buffer.from([0x3c, 0x61, 0x3e, ...bad]))).toBeUndefined();
   }
+});
+
+it("nodeUtf8 gives what a fatal TextDecoder gives, for any bytes", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const standard = (b: Uint8Array) => {
+    try {
+      return fatal.decode(b);
+    } catch {
+      return undefined;
+    }
+  };
+  // Valid UTF-8 (U+FFFD included) with a few bytes overwritten, and bytes at random.
+  const mutated = fc
+    .tuple(fc.string({ unit: "binary", maxLength: 40 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }))
+    .map(([text, edits]) => {
+      const b = Buffer.from(`${text}\ufffd`, "utf8");
+      for (const [at, byte] of edits) b[at % b.length] = byte;
+      return new Uint8Array(b);
+    });
+  fc.assert(
+    fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 24 })), (b) => {
+      expect(nodeUtf8(b)).toBe(standard(b));
+    }),
+    { numRuns: 3000 },
+  );
 });

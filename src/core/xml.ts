@@ -363,7 +363,8 @@ class Scanner {
       const at = keyAt[i] as number;
       if (key.charCodeAt(0) === 0x78 /* x */ && (key === "xmlns" || key.startsWith("xmlns:"))) {
         const prefix = key === "xmlns" ? "" : key.slice(6);
-        if (prefix !== "") this.qname(key, lt);
+        // "xmlns:" declares nothing: it is no default namespace declaration but a bad name.
+        if (key !== "xmlns") this.qname(key, at);
         const uri = attrValue(this.text.slice(valueStart[i], valueEnd[i]));
         if (prefix === "xml") {
           if (uri !== XML_NS) this.fail(`the prefix 'xml' is bound to ${XML_NS} and to nothing else`, at, "namespace error: ");
@@ -392,7 +393,7 @@ class Scanner {
         const key = keys[i] as string;
         if (!key.includes(":") || key.startsWith("xmlns:")) continue;
         const at = keyAt[i] as number;
-        this.qname(key, lt);
+        this.qname(key, at);
         const c = key.indexOf(":");
         const prefix = key.slice(0, c);
         const uri = this.lookup(prefix);

@@ -181,10 +181,12 @@ function xmllintName(file: string): string {
 
 /**
  * Refusals of a document libxml2 reads that are on purpose: an encoding the hook does not decode
- * exactly, and a NUL byte, where xmllint stops reading (after the root it then sees nothing wrong).
+ * exactly; a NUL byte, where xmllint stops reading (after the root it then sees nothing wrong);
+ * a byte that is not US-ASCII in a document that says it is, which libxml2 2.9 lets pass after the
+ * root element (it stops reading there); and version '1.' (production [26]).
  */
 const ON_PURPOSE =
-  /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML|version '1\.' has no digit after the dot/;
+  /the document is in |encoding '[^']*' \(in the XML declaration\) is not supported|but the document starts with UTF-8's byte order mark|character U\+0000 is not allowed in XML|is not US-ASCII, the encoding the XML declaration names|version '1\.' has no digit after the dot/;
 /** libxml2 checks namespace names as URIs; the hook does not. */
 const NOT_CHECKED = /is not a valid URI/;
 

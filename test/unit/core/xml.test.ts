@@ -142,6 +142,7 @@ describe("as libxml2 and libvirt read it", () => {
     ["<a:b:c xmlns:a='u'/>", /'a:b:c' is not a qualified name/],
     ["<:a/>", /':a' is not a qualified name/],
     ["<a: xmlns:a='u'/>", /'a:' is not a qualified name/],
+    ["<a xmlns:='u'/>", /'xmlns:' is not a qualified name/],
     ["<a xmlns:xml='u'/>", /the prefix 'xml' is bound to/],
     ["<a xmlns:xmlns='u'/>", /the prefix 'xmlns' cannot be declared/],
     ["<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>", /cannot be bound to the prefix 'p'/],

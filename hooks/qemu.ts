@@ -2,22 +2,13 @@
 // The built file starts with a shell line (scripts/build.mjs) that runs Node only for
 // prepare/migrate/restore begin; the check here covers running the file with node directly.
 import { hookOp } from "../src/core/hook-op.js";
-import { EXIT_ERROR } from "../src/core/decide.js";
 import { runHook } from "../src/hook/main.js";
 
 const [, , domain = "", op, subop] = process.argv;
 const which = hookOp(op, subop);
 // Called right away rather than from a promise job: Node 18 runs the first one only a while after
 // the main module ends (0.6 ms later for the official build, 1.4 ms for Debian's; Node 20, 0.03 ms).
-if (which !== undefined) {
-  try {
-    runHook(domain, which);
-  } catch (error) {
-    // A bug, not a verdict: the start is refused, with one line rather than a stack trace.
-    process.stderr.write(`nwfilter-hook: internal error: ${String(error)}\n`);
-    process.exitCode = EXIT_ERROR;
-  }
-}
+if (which !== undefined) runHook(domain, which);
 
 /** Used by the build only: runs the decision paths on a sample so that their code can be cached. */
 export function warmUp(): Promise<void> {

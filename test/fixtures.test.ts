@@ -173,6 +173,22 @@ describe.concurrent("hook fixtures (dist/qemu as a process)", () => {
   }
 });
 
+describe("a closed stdout", () => {
+  it.each(WAYS)("%s: a migrate whose stdout is closed fails, in one line", async (way) => {
+    const xml =
+      "<domain type='kvm'>\n  <name>vm1</name>\n  <devices>\n    <interface type='bridge'><source bridge='br0'/></interface>\n  </devices>\n</domain>\n";
+    const sandbox = makeSandbox({ bridges: { br0: "linux" } });
+    try {
+      const run = await runQemu(["vm1", "migrate", "begin", "-"], xml, sandbox.env, { hook: hookFor(way), closeStdout: true });
+      expect(run.status).toBe(2);
+      expect(stderrProblem(run.stderr)).toBeUndefined();
+      expect(run.stderr).toMatch(/^nwfilter-hook: migrate of domain 'vm1': cannot write the domain XML to stdout: EPIPE\b/);
+    } finally {
+      sandbox.remove();
+    }
+  });
+});
+
 describe("generated inputs", () => {
   it("refuses a domain larger than 16 MiB without printing it, with one line on stderr", async () => {
     const head = "<domain type='kvm'>\n  <name>big</name>\n  <description>";

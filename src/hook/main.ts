@@ -12,12 +12,33 @@ import { decodeXml, type XmlBytes } from "../core/xml-bytes.js";
 import { syslog } from "../host/syslog.js";
 import { watcherHealth } from "../host/watch-status.js";
 
+/** One call, from the hook file or its startup snapshot: whatever happens, one line at most on stderr. */
 export function runHook(domain: string, op: HookOp): void {
-  const outcome = hookOutcome(domain, op, process.env, 0);
+  let outcome: HookOutcome;
+  try {
+    outcome = hookOutcome(domain, op, process.env, 0);
+  } catch (error) {
+    // A bug, not a verdict: the call fails, in one line rather than a stack trace.
+    outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: internal error: ${String(error)}` };
+  }
   if (outcome.log) syslog(outcome.log.priority, outcome.log.message);
-  if (outcome.stdout !== undefined) writeAllSync(1, outcome.stdout);
-  if (outcome.stderr !== undefined) writeAllSync(2, `${oneLine(outcome.stderr)}\n`);
+  if (outcome.stdout !== undefined) {
+    try {
+      writeAllSync(1, outcome.stdout);
+    } catch (error) {
+      // libvirt goes on with what it reads here: a pipe it has closed must fail the call.
+      const why = (error as Error).message;
+      outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': cannot write the domain XML to stdout: ${why}` };
+    }
+  }
   process.exitCode = outcome.exitCode;
+  if (outcome.stderr !== undefined) {
+    try {
+      writeAllSync(2, `${oneLine(outcome.stderr)}\n`);
+    } catch {
+      // Nowhere left to say it: the exit status does.
+    }
+  }
 }
 
 /**

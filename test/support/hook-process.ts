@@ -179,7 +179,7 @@ export function runQemu(
   args: readonly string[],
   stdin: string | Buffer,
   env: Record<string, string>,
-  options: { timeoutMs?: number; hook?: string } = {},
+  options: { timeoutMs?: number; hook?: string; closeStdout?: boolean } = {},
 ): Promise<HookRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -199,6 +199,9 @@ export function runQemu(
       clearTimeout(timer);
       reject(e);
     });
+    // As a libvirt that stopped reading: the hook reads all of stdin first, so it writes only
+    // after the pipe's reading end is gone.
+    if (options.closeStdout) child.stdout.destroy();
     child.on("close", (status, signal) => {
       clearTimeout(timer);
       resolve({

@@ -1,7 +1,7 @@
 // End-to-end helpers for the Debian package: build it (scripts/package.mjs over the built dist/),
 // run dpkg, say whether the tools are there, and list the host's files to compare before and after.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
@@ -142,15 +142,22 @@ export function listingDiff(before: string[], after: string[]): { added: string[
   return { added: after.filter((p) => !b.has(p)), removed: before.filter((p) => !a.has(p)) };
 }
 
+const ETC_DIR = "/etc/nwfilter-hook";
+
 /**
- * What the package suites change, saved before they start: the hook files and the filter. The
- * returned restore() purges the package, removes the suite's domains and puts the rest back.
+ * What the package suites change, saved before they start: the hook files, the filter and
+ * /etc/nwfilter-hook. The returned restore() purges the package, removes the suite's domains
+ * and puts the rest back.
  */
 export function saveHost(domains: string[]): { filterBefore: string | undefined; restore(): void } {
   const hooks = new Map<string, Buffer | undefined>();
   for (const path of [HOOK_PATH, MAIN_HOOK_PATH]) hooks.set(path, existsSync(path) ? readFileSync(path) : undefined);
   const filterBefore = filterXml();
   for (const name of domains) destroyAndUndefine(name);
+  // A policy left by an earlier manual install would become the package's and go with its purge:
+  // the suites start without it, and it comes back afterwards.
+  const aside = existsSync(ETC_DIR) ? `${ETC_DIR}.saved-by-e2e-${process.pid}` : undefined;
+  if (aside) renameSync(ETC_DIR, aside);
   return {
     filterBefore,
     restore() {
@@ -158,6 +165,12 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
       attempt("purge", () => {
         if (installedVersion()) runOk("dpkg", ["--purge", PACKAGE]);
       });
+      if (aside) {
+        attempt(`restore ${ETC_DIR}`, () => {
+          rmSync(ETC_DIR, { recursive: true, force: true });
+          renameSync(aside, ETC_DIR);
+        });
+      }
       for (const name of domains) attempt(`domain ${name}`, () => destroyAndUndefine(name));
       for (const [path, content] of hooks) {
         attempt(`restore ${path}`, () => {

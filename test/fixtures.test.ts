@@ -183,6 +183,10 @@ describe("a closed stdout", () => {
       expect(run.status).toBe(2);
       expect(stderrProblem(run.stderr)).toBeUndefined();
       expect(run.stderr).toMatch(/^nwfilter-hook: migrate of domain 'vm1': cannot write the domain XML to stdout: EPIPE\b/);
+      // The filterref it added, then the write that failed.
+      const log = await sandbox.logged(2);
+      expect(log.map((e) => e.priority)).toEqual(["daemon.notice", "daemon.err"]);
+      expect(log[1]?.message).toMatch(/^migrate of domain 'vm1': cannot write the domain XML to stdout: EPIPE\b/);
     } finally {
       sandbox.remove();
     }

@@ -19,7 +19,8 @@ export function runHook(domain: string, op: HookOp): void {
     outcome = hookOutcome(domain, op, process.env, 0);
   } catch (error) {
     // A bug, not a verdict: the call fails, in one line rather than a stack trace.
-    outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: internal error: ${String(error)}` };
+    const message = `${op} of domain '${domain}': internal error: ${String(error)}`;
+    outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${message}`, log: { priority: "err", message } };
   }
   if (outcome.log) syslog(outcome.log.priority, outcome.log.message);
   if (outcome.stdout !== undefined) {
@@ -27,8 +28,9 @@ export function runHook(domain: string, op: HookOp): void {
       writeAllSync(1, outcome.stdout);
     } catch (error) {
       // libvirt goes on with what it reads here: a pipe it has closed must fail the call.
-      const why = (error as Error).message;
-      outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${op} of domain '${domain}': cannot write the domain XML to stdout: ${why}` };
+      const message = `${op} of domain '${domain}': cannot write the domain XML to stdout: ${(error as Error).message}`;
+      outcome = { exitCode: EXIT_ERROR, stderr: `${PRODUCT}: ${message}` };
+      syslog("err", message);
     }
   }
   process.exitCode = outcome.exitCode;

@@ -86,7 +86,7 @@ const XML_DECL_RE = lazy(
     `(?:${S}+encoding${S}*=${S}*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?` +
     `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>`,
 );
-const VERSION_WITHOUT_DIGITS_RE = /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])1\.\1/;
+const VERSION_WITHOUT_DIGITS_RE = lazy(() => `<\\?xml${S}+version${S}*=${S}*(["'])1\\.\\1`);
 // Production [28] up to its internal subset, which is refused; [75] ExternalID, [12] PubidLiteral.
 const SYSTEM_LITERAL = `(?:"[^"]*"|'[^']*')`;
 const PUBID_LITERAL = `(?:"[- \\r\\na-zA-Z0-9'()+,./:=?;!*#@$_%]*"|'[- \\r\\na-zA-Z0-9()+,./:=?;!*#@$_%]*')`;
@@ -140,8 +140,9 @@ class Scanner {
       decl.lastIndex = this.pos;
       if (!decl.test(text)) {
         // libxml2 (and so libvirt) reads version '1.' with a warning; production [26] does not.
-        const bare = VERSION_WITHOUT_DIGITS_RE.test(text.slice(this.pos, this.pos + 64));
-        this.fail(bare ? "malformed XML declaration: version '1.' has no digit after the dot" : "malformed XML declaration", this.pos);
+        const bare = VERSION_WITHOUT_DIGITS_RE();
+        bare.lastIndex = this.pos;
+        this.fail(bare.test(text) ? "malformed XML declaration: version '1.' has no digit after the dot" : "malformed XML declaration", this.pos);
       }
       this.pos = decl.lastIndex;
     }

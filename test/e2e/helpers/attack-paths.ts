@@ -19,6 +19,8 @@ export interface AttackRun {
   protectedAt: number | undefined;
   /** When the start, the hot-plug, the restore or the migration was asked for. */
   actedAt: number;
+  /** When the command that did it returned: the guest (or its new NIC) runs from about then. */
+  returnedAt: number;
   /** The guest's console, for a failure message. */
   serial: string;
 }
@@ -108,9 +110,10 @@ export async function phasesPath(ctx: PathContext, d: Daemon, o: { name: string;
   const counter = await ctx.victim.count(run);
   const actedAt = Date.now();
   virsh(d, "start", o.name);
+  const returnedAt = Date.now();
   const protectedAt = filterInPlace(d, o.name) ? Date.now() : undefined;
   await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, serial: readConsole(d, o.name) };
+  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /** Define and start at once, a NIC without the filter: a watcher must add it live. The guest sends continuously for `sendMs`. */
@@ -121,9 +124,10 @@ export async function defineThenStartPath(ctx: PathContext, d: Daemon, o: { name
   virshXml(d, ctx.dir, ["define"], attackDomainXml({ name: o.name, image: ctx.image, nics: [nic], run, plan: continuousPlan(o.sendMs) }));
   const actedAt = Date.now();
   virsh(d, "start", o.name);
+  const returnedAt = Date.now();
   const protectedAt = await waitForFilter(d, o.name);
   await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, serial: readConsole(d, o.name) };
+  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /** A guest without NICs waits for one; a NIC without the filter is hot-plugged live, and it sends on it continuously for `sendMs`. */
@@ -135,9 +139,10 @@ export async function hotPlugPath(ctx: PathContext, d: Daemon, o: { name: string
   await waitForConsole(d, o.name, /nwfh-guest: waiting for a NIC/, 120_000);
   const actedAt = Date.now();
   virshXml(d, ctx.dir, ["attach-device", o.name], attackNic({ mac: o.mac, bridge: ATTACK_BRIDGE }), "--live");
+  const returnedAt = Date.now();
   const protectedAt = await waitForFilter(d, o.name);
   await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, serial: readConsole(d, o.name) };
+  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /**
@@ -161,10 +166,11 @@ export async function restorePath(ctx: PathContext, d: Daemon, o: { name: string
   } finally {
     rmSync(state, { force: true });
   }
+  const returnedAt = Date.now();
   const protectedAt = await waitForFilter(d, o.name);
   await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the restore");
   virsh(d, "destroy", o.name);
-  return { frames: await counter.stop(), protectedAt, actedAt, serial: readConsole(d, o.name) };
+  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /**
@@ -184,10 +190,11 @@ export async function migrationPath(
   await counter.until((f) => f.filter((x) => x.kind === "mac").length >= 20, 120_000, "spoofed frames before the migration");
   const actedAt = Date.now();
   await o.migrate();
+  const returnedAt = Date.now();
   const protectedAt = await waitForFilter(o.to, o.name);
   await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the migration");
   virsh(o.to, "destroy", o.name);
-  return { frames: await counter.stop(), protectedAt, actedAt, serial: readConsole(o.to, o.name) };
+  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(o.to, o.name) };
 }
 
 const ownAfter = (frames: Frame[], t: number) => receivedFrom(frames, t).filter((f) => f.kind === "own" && f.format === "A").length;

@@ -26,9 +26,9 @@ export interface CaseResult {
   after: Counts;
   before: Counts;
   leak: Leak | undefined;
-  /** From the action (start, hot-plug, restore, migration) to the filter seen in place. */
+  /** From the return of the command that acted (start, hot-plug, restore, migration) to the filter seen in place. */
   protectedMs: number | undefined;
-  /** From the action to the first frame the victim heard. */
+  /** From that return to the first frame the victim heard. */
   firstFrameMs: number | undefined;
 }
 
@@ -64,8 +64,8 @@ export function checkRun(title: string, run: AttackRun, want: Expectation): Case
     after: a,
     before: b,
     leak,
-    protectedMs: run.protectedAt === undefined ? undefined : run.protectedAt - run.actedAt,
-    firstFrameMs: first === undefined ? undefined : Math.round(first - run.actedAt),
+    protectedMs: run.protectedAt === undefined ? undefined : run.protectedAt - run.returnedAt,
+    firstFrameMs: first === undefined ? undefined : Math.round(first - run.returnedAt),
   };
   report(result);
   return result;
@@ -80,7 +80,7 @@ export function tableRow(r: CaseResult): string {
 
 function report(r: CaseResult): void {
   const leak = r.leak
-    ? `; leaked ${r.leak.leaked}, window ${r.leak.windowMs ?? "-"} ms, filter ${r.protectedMs} ms and first frame ${r.firstFrameMs} ms after the action`
+    ? `; leaked ${r.leak.leaked}, window ${r.leak.windowMs ?? "-"} ms, filter ${r.protectedMs} ms and first frame ${r.firstFrameMs} ms after the command returned`
     : "";
   console.log(`attack: ${tableRow(r)}${leak}`);
   // NWFH_ATTACK_REPORT=FILE collects the rows for README's table.

@@ -6,7 +6,7 @@
 // The guest sends every kind of frame every 20 ms from the moment its NIC carries traffic; the
 // victim counts what reaches it. Per path and round: the spoofed frames that reached the victim,
 // the time from the first of them to the first tick whose spoofed frames were dropped (from the
-// guest's sequence numbers and the victim's receive times), when the filter was seen in place
+// guest's sequence numbers and the victim's receive times), when libvirt had the filter in place
 // and when the victim heard the guest's first frame, both after the start or the hot-plug.
 // Medians and maxima of --rounds rounds (default 5). Writes bench/ATTACK-RESULTS.md (or --out).
 //   npm run bench:attack [-- --rounds N] [--out FILE]
@@ -94,9 +94,9 @@ try {
         leaked: leak.leaked,
         windowMs: leak.windowMs ?? NaN,
         commandMs: run.returnedAt - run.actedAt,
-        protectedMs: run.protectedAt - run.returnedAt,
+        protectedMs: (run.boundAt ?? run.protectedAt) - run.returnedAt,
         firstFrameMs: first - run.returnedAt,
-        marginMs: first - run.protectedAt,
+        marginMs: first - (run.boundAt ?? run.protectedAt),
         ok: after.own > 0 && BLOCKED.every((k) => after[k] === 0),
       };
       if (!row.ok) broken++;
@@ -107,9 +107,16 @@ try {
   }
   await watcher.stop();
 } finally {
-  await h.stopAll();
-  await victim?.remove();
-  host.tearDown();
+  // Each step runs even when the one before it fails: the host gets its hook and filter back.
+  try {
+    await h.stopAll();
+  } finally {
+    try {
+      await victim?.remove();
+    } finally {
+      host.tearDown();
+    }
+  }
 }
 
 const lines = [
@@ -119,7 +126,7 @@ const lines = [
     .map((x) => x.toFixed(2))
     .join(
       " ",
-    )}, Node ${process.version}. The guest sends every 20 ms. Times from \`virsh start\` or \`virsh attach-device\` returning; the margin is the filter's lead over the guest's first frame (negative: it leaked).`,
+    )}, Node ${process.version}. The guest sends every 20 ms. Times from \`virsh start\` or \`virsh attach-device\` returning; the filter is in place when libvirt wrote the NIC's nwfilter binding (the file's mtime in /run/libvirt/nwfilter-binding; it writes it once the rules are applied); the margin is the filter's lead over the guest's first frame. Whether frames leaked is what the sequence numbers say.`,
   "",
   "| path | spoofed frames that reached the victim (median / max) | leak window (median / max) | `virsh` command took (median / max) | filter in place after it returned (median / max) | victim hears the guest after it returned (median / min) | filter before the guest's first frame by (median / min) | broken runs |",
   "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -17,7 +17,11 @@ import { tmpdir } from "node:os";
 const CAN_RUN = requirePrivateDaemons() && requireAttack();
 
 /** A private daemon as the attack paths use it: the serial logs lie in its own /var/log/libvirt. */
-const daemon = (p: PrivateDaemon): Daemon => ({ uri: p.uri, serialLog: (name) => join(p.dir, "var", "log", "libvirt", "qemu", `${name}-serial.log`) });
+const daemon = (p: PrivateDaemon): Daemon => ({
+  uri: p.uri,
+  bindingDir: join(p.dir, "run", "libvirt", "nwfilter-binding"),
+  serialLog: (name) => join(p.dir, "var", "log", "libvirt", "qemu", `${name}-serial.log`),
+});
 
 describe.skipIf(!CAN_RUN)("a guest that spoofs, migrated live to a host whose hook adds the filter", () => {
   let two: TwoDaemons;
@@ -36,9 +40,12 @@ describe.skipIf(!CAN_RUN)("a guest that spoofs, migrated live to a host whose ho
     victim = Victim.create(image.tool, dir);
   });
   afterAll(async () => {
-    await victim?.remove();
-    two?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      await victim?.remove();
+    } finally {
+      two?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("an incoming live migration (b's hook, OnMissing = enforce)", async () => {
@@ -60,5 +67,5 @@ describe.skipIf(!CAN_RUN)("a guest that spoofs, migrated live to a host whose ho
       continuous: true,
       unprotectedBefore: true,
     });
-  });
+  }, 240_000);
 });

@@ -21,6 +21,8 @@ const OFF = "[filtering]\nEnableMACAntiSpoofingFilterRules = false\n";
 const ENFORCE = "[filtering]\nOnMissing = enforce\n";
 const WATCH = "[filtering]\nOnMissing = watch\nResyncInterval = 600\n";
 const MAC_FILTER: Expectation = { blocked: ["mac", "arp-mac"], passes: ["arp-ip"], continuous: false };
+/** A case boots a guest under TCG (10-30 s on a busy 2-core machine) and runs it for 5-15 s. */
+const CASE_TIMEOUT_MS = 240_000;
 /** How long the guest sends continuously on the paths where a watcher adds the filter. */
 const SEND_MS = 4000;
 
@@ -98,25 +100,36 @@ describe.skipIf(!CAN_RUN)("a guest that spoofs, against the real libvirtd", () =
     ctx = { image, victim, dir: host.dir };
   });
   afterAll(async () => {
-    await stopAll();
-    await victim?.remove();
-    host?.tearDown();
+    // Each step runs even when the one before it fails: the host gets its hook and filter back.
+    try {
+      await stopAll();
+    } finally {
+      try {
+        await victim?.remove();
+      } finally {
+        host?.tearDown();
+      }
+    }
   });
 
-  it.each(ROWS.map((row, i) => ({ ...row, i })))("$title", async (row) => {
-    const name = host.domainName(`g${row.i}`);
-    host.onTearDown(() => rmSync(serialLogPath(name), { force: true }));
-    host.writePolicy(row.policy);
-    let watcher: WatcherProcess | undefined;
-    if (row.watcher) {
-      watcher = new WatcherProcess(host.dir, host.policy, {}, `watch-${row.i}`);
-      await watcher.waitForLog(/resync: \d+ domains?: /);
-    }
-    try {
-      const run = await row.path(ctx, host, name, `52:54:00:a7:00:${(row.i + 1).toString(16).padStart(2, "0")}`);
-      checkRun(row.title, run, row.want);
-    } finally {
-      if (watcher) expect(await watcher.stop()).toBe(0);
-    }
-  });
+  it.each(ROWS.map((row, i) => ({ ...row, i })))(
+    "$title",
+    async (row) => {
+      const name = host.domainName(`g${row.i}`);
+      host.onTearDown(() => rmSync(serialLogPath(name), { force: true }));
+      host.writePolicy(row.policy);
+      let watcher: WatcherProcess | undefined;
+      if (row.watcher) {
+        watcher = new WatcherProcess(host.dir, host.policy, {}, `watch-${row.i}`);
+        await watcher.waitForLog(/resync: \d+ domains?: /);
+      }
+      try {
+        const run = await row.path(ctx, host, name, `52:54:00:a7:00:${(row.i + 1).toString(16).padStart(2, "0")}`);
+        checkRun(row.title, run, row.want);
+      } finally {
+        if (watcher) expect(await watcher.stop()).toBe(0);
+      }
+    },
+    CASE_TIMEOUT_MS,
+  );
 });

@@ -5,7 +5,7 @@
 // Each returns what reached the victim and when the filter was seen in place. Shared by the
 // attack suites and bench/attack.mjs; the policy, the hook and the watcher are the caller's.
 import { randomInt } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { receivedFrom, type Frame } from "./attack-count.js";
@@ -17,6 +17,11 @@ export interface AttackRun {
   frames: Frame[];
   /** When the filter was seen in place on every NIC (ms since the epoch); undefined: never. */
   protectedAt: number | undefined;
+  /**
+   * When libvirt wrote the last NIC's nwfilter binding (its file's mtime), which it does once the
+   * rules are in place: earlier than protectedAt, which waits for a poll of three virsh calls.
+   */
+  boundAt: number | undefined;
   /** When the start, the hot-plug, the restore or the migration was asked for. */
   actedAt: number;
   /** When the command that did it returned: the guest (or its new NIC) runs from about then. */
@@ -28,11 +33,13 @@ export interface AttackRun {
 /** A libvirt daemon as the paths use it: its URI and where its serial logs are seen from here. */
 export interface Daemon {
   uri: string;
+  /** Its /run/libvirt/nwfilter-binding, as seen from here. */
+  bindingDir: string;
   /** The path of a guest's serial log as seen from this process (a private daemon's lies in its own directory). */
   serialLog(name: string): string;
 }
 
-export const systemDaemon: Daemon = { uri: URI, serialLog: serialLogPath };
+export const systemDaemon: Daemon = { uri: URI, bindingDir: "/run/libvirt/nwfilter-binding", serialLog: serialLogPath };
 
 export interface PathContext {
   image: GuestImage;
@@ -73,14 +80,19 @@ export function filterInPlace(d: Daemon, name: string): boolean {
   return taps.length === nics.length && taps.every((t) => bindings.some((b) => b.port === t.dev));
 }
 
-/** Polls until the filter is in place; returns when it was first seen. */
-export async function waitForFilter(d: Daemon, name: string, timeoutMs = 20_000): Promise<number> {
+/** Polls until the filter is in place; returns when it was first seen, and when libvirt wrote the bindings. */
+export async function waitForFilter(d: Daemon, name: string, timeoutMs = 20_000): Promise<{ protectedAt: number; boundAt: number | undefined }> {
   const deadline = Date.now() + timeoutMs;
   while (!filterInPlace(d, name)) {
     if (Date.now() > deadline) throw new Error(`${name}: no filter in place within ${timeoutMs} ms:\n${virsh(d, "dumpxml", name)}`);
     await delay(50);
   }
-  return Date.now();
+  return { protectedAt: Date.now(), boundAt: boundAt(d, name) };
+}
+
+function boundAt(d: Daemon, name: string): number | undefined {
+  const times = domainTaps(name, d.uri).map((t) => join(d.bindingDir, `${t.dev}.xml`));
+  return times.every((f) => existsSync(f)) ? Math.max(...times.map((f) => statSync(f).mtimeMs)) : undefined;
 }
 
 async function waitForState(d: Daemon, name: string, state: string, timeoutMs: number): Promise<void> {
@@ -112,8 +124,9 @@ export async function phasesPath(ctx: PathContext, d: Daemon, o: { name: string;
   virsh(d, "start", o.name);
   const returnedAt = Date.now();
   const protectedAt = filterInPlace(d, o.name) ? Date.now() : undefined;
-  await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
+  const bound = protectedAt === undefined ? undefined : boundAt(d, o.name);
+  await waitForState(d, o.name, "shut off", 180_000);
+  return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /** Define and start at once, a NIC without the filter: a watcher must add it live. The guest sends continuously for `sendMs`. */
@@ -125,9 +138,9 @@ export async function defineThenStartPath(ctx: PathContext, d: Daemon, o: { name
   const actedAt = Date.now();
   virsh(d, "start", o.name);
   const returnedAt = Date.now();
-  const protectedAt = await waitForFilter(d, o.name);
-  await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
+  const { protectedAt, boundAt: bound } = await waitForFilter(d, o.name);
+  await waitForState(d, o.name, "shut off", 180_000);
+  return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /** A guest without NICs waits for one; a NIC without the filter is hot-plugged live, and it sends on it continuously for `sendMs`. */
@@ -140,9 +153,9 @@ export async function hotPlugPath(ctx: PathContext, d: Daemon, o: { name: string
   const actedAt = Date.now();
   virshXml(d, ctx.dir, ["attach-device", o.name], attackNic({ mac: o.mac, bridge: ATTACK_BRIDGE }), "--live");
   const returnedAt = Date.now();
-  const protectedAt = await waitForFilter(d, o.name);
-  await waitForState(d, o.name, "shut off", 120_000);
-  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
+  const { protectedAt, boundAt: bound } = await waitForFilter(d, o.name);
+  await waitForState(d, o.name, "shut off", 180_000);
+  return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /**
@@ -167,10 +180,10 @@ export async function restorePath(ctx: PathContext, d: Daemon, o: { name: string
     rmSync(state, { force: true });
   }
   const returnedAt = Date.now();
-  const protectedAt = await waitForFilter(d, o.name);
+  const { protectedAt, boundAt: bound } = await waitForFilter(d, o.name);
   await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the restore");
   virsh(d, "destroy", o.name);
-  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(d, o.name) };
+  return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
 
 /**
@@ -191,10 +204,10 @@ export async function migrationPath(
   const actedAt = Date.now();
   await o.migrate();
   const returnedAt = Date.now();
-  const protectedAt = await waitForFilter(o.to, o.name);
+  const { protectedAt, boundAt: bound } = await waitForFilter(o.to, o.name);
   await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the migration");
   virsh(o.to, "destroy", o.name);
-  return { frames: await counter.stop(), protectedAt, actedAt, returnedAt, serial: readConsole(o.to, o.name) };
+  return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(o.to, o.name) };
 }
 
 const ownAfter = (frames: Frame[], t: number) => receivedFrom(frames, t).filter((f) => f.kind === "own" && f.format === "A").length;

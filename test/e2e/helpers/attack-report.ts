@@ -26,7 +26,7 @@ export interface CaseResult {
   after: Counts;
   before: Counts;
   leak: Leak | undefined;
-  /** From the return of the command that acted (start, hot-plug, restore, migration) to the filter seen in place. */
+  /** From the return of the command that acted (start, hot-plug, restore, migration) to libvirt's binding (or the filter seen). */
   protectedMs: number | undefined;
   /** From that return to the first frame the victim heard. */
   firstFrameMs: number | undefined;
@@ -64,7 +64,7 @@ export function checkRun(title: string, run: AttackRun, want: Expectation): Case
     after: a,
     before: b,
     leak,
-    protectedMs: run.protectedAt === undefined ? undefined : run.protectedAt - run.returnedAt,
+    protectedMs: run.protectedAt === undefined ? undefined : Math.round((run.boundAt ?? run.protectedAt) - run.returnedAt),
     firstFrameMs: first === undefined ? undefined : Math.round(first - run.returnedAt),
   };
   report(result);

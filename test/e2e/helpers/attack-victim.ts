@@ -131,9 +131,19 @@ export class Victim {
     Victim.removeLan();
   }
 
-  /** Removes what create() makes, wherever it is left (an interrupted run). */
+  /**
+   * Removes what create() makes, wherever it is left (an interrupted run). The host's end of the
+   * veth goes first, which takes its peer with it; a namespace's devices go after it is deleted,
+   * asynchronously, so a device already gone is fine.
+   */
   static removeLan(): void {
+    for (const dev of [HOST_END, ATTACK_BRIDGE]) {
+      try {
+        ip("link", "del", dev);
+      } catch (error) {
+        if (!/Cannot find device/.test(String((error as { stderr?: unknown }).stderr))) throw error;
+      }
+    }
     if (netnsExists()) ip("netns", "del", NETNS);
-    for (const dev of [HOST_END, ATTACK_BRIDGE]) if (existsSync(`/sys/class/net/${dev}`)) ip("link", "del", dev);
   }
 }

@@ -6,8 +6,9 @@
 // The guest sends every kind of frame every 20 ms from the moment its NIC carries traffic; the
 // victim counts what reaches it. Per path and round: the spoofed frames that reached the victim,
 // the time from the first of them to the first tick whose spoofed frames were dropped (from the
-// guest's sequence numbers and the victim's receive times), when libvirt had the filter in place
-// and when the victim heard the guest's first frame, both after the start or the hot-plug.
+// guest's sequence numbers and the victim's receive times), when libvirt wrote the NIC's nwfilter
+// binding (an upper bound of when its rules took effect) and when the victim heard the guest's
+// first frame, both after the start or the hot-plug returned.
 // Medians and maxima of --rounds rounds (default 5). Writes bench/ATTACK-RESULTS.md (or --out).
 //   npm run bench:attack [-- --rounds N] [--out FILE]
 // It reuses the attack suite's own helpers (test/e2e/helpers/attack-*.ts), bundled here with
@@ -96,7 +97,6 @@ try {
         commandMs: run.returnedAt - run.actedAt,
         protectedMs: (run.boundAt ?? run.protectedAt) - run.returnedAt,
         firstFrameMs: first - run.returnedAt,
-        marginMs: first - (run.boundAt ?? run.protectedAt),
         ok: after.own > 0 && BLOCKED.every((k) => after[k] === 0),
       };
       if (!row.ok) broken++;
@@ -126,14 +126,14 @@ const lines = [
     .map((x) => x.toFixed(2))
     .join(
       " ",
-    )}, Node ${process.version}. The guest sends every 20 ms. Times from \`virsh start\` or \`virsh attach-device\` returning; the filter is in place when libvirt wrote the NIC's nwfilter binding (the file's mtime in /run/libvirt/nwfilter-binding; it writes it once the rules are applied); the margin is the filter's lead over the guest's first frame. Whether frames leaked is what the sequence numbers say.`,
+    )}, Node ${process.version}. The guest sends every 20 ms. Times from \`virsh start\` or \`virsh attach-device\` returning; libvirt writes a NIC's nwfilter binding (the file's mtime in /run/libvirt/nwfilter-binding; negative: before the command returned) once it has finished instantiating the filter, which takes it many ebtables and iptables calls: its rules drop frames before that, so the binding's time is only an upper bound of the filter's. Whether frames leaked, and for how long, is what the guest's tick numbers and the victim's receive times say.`,
   "",
-  "| path | spoofed frames that reached the victim (median / max) | leak window (median / max) | `virsh` command took (median / max) | filter in place after it returned (median / max) | victim hears the guest after it returned (median / min) | filter before the guest's first frame by (median / min) | broken runs |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| path | spoofed frames that reached the victim (median / max) | leak window (median / max) | `virsh` command took (median / max) | libvirt wrote the binding after it returned (median / max) | victim hears the guest after it returned (median / min) | broken runs |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
   ...PATHS.map((p) => {
     const rs = results[p.id];
     const of = (k) => rs.map((r) => r[k]);
-    return `| ${p.title} | ${median(of("leaked"))} / ${max(of("leaked"))} | ${windows(rs)} | ${ms(median(of("commandMs")))} / ${ms(max(of("commandMs")))} | ${ms(median(of("protectedMs")))} / ${ms(max(of("protectedMs")))} | ${ms(median(of("firstFrameMs")))} / ${ms(min(of("firstFrameMs")))} | ${ms(median(of("marginMs")))} / ${ms(min(of("marginMs")))} | ${rs.filter((r) => !r.ok).length} |`;
+    return `| ${p.title} | ${median(of("leaked"))} / ${max(of("leaked"))} | ${windows(rs)} | ${ms(median(of("commandMs")))} / ${ms(max(of("commandMs")))} | ${ms(median(of("protectedMs")))} / ${ms(max(of("protectedMs")))} | ${ms(median(of("firstFrameMs")))} / ${ms(min(of("firstFrameMs")))} | ${rs.filter((r) => !r.ok).length} |`;
   }),
   "",
   "Every round:",

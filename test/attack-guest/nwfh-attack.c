@@ -161,10 +161,13 @@ static void tick(const struct sender *s, int phase, uint32_t seq) {
 	if (all || phase == P_ARP_IP) send_a(s, s->own, s->own, s->victim, phase, K_ARP_IP, seq);
 }
 
-static void sleep_until(struct timespec *next, long interval_ms) {
-	next->tv_nsec += interval_ms * 1000000L;
-	while (next->tv_nsec >= 1000000000L) next->tv_nsec -= 1000000000L, next->tv_sec++;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR) {
+/*
+ * One tick's sleep, relative: after a save and restore or a migration the guest's clock may
+ * have jumped, and a sleep to an absolute time could then last far longer than a tick.
+ */
+static void sleep_tick(long interval_ms) {
+	struct timespec d = {.tv_sec = interval_ms / 1000, .tv_nsec = (interval_ms % 1000) * 1000000L};
+	while (nanosleep(&d, &d) < 0 && errno == EINTR) {
 	}
 }
 
@@ -191,8 +194,6 @@ static int do_send(const char *iface, int argc, char **argv) {
 	if (ioctl(s.fd, SIOCGIFHWADDR, &ifr) < 0) die("SIOCGIFHWADDR");
 	memcpy(s.own, ifr.ifr_hwaddr.sa_data, 6);
 
-	struct timespec next;
-	clock_gettime(CLOCK_MONOTONIC, &next);
 	uint32_t seq = 0;
 	for (const char *p = plan; *p;) {
 		const char *colon = strchr(p, ':');
@@ -207,13 +208,18 @@ static int do_send(const char *iface, int argc, char **argv) {
 		/* Ticks, not the guest's clock: a guest paused by save or migration resumes its count. */
 		for (long t = 0; t < ms / interval; t++, seq++) {
 			tick(&s, phase, seq);
-			sleep_until(&next, interval);
+			/* A sign of life on the console every 5 s, for a run that goes wrong. */
+			if (t > 0 && t % (5000 / interval) == 0) {
+				printf("nwfh-attack: seq %u\n", seq);
+				fflush(stdout);
+			}
+			sleep_tick(interval);
 		}
 		p = *end ? end + 1 : end;
 	}
 	for (int i = 0; i < 3; i++, seq++) {
 		tick(&s, P_DONE, seq);
-		sleep_until(&next, interval);
+		sleep_tick(interval);
 	}
 	printf("nwfh-attack: done after %u ticks\n", seq);
 	return 0;

@@ -112,6 +112,7 @@ async function waitForConsole(d: Daemon, name: string, pattern: RegExp, timeoutM
 }
 
 const readConsole = (d: Daemon, name: string) => (existsSync(d.serialLog(name)) ? readFileSync(d.serialLog(name), "latin1") : "");
+const consoleTail = (d: Daemon, name: string) => `; ${name}'s console on ${d.uri}:\n${tail(d.serialLog(name))}`;
 const tail = (file: string) => (existsSync(file) ? readFileSync(file, "latin1").split("\n").slice(-25).join("\n") : "(no console log)");
 
 /** The guest boots, runs the five phases and powers itself off; `beforeStart` runs between define and start. */
@@ -169,7 +170,12 @@ export async function restorePath(ctx: PathContext, d: Daemon, o: { name: string
   virshXml(d, ctx.dir, ["define"], attackDomainXml({ name: o.name, image: ctx.image, nics: [nic], run, plan: continuousPlan(600_000) }));
   const counter = await ctx.victim.count(run);
   virsh(d, "start", o.name);
-  await counter.until((f) => f.filter((x) => x.kind === "mac").length >= 20, 120_000, "spoofed frames before the save");
+  await counter.until(
+    (f) => f.filter((x) => x.kind === "mac").length >= 20,
+    120_000,
+    "spoofed frames before the save",
+    () => consoleTail(d, o.name),
+  );
   const state = join(ctx.dir, `${o.name}.save`);
   virsh(d, "save", o.name, state);
   o.protect();
@@ -181,7 +187,12 @@ export async function restorePath(ctx: PathContext, d: Daemon, o: { name: string
   }
   const returnedAt = Date.now();
   const { protectedAt, boundAt: bound } = await waitForFilter(d, o.name);
-  await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the restore");
+  await counter.until(
+    (f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs),
+    o.afterMs + 30_000,
+    "own frames after the restore",
+    () => consoleTail(d, o.name),
+  );
   virsh(d, "destroy", o.name);
   return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(d, o.name) };
 }
@@ -200,12 +211,22 @@ export async function migrationPath(
   virshXml(o.from, ctx.dir, ["define"], attackDomainXml({ name: o.name, image: ctx.image, nics: [nic], run, plan: continuousPlan(600_000) }));
   const counter = await ctx.victim.count(run);
   virsh(o.from, "start", o.name);
-  await counter.until((f) => f.filter((x) => x.kind === "mac").length >= 20, 120_000, "spoofed frames before the migration");
+  await counter.until(
+    (f) => f.filter((x) => x.kind === "mac").length >= 20,
+    120_000,
+    "spoofed frames before the migration",
+    () => consoleTail(o.from, o.name),
+  );
   const actedAt = Date.now();
   await o.migrate();
   const returnedAt = Date.now();
   const { protectedAt, boundAt: bound } = await waitForFilter(o.to, o.name);
-  await counter.until((f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs), o.afterMs + 30_000, "own frames after the migration");
+  await counter.until(
+    (f) => ownAfter(f, protectedAt) >= TICKS(o.afterMs),
+    o.afterMs + 30_000,
+    "own frames after the migration",
+    () => consoleTail(o.to, o.name),
+  );
   virsh(o.to, "destroy", o.name);
   return { frames: await counter.stop(), protectedAt, boundAt: bound, actedAt, returnedAt, serial: readConsole(o.to, o.name) };
 }

@@ -26,7 +26,7 @@ export interface CaseResult {
   after: Counts;
   before: Counts;
   leak: Leak | undefined;
-  /** From the return of the command that acted (start, hot-plug, restore, migration) to libvirt's binding (or the filter seen). */
+  /** From the return of the command that acted (start, hot-plug, restore, migration) to libvirt writing the binding (an upper bound of the rules taking effect), or to the filter seen. */
   protectedMs: number | undefined;
   /** From that return to the first frame the victim heard. */
   firstFrameMs: number | undefined;
@@ -80,7 +80,7 @@ export function tableRow(r: CaseResult): string {
 
 function report(r: CaseResult): void {
   const leak = r.leak
-    ? `; leaked ${r.leak.leaked}, window ${r.leak.windowMs ?? "-"} ms, filter ${r.protectedMs} ms and first frame ${r.firstFrameMs} ms after the command returned`
+    ? `; leaked ${r.leak.leaked}, window ${r.leak.windowMs ?? "-"} ms, binding written ${r.protectedMs} ms and first frame ${r.firstFrameMs} ms after the command returned`
     : "";
   console.log(`attack: ${tableRow(r)}${leak}`);
   // NWFH_ATTACK_REPORT=FILE collects the rows for README's table.

@@ -63,13 +63,17 @@ export class Counter {
     }
   }
 
-  /** Waits until `check` holds for the frames so far; returns them. */
-  async until(check: (frames: Frame[]) => boolean, timeoutMs: number, what: string): Promise<Frame[]> {
+  /** Waits until `check` holds for the frames so far; returns them. `context` adds to a timeout's message (the guest's console). */
+  async until(check: (frames: Frame[]) => boolean, timeoutMs: number, what: string, context: () => string = () => ""): Promise<Frame[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frames = this.frames();
       if (check(frames)) return frames;
-      if (Date.now() > deadline) throw new Error(`the victim saw no ${what} within ${timeoutMs} ms (${frames.length} frames of run ${this.run} so far)`);
+      if (Date.now() > deadline) {
+        const last = frames.at(-1);
+        const lastSeen = last ? `, the last ${last.phase} ${last.kind} ${last.format} tick ${last.seq} at ${new Date(last.t).toISOString()}` : "";
+        throw new Error(`the victim saw no ${what} within ${timeoutMs} ms (${frames.length} frames of run ${this.run} so far${lastSeen})${context()}`);
+      }
       await delay(50);
     }
   }

@@ -138,7 +138,7 @@ const lines = [
   "",
   "Every round:",
   "",
-  "| path | round | leaked | window | filter in place after | first frame after |",
+  "| path | round | leaked | window | binding written after | first frame after |",
   "| --- | --- | --- | --- | --- | --- |",
   ...PATHS.flatMap((p) =>
     results[p.id].map((r, i) => `| ${p.id} | ${i + 1} | ${r.leaked} | ${ms(r.windowMs)} | ${ms(r.protectedMs)} | ${ms(r.firstFrameMs)} |`),

@@ -20,11 +20,13 @@ import { parseEventLine, type DomainEvent } from "../../src/watch/events.js";
 import { FILTER, cli, macPattern, type CliResult } from "./helpers/cli.js";
 import { PACKAGE, VERSION, buildPackage, fileListing, listingDiff } from "./helpers/deb.js";
 import { bindingList, bridgeNic, domainTaps, tinyDomainXml, virshWith } from "./helpers/libvirt.js";
-import { TRIXIE_BRIDGE, TrixieHost, requireTrixie, type Run } from "./helpers/trixie-root.js";
+import { TRIXIE_BRIDGE, TrixieHost, requireTrixie, trixieUnavailable, type Run } from "./helpers/trixie-root.js";
 import { freePort, startPrivateDaemon, type PrivateDaemon } from "./helpers/two-daemons.js";
 import { waitFor } from "./helpers/watcher.js";
 
 const CAN_RUN = requireTrixie();
+/** Outside CI the suite skips where it cannot run, and says why in its title. */
+const SKIPPED = CAN_RUN ? "" : ` (skipped: ${trixieUnavailable() ?? ""})`;
 const HOOK = "/etc/libvirt/hooks/qemu.d/50-nwfilter-hook";
 const POLICY = "/etc/nwfilter-hook/policy.ini";
 const FILTERREF = `<filterref filter='${FILTER}'/>`;
@@ -55,7 +57,7 @@ const domain = (name: string, ...nics: string[]) => tinyDomainXml({ name, nics }
 const interfaces = (xml: string) => xml.match(/<interface[\s\S]*?<\/interface>/g) ?? [];
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-describe.skipIf(!CAN_RUN)("Debian 13: the package in a trixie root, its libvirtd 11.3 and QEMU 10, and libvirt 9.0 beside it", () => {
+describe.skipIf(!CAN_RUN)(`Debian 13: the package in a trixie root, its libvirtd 11.3 and QEMU 10, and libvirt 9.0 beside it${SKIPPED}`, () => {
   let tx: TrixieHost;
   /** The Debian 12 side: a private libvirtd 9.0 of this host's packages. */
   let old: PrivateDaemon;

@@ -43,18 +43,18 @@ for tool in debootstrap unshare chroot mount; do
   command -v "$tool" >/dev/null || die "$tool not found (install debootstrap, util-linux)"
 done
 
-# The Debian mirror this host's apt already uses for its own release, else Debian's own.
-mirror=$(apt-get indextargets --format '$(REPO_URI) $(LABEL)' 2>/dev/null | awk '$2 == "Debian" { print $1; exit }')
-mirror=${mirror:-http://deb.debian.org/debian/}
-
 # What the root is made of. The mirror is not part of it: any mirror serves the same packages.
 stamp="suite=$SUITE variant=minbase packages=${PACKAGES[*]} policy-rc.d=101"
 
 if ! $rebuild && [ -d "$ROOT" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$stamp" ]; then
-  say "reusing $ROOT ($(du -sh "$ROOT" 2>/dev/null | cut -f1), built $(date -r "$STAMP" '+%F %T'))"
+  say "reusing $ROOT (built $(date -r "$STAMP" '+%F %T'))"
   echo "$ROOT"
   exit 0
 fi
+
+# The Debian mirror this host's apt already uses for its own release, else Debian's own.
+mirror=$(apt-get indextargets --format '$(REPO_URI) $(LABEL)' 2>/dev/null | awk '$2 == "Debian" { print $1; exit }')
+mirror=${mirror:-http://deb.debian.org/debian/}
 
 mkdir -p "$CACHE"
 chmod 0755 "$CACHE"

@@ -20,8 +20,8 @@ import { parseEventLine, type DomainEvent } from "../../src/watch/events.js";
 import { FILTER, cli, macPattern, type CliResult } from "./helpers/cli.js";
 import { PACKAGE, VERSION, buildPackage, fileListing, listingDiff } from "./helpers/deb.js";
 import { bindingList, bridgeNic, domainTaps, tinyDomainXml, virshWith } from "./helpers/libvirt.js";
-import { TRIXIE_BRIDGE, TrixieHost, requireTrixie, trixieUnavailable, type Run } from "./helpers/trixie-root.js";
-import { freePort, startPrivateDaemon, type PrivateDaemon } from "./helpers/two-daemons.js";
+import { TRIXIE_BRIDGE, TrixieHost, requireTrixie, startOldDaemon, stopOldDaemon, trixieUnavailable, type Run } from "./helpers/trixie-root.js";
+import { freePort, type PrivateDaemon } from "./helpers/two-daemons.js";
 import { waitFor } from "./helpers/watcher.js";
 
 const CAN_RUN = requireTrixie();
@@ -82,7 +82,7 @@ describe.skipIf(!CAN_RUN)(`Debian 13: the package in a trixie root, its libvirtd
 
   beforeAll(() => {
     tx = TrixieHost.create("suite");
-    old = startPrivateDaemon("trixie-old");
+    old = startOldDaemon("old");
     dir = mkdtempSync(join(tmpdir(), "nwfh-e2e-trixie-"));
     const built = buildPackage(dir);
     deb = tx.put(basename(built), readFileSync(built));
@@ -94,7 +94,7 @@ describe.skipIf(!CAN_RUN)(`Debian 13: the package in a trixie root, its libvirtd
   });
 
   afterAll(() => {
-    const errors = [...(tx?.stop() ?? []), ...(old?.stop() ?? [])];
+    const errors = [...(tx?.stop() ?? []), ...stopOldDaemon(old)];
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (errors.length > 0) throw new Error(`cleanup: ${errors.join("; ")}`);
   });

@@ -26,7 +26,7 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VirshError } from "./libvirt.js";
-import { pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
+import { PrivateDaemon, SYSTEM_CAPABILITIES, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
 
 /** Where scripts/trixie-root.sh caches the root (NWFH_TRIXIE_CACHE overrides it there and here). */
 export const TRIXIE_CACHE = process.env.NWFH_TRIXIE_CACHE ?? "/var/cache/nwfilter-hook-test";
@@ -34,6 +34,12 @@ export const CACHED_ROOT = join(TRIXIE_CACHE, "trixie-root");
 const STAMP = join(TRIXIE_CACHE, "trixie-root.stamp");
 /** Where each host's overlay (upper, work and merged directories) goes. */
 export const STATE_ROOT = "/tmp/nwfh-trixie";
+/**
+ * Where the suites' private libvirt 9.0 daemon goes (startOldDaemon()): apart from
+ * two-daemons.ts's STATE_ROOT, whose clean-up of an interrupted run's leftovers, done by every
+ * suite that starts private daemons, would stop it.
+ */
+export const OLD_STATE_ROOT = "/tmp/nwfh-trixie-old";
 /** The Linux bridge the suites' domains use, on both Debian releases; made by create(). */
 export const TRIXIE_BRIDGE = "nwfh-tx0";
 /** The environment of every command run in the root, the daemons' included (libvirt hands its PATH to hooks). */
@@ -389,4 +395,35 @@ export class TrixieHost {
     if (throwOnError && errors.length > 0) throw new Error(`trixie host: stop: ${errors.join("; ")}`);
     return errors;
   }
+}
+
+/**
+ * A private libvirtd 9.0 of this host's own packages (test/e2e/helpers/two-daemons.ts), the
+ * Debian 12 side of the mixed-version migrations, with its directory under OLD_STATE_ROOT.
+ * Stops what an interrupted run left there first; stop() it when done.
+ */
+export function startOldDaemon(label: string): PrivateDaemon {
+  if (existsSync(OLD_STATE_ROOT)) for (const entry of readdirSync(OLD_STATE_ROOT)) new PrivateDaemon(`leftover ${entry}`, join(OLD_STATE_ROOT, entry)).stop();
+  mkdirSync(OLD_STATE_ROOT, { recursive: true, mode: 0o700 });
+  const daemon = new PrivateDaemon(label, mkdtempSync(join(OLD_STATE_ROOT, `${label}-`)));
+  try {
+    daemon.prepare(SYSTEM_CAPABILITIES);
+    daemon.start();
+  } catch (error) {
+    const more = daemon.stop();
+    if (more.length > 0) (error as Error).message += `\n(cleanup: ${more.join("; ")})`;
+    throw error;
+  }
+  return daemon;
+}
+
+/** Stops the daemon and removes OLD_STATE_ROOT once empty; returns what failed. */
+export function stopOldDaemon(daemon: PrivateDaemon | undefined): string[] {
+  const errors = daemon?.stop() ?? [];
+  try {
+    if (readdirSync(OLD_STATE_ROOT).length === 0) rmSync(OLD_STATE_ROOT, { recursive: true });
+  } catch {
+    // gone already
+  }
+  return errors;
 }

@@ -35,7 +35,7 @@ export const MIGRATION_BRIDGE = "nwfh-mig0";
 
 const MOUNTED = ["etc/libvirt", "run/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt"];
 /** The system's qemu capabilities cache: a copy spares a private daemon the qemu probe when it is fresh. */
-const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
+export const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
 const COMMANDS = ["unshare", "nsenter", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
 
 /** Why private daemons cannot run here, or undefined when they can. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Benchmark of the built hook, `dist/qemu`, run the way libvirt runs it.
 //
-//   npm run bench [-- --rounds N] [--node PATH]... [--startup KIND] [--hook PATH] [--out FILE]
-//                    [--no-fail] [--python PATH] [--nic-address] [--keep]
+//   npm run bench [-- --rounds N] [--node PATH]... [--root-node DIR]... [--startup KIND]
+//                    [--hook PATH] [--out FILE] [--no-fail] [--python PATH] [--nic-address] [--keep]
 //
 // What it does
 // - Generates libvirt domain XML with 1, 4, 64, 1024 and 4096 bridge NICs, each compliant (every
@@ -69,6 +69,9 @@
 //   --node PATH      a Node to measure (repeatable; default the Node running this script); each
 //                    is compared with its own `node -e 0` and has its own targets: a Node without
 //                    its own startup snapshot (Debian's), Node 18, and later Nodes
+//   --root-node DIR  the /usr/bin/node of another Debian root DIR (repeatable; e.g. the Debian 13
+//                    root of scripts/trixie-root.sh), measured beside the others, run in that root
+//                    through chroot(2) with its own libraries (see "Nodes of other roots"; needs root)
 //   --startup KIND   what to record for each Node: snapshot, code-cache or none (the build's
 //                    cache only, as before install records anything); default: what install picks
 //   --hook PATH      the built hook to install (default dist/qemu)
@@ -109,6 +112,7 @@ const { values: opt } = parseArgs({
     rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "20" },
     hook: { type: "string", default: path.join(ROOT, "dist", "qemu") },
     node: { type: "string", multiple: true },
+    "root-node": { type: "string", multiple: true },
     startup: { type: "string" },
     out: { type: "string", default: path.join(ROOT, "bench", "RESULTS.md") },
     python: { type: "string" },
@@ -220,6 +224,33 @@ const ENV = {
 const NODE_PATHS = (opt.node?.length ? opt.node : [process.execPath]).map((n) => path.resolve(n));
 if (opt.startup !== undefined && !["snapshot", "code-cache", "none"].includes(opt.startup)) die("--startup must be snapshot, code-cache or none");
 
+// Nodes of other roots (--root-node DIR): DIR's /usr/bin/node, run as that system runs it, in
+// DIR through chroot(2), with DIR's own loader, libraries and /usr/share/nodejs; a foreign
+// root's Node cannot run outside it (a newer glibc, for one), and a loader-and-library-path
+// invocation would make the loader, not node, the hook's interpreter. Everything that runs one
+// runs in a mount namespace of the benchmark's own, where DIR gets /proc, /dev and, on a tmpfs
+// over its /tmp, this benchmark's temporary directory at the same path (the hook, the startup
+// cache, the inputs, the policy): DIR itself is only read. bench/timer.py enters DIR only for
+// the spawn of such a call (chroot, posix_spawn as for every call, chroot back), and the Node's
+// own `node -e 0` runs the same way, so both pay the same.
+const ROOT_NODES = (opt["root-node"] ?? []).map((d) => path.resolve(d));
+for (const r of ROOT_NODES) if (!existsSync(path.join(r, "usr/bin/node"))) die(`--root-node ${r}: there is no ${r}/usr/bin/node`);
+if (ROOT_NODES.length && (process.geteuid?.() !== 0 || path.dirname(TMP) !== "/tmp")) die("--root-node needs root, and the temporary directory in /tmp");
+
+/** [command, args] that run `argv` in a mount namespace where `roots` have their mounts; chrooted into `chroot` when given. */
+function inRoots(argv, roots, chroot) {
+  const mounts = roots.flatMap((r) => [
+    `mount -t proc proc '${r}/proc'`,
+    `mount --rbind /dev '${r}/dev'`,
+    `mount -t tmpfs -o mode=1777 tmpfs '${r}/tmp'`,
+    `mkdir -p '${r}${TMP}'`,
+    `mount --bind '${TMP}' '${r}${TMP}'`,
+  ]);
+  const script = ["set -e", ...mounts, chroot ? `exec chroot '${chroot}' "$@"` : 'exec "$@"'].join("\n");
+  return ["unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", ...argv]];
+}
+const inRoot = (root, argv) => (root ? inRoots(argv, [root], root) : [argv[0], argv.slice(1)]);
+
 function makeNodes() {
   const { buildSync } = createRequire(import.meta.url)("esbuild");
   const tool = path.join(TMP, "hook-for-node.cjs");
@@ -232,25 +263,30 @@ function makeNodes() {
     outfile: tool,
     logLevel: "warning",
   });
-  return NODE_PATHS.map((nodePath, i) => {
-    const probe = spawnSync(nodePath, ["-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"], {
+  const specs = [...NODE_PATHS.map((p) => ({ nodePath: p })), ...ROOT_NODES.map((root) => ({ nodePath: "/usr/bin/node", root }))];
+  return specs.map(({ nodePath, root }, i) => {
+    const probe = spawnSync(...inRoot(root, [nodePath, "-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"]), {
       encoding: "utf8",
     });
     if (probe.status !== 0) die(`${nodePath} does not run: ${probe.error?.message ?? probe.stderr}`);
     const [version, ownSnapshot] = JSON.parse(probe.stdout);
     const dir = path.join(TMP, "nodes", String(i));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const r = spawnSync(process.execPath, [tool, HOOK, nodePath, dir, opt.startup ?? ""], { encoding: "utf8" });
+    // In a root, the root's Node records its cache as install does there, from a copy of the hook.
+    const bundle = root ? put(`nodes/${i}-bundle`, readFileSync(HOOK)) : HOOK;
+    const r = spawnSync(...inRoot(root, [root ? nodePath : process.execPath, tool, bundle, nodePath, dir, opt.startup ?? ""]), { encoding: "utf8" });
     if (r.status !== 0) die(`cannot make the hook for ${nodePath}: ${r.stderr}`);
     const made = JSON.parse(r.stdout);
     const major = Number(version.slice(1).split(".")[0]);
     // The targets of issue 11: a Node without its own startup snapshot (Debian's), Node 18, later.
     const cls = !ownSnapshot ? "no-snapshot" : major <= 18 ? "node18" : "later";
     const targets = { "no-snapshot": [1.0, 1.1, 1.1], node18: [1.2, 1.3, 1.3], later: [1.15, 1.25, 1.25] }[cls];
-    const name = `${version}${ownSnapshot ? "" : " without its own snapshot"}`;
+    const debian = root ? safeRead(path.join(root, "etc/debian_version")).trim() || "?" : undefined;
+    const name = `${version}${ownSnapshot ? "" : " without its own snapshot"}${root ? `, in a Debian ${debian} root, through chroot` : ""}`;
     return {
       key: `n${i}`,
       path: nodePath,
+      root,
       version,
       ownSnapshot,
       cls,
@@ -415,7 +451,7 @@ function run(argv, input) {
 // Timed: the whole plan in one bench/timer.py process, which gets the hook's environment and
 // cwd so that it can hand them on unchanged. Yields one line per entry, then the end line.
 function runTimer(plan) {
-  const t = spawnSync(PYTHON, ["-I", "-S", TIMER], {
+  const t = spawnSync(...(ROOT_NODES.length ? inRoots([PYTHON, "-I", "-S", TIMER], ROOT_NODES) : [PYTHON, ["-I", "-S", TIMER]]), {
     cwd: "/",
     env: ENV,
     input: JSON.stringify(plan),
@@ -598,7 +634,7 @@ function outcome(raw, first, where) {
 
 // Checks one run of call i of a scenario: the contract, and the same outcome as its first run.
 const firsts = new Map(); // callKey -> outcome of the call's first run
-const callKey = (call) => JSON.stringify([call.argv, call.stdin]);
+const callKey = (call) => JSON.stringify([call.argv, call.stdin, call.root]);
 function check(sc, i, r) {
   sc.check?.[i](sc, i, r);
   if (!sc.check && r.status !== 0) fail(sc, i, r, "expected exit status 0");
@@ -620,9 +656,10 @@ function check(sc, i, r) {
 // Checks beyond the measured calls: the environment overrides are honoured (a non-compliant
 // domain is refused at prepare under OnMissing = enforce), for the hook and the baseline.
 function preflight() {
-  for (const [who, exe] of [...NODES.map((n) => [`hook on ${n.path}`, [n.hook]]), ["Python ET", PY_EXE]]) {
+  for (const [who, exe, root] of [...NODES.map((n) => [`hook on ${n.path}`, [n.hook], n.root]), ["Python ET", PY_EXE]]) {
     const d = dom(4, false);
-    const r = run(hookCall(exe, d, "prepare", "begin").argv, d.xml);
+    const [command, args] = inRoot(root, hookCall(exe, d, "prepare", "begin").argv);
+    const r = run([command, ...args], d.xml);
     if (r.status === 0 || r.status === null) {
       throw new Error(
         `${who}: \`prepare begin\` on a domain whose NICs lack the filter was not refused (exit ${r.status}): are the NWFILTER_HOOK_* overrides honoured?`,
@@ -658,6 +695,8 @@ function shuffle(xs) {
 
 const SCENARIOS = scenarios();
 const NODE_ZEROS = NODES.map(nodeZeroOf);
+// A root's Node runs every call of its own in that root (bench/timer.py chroots for the spawn).
+for (const sc of [...SCENARIOS, ...NODE_ZEROS]) if (sc.node.root) for (const call of sc.calls) call.root = sc.node.root;
 const zeroOf = (node) => NODE_ZEROS[NODES.indexOf(node)];
 const samples = new Map([...NODE_ZEROS, ...SCENARIOS].map((s) => [s.id, { ms: [], cpu: [], kib: [] }]));
 const loadBefore = os.loadavg();

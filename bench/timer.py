@@ -11,7 +11,10 @@ Plan (JSON on stdin):
     {"cwd": DIR, "env": {NAME: VALUE, ...},
      "rounds": [{"label": TEXT, "entries": [{"calls": [{"argv": [...], "stdin": FILE}, ...]}, ...]}, ...]}
 Every call gets exactly "env" as its environment and "cwd" as its working directory, FILE's bytes
-on its stdin, and pipes for stdout and stderr that are read to the end.
+on its stdin, and pipes for stdout and stderr that are read to the end. A call with "root": DIR
+runs in DIR (another system's root, for run.mjs --root-node): this process chroots into DIR just
+before the spawn and back just after it, so the call is spawned as every other one; its argv[0]
+and "cwd" are paths in DIR, FILE one outside.
 
 Results (JSON lines on stdout, each written as soon as its entry is done):
     {"round": R, "entry": E, "calls": [CALL, ...]}    one line per entry, in plan order
@@ -110,7 +113,20 @@ def wait_status(status):
     return os.WEXITSTATUS(status), None
 
 
-def run(exe, argv, env, data):
+def enter(root, cwd):
+    """Into `root` for one spawn (the child inherits the root and the working directory)."""
+    os.chroot(root)
+    os.chdir(cwd)
+
+
+def leave(real_root, cwd):
+    """Back out of a root entered with enter(): a chroot to the real root, through its descriptor."""
+    os.fchdir(real_root)
+    os.chroot(".")
+    os.chdir(cwd)
+
+
+def run(exe, argv, env, data, root=None, real_root=None, cwd="/"):
     """One call: (ns, resident KiB at spawn, rusage, wait status, stdout, stderr)."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -128,6 +144,8 @@ def run(exe, argv, env, data):
     reset_high_water()
     floor = resident_kib()
 
+    if root is not None:
+        enter(root, cwd)
     t0 = time.perf_counter_ns()
     try:
         pid = os.posix_spawn(exe, argv, env, file_actions=actions, setsigmask=(), setsigdef=DEFAULT_SIGNALS)
@@ -135,6 +153,10 @@ def run(exe, argv, env, data):
         for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
             os.close(fd)
         raise
+    finally:
+        # Three system calls inside the timed span: a few microseconds.
+        if root is not None:
+            leave(real_root, cwd)
     os.close(in_r)
     os.close(out_w)
     os.close(err_w)
@@ -184,8 +206,11 @@ def main():
     try:
         plan = json.loads(sys.stdin.buffer.read())
         env = {str(k): str(v) for k, v in plan["env"].items()}
-        os.chdir(plan["cwd"])
+        cwd = plan["cwd"]
+        os.chdir(cwd)
         rounds = plan["rounds"]
+        # The way back out of a call's root; os.open makes it close-on-exec.
+        real_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
     except (ValueError, KeyError, TypeError, OSError) as e:
         sys.stderr.write(f"timer: bad plan: {e}\n")
         return 2
@@ -211,15 +236,17 @@ def main():
             calls = []
             for c, call in enumerate(entry["calls"]):
                 argv = [str(a) for a in call["argv"]]
-                key = json.dumps([argv, call.get("stdin")])
+                root = call.get("root")
+                key = json.dumps([argv, call.get("stdin"), root])
                 try:
-                    if argv[0] not in exes:
-                        exes[argv[0]] = which(argv[0], env)
+                    if (root, argv[0]) not in exes:
+                        # In a root, argv[0] is already its absolute path there (not looked up here).
+                        exes[(root, argv[0])] = argv[0] if root is not None else which(argv[0], env)
                     data = b""
                     if call.get("stdin") is not None:
                         with open(call["stdin"], "rb") as f:
                             data = f.read()
-                    ns, floor, rusage, status, out, err = run(exes[argv[0]], argv, env, data)
+                    ns, floor, rusage, status, out, err = run(exes[(root, argv[0])], argv, env, data, root, real_root, cwd)
                 except OSError as x:
                     sys.stderr.write("\n")
                     emit({"round": r, "entry": e, "calls": calls})

@@ -124,11 +124,17 @@ const VOLATILE = [
   "/lost+found",
 ];
 
-/** Every path on the root file system outside VOLATILE, with its type ('f', 'd', 'l'), sorted. */
-export function fileListing(): string[] {
+/**
+ * Every path on the root file system outside VOLATILE, with its type ('f', 'd', 'l'), sorted.
+ * With `root`, the same for another system's root directory (a chroot), its paths as that
+ * system sees them.
+ */
+export function fileListing(root = "/"): string[] {
   // The checkout too, wherever CI put it: the test runner writes there.
-  const prune = [...VOLATILE, REPO_ROOT].flatMap((d, i) => [...(i > 0 ? ["-o"] : []), "-path", d]);
-  const out = execFileSync("find", ["/", "-xdev", "(", ...prune, ")", "-prune", "-o", "-printf", "%y %p\\n"], {
+  const pruned = root === "/" ? [...VOLATILE, REPO_ROOT] : VOLATILE.map((d) => join(root, d));
+  const prune = pruned.flatMap((d, i) => [...(i > 0 ? ["-o"] : []), "-path", d]);
+  const format = root === "/" ? "%y %p\\n" : "%y /%P\\n";
+  const out = execFileSync("find", [root, "-xdev", "(", ...prune, ")", "-prune", "-o", "-printf", format], {
     encoding: "utf8",
     maxBuffer: 512 * 1024 * 1024,
   });

@@ -35,7 +35,7 @@ export const MIGRATION_BRIDGE = "nwfh-mig0";
 
 const MOUNTED = ["etc/libvirt", "run/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt"];
 /** The system's qemu capabilities cache: a copy spares a private daemon the qemu probe when it is fresh. */
-const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
+export const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
 const COMMANDS = ["unshare", "nsenter", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
 
 /** Why private daemons cannot run here, or undefined when they can. */
@@ -63,7 +63,7 @@ function comm(pid: number): string | undefined {
   }
 }
 
-function pidIn(file: string): number | undefined {
+export function pidIn(file: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
     return Number.isInteger(pid) && pid > 1 ? pid : undefined;
@@ -73,7 +73,7 @@ function pidIn(file: string): number | undefined {
 }
 
 /** Whether `pid` runs (a zombie does not) and is a program that `name` accepts. */
-function runs(pid: number, name: (c: string) => boolean): boolean {
+export function runs(pid: number, name: (c: string) => boolean): boolean {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -99,7 +99,7 @@ function inPrivateNamespace(pid: number): boolean {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`, to `pid` only while it is still the program `name` in a private namespace. */
-function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): void {
+export function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_000): void {
   const alive = () => runs(pid, name);
   if (!alive()) return;
   if (!inPrivateNamespace(pid)) throw new Error(`pid ${pid} runs in this process's mount namespace: not a private daemon's, left alone`);

@@ -1,6 +1,7 @@
 // nwfilter-hook, the admin CLI: parses the command line with yargs, runs one command from
 // commands/, prints, and maps failures to one line and an exit code. Unlike the hook, it may
 // call libvirt (through virsh).
+import "./cwd.js";
 import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";

@@ -1,6 +1,11 @@
 // --help for every command (with examples and the exit codes), --version, and bad command
 // lines: one line on stderr, exit 2.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DIST } from "./support/build.js";
 import { makeHarness, type Harness } from "./support/harness.js";
 
 const COMMANDS = ["install", "uninstall", "define-filter", "check", "inject", "audit", "apply"];
@@ -124,6 +129,14 @@ describe("nwfilter-hook --help", () => {
 
   it("--version prints the package version", () => {
     expect(h.run(["--version"])).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
+  });
+
+  it("runs from a working directory that is gone, without a stack trace", () => {
+    const gone = mkdtempSync(join(tmpdir(), "nwfh-gone-"));
+    const r = spawnSync("/bin/sh", ["-c", 'cd "$1" && rmdir "$1" && exec "$2" "$3" --version', "sh", gone, process.execPath, join(DIST, "nwfilter-hook")], {
+      encoding: "utf8",
+    });
+    expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
   });
 });
 

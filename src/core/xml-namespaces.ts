@@ -28,9 +28,15 @@ export interface TagAttributes {
   readonly count: number;
 }
 
+/** Whether an ASCII character may start a name without ':' (the others: startsNcName). */
+function asciiNcNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+}
+
 /** Whether an attribute, by name as written, is a namespace declaration: `xmlns`, or `xmlns:` and a prefix. */
 export function isDeclaration(key: string): boolean {
-  return key.charCodeAt(0) === 0x78 && key.startsWith("xmlns") && (key.length === 5 || (key.charCodeAt(5) === 0x3a && startsNcName(key, 6)));
+  if (key.charCodeAt(0) !== 0x78 || !key.startsWith("xmlns")) return false;
+  return key.length === 5 || (key.charCodeAt(5) === 0x3a && (asciiNcNameStart(key.charCodeAt(6)) || startsNcName(key, 6)));
 }
 
 /**
@@ -40,8 +46,17 @@ export function isDeclaration(key: string): boolean {
  * `at` is where the name stands in the text.
  */
 export function prefixColon(name: string, at: number, fail: Fail): number {
-  const long = (offset: number): never => fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, offset);
   const c = name.indexOf(":");
+  // Nearly all: `p:l` with an ASCII letter after the colon, and parts within the limit.
+  if (c > 0 && c <= MAX_NAME_LENGTH && asciiNcNameStart(name.charCodeAt(c + 1)) && name.indexOf(":", c + 1) === -1 && name.length - c - 1 <= MAX_NAME_LENGTH) {
+    return c;
+  }
+  return readPrefix(name, c, at, fail);
+}
+
+/** prefixColon() for the rest, `c` the offset of the name's first ':'. */
+function readPrefix(name: string, c: number, at: number, fail: Fail): number {
+  const long = (offset: number): never => fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, offset);
   if (c <= 0) {
     // No ':' (its length is the scanner's), or a name starting with one: read whole.
     if (name.length > MAX_NAME_LENGTH) long(at);
@@ -79,42 +94,42 @@ export class Namespaces {
   private readonly uris: string[] = [];
   /** Set by resolve(): see XmlElement's fields of the same names. */
   ns: string | undefined;
-  local = "";
   prefixedAttrs = false;
-  attrNs: Record<string, string> | undefined;
+  /** Set by resolve(): where the local name starts in the tag's name (0: the whole name). */
+  private localFrom = 0;
 
   constructor(
     private readonly text: string,
     private readonly fail: Fail,
   ) {}
 
-  /** How many bindings are in scope: the mark to truncate() to when the element ends. */
-  get size(): number {
-    return this.prefixes.length;
-  }
+  /**
+   * How many bindings are in scope: the mark to truncate() to when the element ends. A field
+   * rather than a getter: the scanner reads it for every element.
+   */
+  size = 0;
 
+  /** Takes back the bindings made since `mark` (the scanner calls it only when there are some). */
   truncate(mark: number): void {
-    // Setting an array's length is a slow path: only when the element declared something.
-    if (this.prefixes.length !== mark) {
-      this.prefixes.length = mark;
-      this.uris.length = mark;
-    }
+    this.prefixes.length = mark;
+    this.uris.length = mark;
+    this.size = mark;
   }
 
   /**
-   * Reads a start tag's names: binds its declarations, then resolves the element's name and its
-   * attributes' names. `duplicate`: some declaration is written twice (the scanner lets that
-   * through, as only a declaration that binds may not be repeated).
+   * Reads a start tag's names: binds its declarations, resolves the element's name and checks
+   * its attributes' names (attributeNamespaces() resolves them, for the elements kept).
+   * `duplicate`: some declaration is written twice (the scanner lets that through, as only a
+   * declaration that binds may not be repeated).
    */
   resolve(name: string, lt: number, tag: TagAttributes, duplicate: boolean): void {
     const { count } = tag;
     const colon = name.indexOf(":");
     this.prefixedAttrs = false;
-    this.attrNs = undefined;
+    this.localFrom = 0;
     // Most elements: no attributes, no prefix, no declarations in scope.
-    if (count === 0 && this.prefixes.length === 0 && colon === -1) {
+    if (count === 0 && this.size === 0 && colon === -1) {
       this.ns = undefined;
-      this.local = name;
       return;
     }
     const { keys, keyAt } = tag;
@@ -122,29 +137,49 @@ export class Namespaces {
     let prefixed = 0;
     for (let i = 0; i < count; i++) {
       const key = keys[i] as string;
-      if (isDeclaration(key)) {
+      // The first character rules out nearly every attribute without a call.
+      if (key.charCodeAt(0) === 0x78 && isDeclaration(key)) {
         if (key.length > 5) prefixColon(key, keyAt[i] as number, this.fail);
         this.declare(key, i, tag, mark, duplicate);
       } else if (key.indexOf(":") !== -1) prefixed++;
     }
     const c = colon === -1 ? -1 : prefixColon(name, lt + 1, this.fail);
     if (c === -1) {
-      const uri = this.lookup("");
+      const uri = this.size === 0 ? "" : this.lookup("");
       this.ns = uri === "" ? undefined : uri;
-      this.local = name;
     } else {
       this.ns = this.lookup(name.slice(0, c));
-      this.local = this.ns === undefined ? name : name.slice(c + 1);
+      if (this.ns !== undefined) this.localFrom = c + 1;
     }
     if (prefixed === 0) return;
     this.prefixedAttrs = true;
     for (let i = 0; i < count; i++) {
       const key = keys[i] as string;
-      if (key.indexOf(":") === -1 || isDeclaration(key)) continue;
-      const k = prefixColon(key, keyAt[i] as number, this.fail);
-      const uri = k === -1 ? undefined : this.lookup(key.slice(0, k));
-      if (uri !== undefined) (this.attrNs ??= {})[key] = uri;
+      if (key.indexOf(":") !== -1 && !isDeclaration(key)) prefixColon(key, keyAt[i] as number, this.fail);
     }
+  }
+
+  /** The local name of the tag resolve() read last, given its name. */
+  localName(name: string): string {
+    return this.localFrom === 0 ? name : name.slice(this.localFrom);
+  }
+
+  /**
+   * The namespace of each attribute of the tag resolve() read last whose prefix is declared, by
+   * name as written; undefined when there is none. Only for elements kept: most are not, and
+   * they need no record.
+   */
+  attributeNamespaces(tag: TagAttributes): Record<string, string> | undefined {
+    if (!this.prefixedAttrs) return undefined;
+    let found: Record<string, string> | undefined;
+    for (let i = 0; i < tag.count; i++) {
+      const key = tag.keys[i] as string;
+      if (key.indexOf(":") === -1 || isDeclaration(key)) continue;
+      const k = prefixColon(key, tag.keyAt[i] as number, this.fail);
+      const uri = k === -1 ? undefined : this.lookup(key.slice(0, k));
+      if (uri !== undefined) (found ??= {})[key] = uri;
+    }
+    return found;
   }
 
   /** Binds a declaration unless libxml2 skips it (a namespace error); refuses one bound twice. */
@@ -160,7 +195,7 @@ export class Namespaces {
       }
     }
     this.prefixes.push(prefix);
-    this.uris.push(uri);
+    this.size = this.uris.push(uri);
   }
 
   /** The URI a prefix is bound to where the scan stands ("" for the default namespace when none). */

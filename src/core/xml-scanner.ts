@@ -93,7 +93,9 @@ class Scanner implements TagAttributes {
           open.end = p + 1;
           this.onEnd?.(open);
         }
-        namespaces.truncate(marks.pop() as number);
+        const mark = marks.pop() as number;
+        // Setting an array's length is a slow path: only when the element declared something.
+        if (namespaces.size !== mark) namespaces.truncate(mark);
         this.pos = p + 1;
       } else if (c === 0x21 /* ! */) {
         if (text.startsWith("<!--", lt)) this.pos = commentEnd(text, lt, this.failHere);
@@ -119,7 +121,7 @@ class Scanner implements TagAttributes {
         const element = this.startTag(lt, parent, depth === 0);
         if (depth === 0) root = element;
         if (this.closed) {
-          namespaces.truncate(mark);
+          if (namespaces.size !== mark) namespaces.truncate(mark);
           if (element) this.onEnd?.(element);
         } else {
           names.push(this.tagName);
@@ -242,10 +244,10 @@ class Scanner implements TagAttributes {
     const element: XmlElement = {
       name,
       ns,
-      local: namespaces.local,
+      local: namespaces.localName(name),
       attrs,
       prefixedAttrs: namespaces.prefixedAttrs,
-      attrNs: namespaces.attrNs,
+      attrNs: namespaces.attributeNamespaces(this),
       firstChild: -1,
       start: lt,
       tagEnd,
@@ -271,7 +273,14 @@ class Scanner implements TagAttributes {
    */
   private name(at: number): string | undefined {
     const { text } = this;
-    const end = nameEnd(text, at);
+    let p = at;
+    let c = text.charCodeAt(p);
+    // ASCII names, nearly all of them, are read here: this runs for every tag and attribute.
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a) {
+      do c = text.charCodeAt(++p);
+      while ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x3a || c === 0x2d || c === 0x2e);
+    }
+    const end = c >= 0x80 || p === at ? nameEnd(text, at) : p;
     if (end === -1) return undefined;
     if (end - at > MAX_NAME_LENGTH && text.lastIndexOf(":", end - 1) < at) this.fail(`a name longer than ${MAX_NAME_LENGTH} characters (libxml2's limit)`, at);
     return text.slice(at, end);

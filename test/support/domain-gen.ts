@@ -1,6 +1,7 @@
 // Generated libvirt domains for the property tests: random NIC types, sources, MACs, existing
 // filterrefs, exemptions, and every way of writing XML the core must preserve (line endings,
-// indentation, quotes, BOM, comments, one-line and self-closing elements). Each generated
+// indentation, quotes, BOM, comments, one-line and self-closing elements, metadata with the
+// namespace errors that libxml2 and libvirt read on after). Each generated
 // domain carries an independent model of what the core must do to each NIC, and where each
 // NIC stands in the text.
 import fc from "fast-check";
@@ -54,6 +55,8 @@ export interface DomainSpec {
   otherMetadata: boolean;
   domainExempt: boolean;
   lookalikeMetadata: boolean;
+  /** Metadata with namespace errors, and look-alikes that libxml2 puts in no namespace. */
+  namespaceErrors: boolean;
   exemptRouted: boolean;
   exemptBridgeNew: boolean;
   onExisting: "keep" | "replace";
@@ -92,6 +95,7 @@ export const domainSpec: fc.Arbitrary<DomainSpec> = fc.record({
   otherMetadata: fc.boolean(),
   domainExempt: rare,
   lookalikeMetadata: rare,
+  namespaceErrors: rare,
   exemptRouted: rare,
   exemptBridgeNew: rare,
   onExisting: fc.constantFrom("keep", "replace"),
@@ -149,6 +153,12 @@ export function render(spec: DomainSpec): GeneratedDomain {
   if (spec.otherMetadata) metadata.push(`<app:foo xmlns:app=${q}http://app.example.org/${q}><![CDATA[<interface type='bridge'/>]]></app:foo>`);
   if (spec.domainExempt) metadata.push(`<nwfh:policy xmlns:nwfh=${q}urn:nwfilter-hook:1${q} exempt=${q}true${q}/>`);
   if (spec.lookalikeMetadata) metadata.push(`<nwfh:policy xmlns:nwfh=${q}urn:nwfilter-hook:2${q} exempt=${q}true${q}/>`);
+  if (spec.namespaceErrors) {
+    // An undeclared prefix is no namespace: this policy exempts nothing, these interfaces are none.
+    metadata.push(`<a:b:c xmlns:a=${q}urn:a${q} ns0:info:x=${q}1${q} :z=${q}2${q} xmlns:=${q}u${q}/>`);
+    metadata.push(`<nwfh:policy exempt=${q}true${q}/>`);
+    metadata.push(`<app:x xmlns:app=${q}urn:app${q} xmlns:p=${q}${q}><undeclared:interface ${a("type", "bridge")}/><a:1/><?p:q?></app:x>`);
+  }
   const mdNics = spec.nics
     .map((n, i) => (n.hasMac && n.exemptInMetadata ? `<i:interface mac=${q}${macOf(i, !n.upperMac)}${q} exempt=${q}true${q}/>` : ""))
     .filter(Boolean);

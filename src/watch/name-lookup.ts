@@ -166,3 +166,15 @@ export class NameLookup {
     this.hints = 0;
   }
 }
+
+/** "domain 'web1'", "3 domains ('a', 'b', 'c')", "12 domains ('a', 'b', 'c', ...)". */
+export function namesText(names: readonly string[]): string {
+  if (names.length === 1) return `domain '${names[0]}'`;
+  const shown = names.slice(0, 3).map((n) => `'${n}'`);
+  return `${names.length} domains (${shown.join(", ")}${names.length > 3 ? ", ..." : ""})`;
+}
+
+export function lookupText(r: LookupReport): string {
+  const by = r.by === "listing" ? "one listing" : `${r.names} domuuid`;
+  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, ${by}: ${r.found} found, ${r.names - r.found} gone`;
+}

@@ -84,6 +84,11 @@ export class ReconcileQueue<K> {
     return this.running !== undefined;
   }
 
+  /** Resolves once no pass runs (at once when none does). */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
   private arm(): void {
     if (this.stopped || this.running) return;
     let next = Infinity;

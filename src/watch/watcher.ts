@@ -1,88 +1,26 @@
-// `nwfilter-hook watch`: keeps every domain compliant as libvirt changes it.
-//
-// Full state is the truth, events are hints. At start, after every reconnect, after a policy
-// reload and every ResyncInterval, every domain gets a pass; between resyncs, libvirt's events and
-// changes to the definitions' files (src/watch/event-sources.ts) ask for a pass over one domain:
-// they name it, and the names of one turn of the event loop are looked up together
-// (src/watch/name-lookup.ts). A pass is `apply --all --live` for that domain
-// (src/host/reconcile.ts): a compliant domain gets no write, so the `Defined Updated` event and
-// the file change that follow the watcher's own define end in a pass that does nothing.
-//
-// Passes run one at a time from the queue (src/watch/queue.ts); every virsh call is asynchronous
-// and has a deadline, so the event loop turns throughout: the heartbeat (src/watch/status.ts)
-// keeps the status fresh and systemd's watchdog fed while the watcher works, and a daemon that
-// stops answering costs a call's deadline, after which the connection (src/watch/connection.ts)
-// is dropped and made again, followed by a resync.
-import { DEFAULT_FILTER, WATCH_CONNECT_GRACE_MS, WATCH_HEARTBEAT_MS } from "../core/constants.js";
+// `nwfilter-hook watch`: keeps every domain compliant as libvirt changes it. Full state is the
+// truth, events are hints: at start, after every reconnect, after a policy reload and every
+// ResyncInterval every domain gets a pass; in between, events and definition files
+// (event-sources.ts) name domains, looked up together per turn (name-lookup.ts). A pass is `apply
+// --live` for one domain (domain-pass.ts): a compliant domain gets no write, so the watcher's own
+// define ends in a pass that does nothing. Passes run one at a time (queue.ts); every virsh call
+// is asynchronous with a deadline, so the event loop turns throughout: the heartbeat (status.ts)
+// keeps the status fresh and the watchdog fed while the watcher works, and a daemon that stops
+// answering costs a deadline, after which the connection (connection.ts) is made again, then a
+// resync.
+import { WATCH_CONNECT_GRACE_MS, WATCH_HEARTBEAT_MS } from "../core/constants.js";
 import { NwfilterHookError, formatError } from "../core/errors.js";
-import type { HostFacts } from "../core/host-facts.js";
+import { ENV_WATCH_DEBUG, STOP_WAIT_MS, STUCK_MARGIN_MS, connectionLost, describe, type WatcherDeps, type WatcherOptions } from "./watcher-deps.js";
 import type { Policy } from "../core/policy.js";
-import type { Settings } from "../core/settings.js";
-import { delay, type Clock } from "../host/clock.js";
-import type { FileWatcher } from "../host/file-watch.js";
-import type { Notifier } from "../host/notify.js";
-import { defineFilter, describeDefine } from "../host/nwfilter-define.js";
-import type { ProcessSpawner } from "../host/processes.js";
-import { reconcileDomain } from "../host/reconcile.js";
-import { LibvirtError, Virsh, type DomainInfo, type ProcessVirshOptions, type VirshRunner } from "../host/virsh.js";
-import type { WatchStatus } from "../host/watch-status.js";
+import { Virsh, type DomainInfo, type VirshRunner } from "../host/virsh.js";
 import { Connection } from "./connection.js";
 import { DefinitionFiles, EventStream } from "./event-sources.js";
 import type { Logger } from "./log.js";
-import { NameLookup, type LookupReport } from "./name-lookup.js";
+import { NameLookup, lookupText, namesText } from "./name-lookup.js";
 import { ReconcileQueue } from "./queue.js";
+import { ensureFilter, passOver } from "./domain-pass.js";
 import { ResyncTracker, type ResyncSummary } from "./resync.js";
 import { Heartbeat, StatusFile } from "./status.js";
-
-export interface WatcherOptions {
-  uri: string;
-  policyPath: string;
-  policy: Policy;
-  settings: Settings;
-  statusPath: string;
-  /** The shipped filter definition, defined when the policy's filter is the default one. */
-  shippedFilter: string;
-  /** Where libvirt keeps persistent domain definitions (NAME.xml). */
-  configDir: string;
-  virshBinary?: string;
-  env: NodeJS.ProcessEnv;
-  log: Logger;
-  /** Tests: hold every define this long after reading the definition (a window for a concurrent change). */
-  defineDelayMs?: number;
-}
-
-/** What the watcher does to the host, each behind an interface (src/host/), so that tests bring their own. */
-export interface WatcherDeps {
-  clock: Clock;
-  /** A virsh runner for the connection: one session, closed when the connection is lost. */
-  runner(options: ProcessVirshOptions): VirshRunner & { close(): void };
-  spawner: ProcessSpawner;
-  files: FileWatcher;
-  notifier: Notifier;
-  writeStatus(path: string, status: WatchStatus): void;
-  hostFacts(settings: Settings): HostFacts;
-  /** Reads the policy again (SIGHUP); throws when it is bad. */
-  loadPolicy(path: string): Policy;
-  pid: number;
-}
-
-/** `NWFILTER_HOOK_WATCH_DEBUG=1`: also log what each lookup of names did. */
-export const ENV_WATCH_DEBUG = "NWFILTER_HOOK_WATCH_DEBUG";
-
-/** How far past its deadline a call may be before the watcher counts as stuck (and stops feeding the watchdog). */
-const STUCK_MARGIN_MS = 15_000;
-/** How long stop() waits for the pass that runs (systemd's TimeoutStopSec is 30 s). */
-const STOP_WAIT_MS = 20_000;
-
-/** An error as one line: ours as formatted for the user, anything else as it says. */
-function describe(error: unknown): string {
-  return error instanceof NwfilterHookError ? formatError(error) : String(error);
-}
-
-/** A failure that says the connection is gone or the daemon does not answer: reconnect, then resync. */
-function connectionLost(error: unknown): boolean {
-  return error instanceof LibvirtError && (error.kind === "timeout" || error.kind === "daemon-down");
-}
 
 export class Watcher {
   private policy: Policy;
@@ -117,8 +55,18 @@ export class Watcher {
       list: () => this.virsh.domainRefs(),
       uuidOf: (name) => this.virsh.domainUuid(name),
       found: (uuid) => this.queue.hint(uuid),
-      failed: (error, names) =>
-        connectionLost(error) ? this.lost(describe(error)) : this.log("warning", `cannot look up ${namesText(names)}: ${describe(error)}`),
+      failed: (error, names) => {
+        if (this.stopping) return;
+        if (connectionLost(error)) this.lost(describe(error));
+        else this.log("warning", `cannot look up ${namesText(names)}: ${describe(error)}`);
+      },
+      // After the pass that runs: what it finds could not be passed before that pass ends anyway,
+      // and the events of a storm pile up meanwhile and are looked up together.
+      defer: (fn) => {
+        let cancelled = false;
+        void this.queue.idle().then(() => setImmediate(() => cancelled || fn()));
+        return () => (cancelled = true);
+      },
       // Debug lines (stderr only) where the environment asks for them: how a storm's hints fold.
       report: options.env[ENV_WATCH_DEBUG] === "1" ? (r) => this.log("debug", lookupText(r)) : undefined,
     });
@@ -195,6 +143,13 @@ export class Watcher {
     this.status.failure(what);
   }
 
+  /** A call failed: the connection is gone (reconnect), or `what` failed (log it); nothing while stopping. */
+  private trouble(error: unknown, what: string): void {
+    if (this.stopping) return;
+    if (connectionLost(error)) this.lost(describe(error));
+    else this.logFailure(`${what}: ${describe(error)}`);
+  }
+
   /** Starts watching; resolves with the exit code once stopped. */
   start(): Promise<number> {
     this.writeStatus();
@@ -257,25 +212,16 @@ export class Watcher {
 
   // --- the filter --------------------------------------------------------------------------
 
-  /** Defines the shipped filter where it is missing or differs; resolves with whether the filter is there. */
+  /** Whether the policy's filter is there (the shipped one is defined where it is missing or differs). */
   private async checkFilter(): Promise<boolean> {
     try {
-      if (this.policy.filter === DEFAULT_FILTER) {
-        const r = await defineFilter(this.virsh, this.options.shippedFilter);
-        if (r.outcome !== "unchanged") this.log("notice", describeDefine(r));
-        else if (r.wrote) this.log("notice", `nwfilter '${r.name}': defined again from ${this.options.shippedFilter} (libvirt's definition differed)`);
-        this.filterOk = true;
-      } else {
-        this.filterOk = (await this.virsh.nwfilterXml(this.policy.filter)) !== undefined;
-        if (!this.filterOk) {
-          this.logFailure(
-            `nwfilter '${this.policy.filter}' is not defined in libvirt: domains are left alone until it is (define it with: nwfilter-hook define-filter FILE)`,
-          );
-        }
+      this.filterOk = await ensureFilter(this.virsh, this.policy, this.options.shippedFilter, this.options.log);
+      if (!this.filterOk) {
+        const define = "define it with: nwfilter-hook define-filter FILE";
+        this.logFailure(`nwfilter '${this.policy.filter}' is not defined in libvirt: domains are left alone until it is (${define})`);
       }
     } catch (error) {
-      if (connectionLost(error)) this.lost(describe(error));
-      else this.logFailure(`nwfilter '${this.policy.filter}': ${describe(error)}`);
+      this.trouble(error, `nwfilter '${this.policy.filter}'`);
       this.filterOk = false;
     }
     return this.filterOk;
@@ -296,9 +242,7 @@ export class Watcher {
     try {
       domains = await this.virsh.domainsByUuid();
     } catch (error) {
-      if (connectionLost(error)) this.lost(describe(error));
-      else this.logFailure(`resync (${why}): ${describe(error)}`);
-      return;
+      return this.trouble(error, `resync (${why})`);
     }
     if (this.connection.state !== "watching" || this.stopping) return;
     this.lookup.counted(domains.length);
@@ -324,37 +268,23 @@ export class Watcher {
       this.resynced(this.resync.done(uuid, { changed: false, failed: false }));
       return true;
     }
-    let d: DomainInfo | undefined;
+    let name = uuid;
     try {
-      d = await this.virsh.domainInfo(uuid);
-      if (d === undefined) {
-        this.resynced(this.resync.done(uuid, { changed: false, failed: false }));
-        return true;
-      }
-      const name = d.name;
-      const hold = this.options.defineDelayMs ?? 0;
-      const beforeDefine =
-        hold > 0
-          ? async () => {
-              this.log("info", `${name}: definition: read; holding the define for ${hold} ms (NWFILTER_HOOK_TEST_DEFINE_DELAY_MS)`);
-              await delay(this.deps.clock, hold);
-            }
-          : undefined;
-      const host = this.deps.hostFacts(this.options.settings);
-      const changed = await reconcileDomain(this.virsh, d, this.policy, host, { live: true, dryRun: false, beforeDefine }, (line) => {
-        // Actions only: "nothing to do" for every domain at every resync would drown them.
-        if (/: (added|changed by someone else)/.test(line)) this.log("notice", line);
-      });
-      this.resynced(this.resync.done(uuid, { changed, failed: false }));
+      const { policy, options, deps } = this;
+      const host = deps.hostFacts(options.settings);
+      const r = await passOver(this.virsh, uuid, { policy, host, log: options.log, clock: deps.clock, holdDefineMs: options.defineDelayMs });
+      if (r !== "gone") name = r.name;
+      this.resynced(this.resync.done(uuid, { changed: r !== "gone" && r.changed, failed: false }));
       return true;
     } catch (error) {
+      if (this.stopping) return true;
       if (!(error instanceof NwfilterHookError)) throw error;
       if (connectionLost(error)) {
         // The resync after the reconnect covers this domain.
         this.lost(describe(error));
         return true;
       }
-      this.lastFailed = `${d?.name ?? uuid}: FAILED: ${formatError(error)}`;
+      this.lastFailed = `${name}: FAILED: ${formatError(error)}`;
       this.resynced(this.resync.done(uuid, { changed: false, failed: true }));
       return false;
     }
@@ -412,16 +342,4 @@ export class Watcher {
     this.events.stop();
     this.runner.close();
   }
-}
-
-/** "domain 'web1'", "3 domains ('a', 'b', 'c')", "12 domains ('a', 'b', 'c', ...)". */
-function namesText(names: readonly string[]): string {
-  if (names.length === 1) return `domain '${names[0]}'`;
-  const shown = names.slice(0, 3).map((n) => `'${n}'`);
-  return `${names.length} domains (${shown.join(", ")}${names.length > 3 ? ", ..." : ""})`;
-}
-
-function lookupText(r: LookupReport): string {
-  const by = r.by === "listing" ? "one listing" : `${r.names} domuuid`;
-  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, ${by}: ${r.found} found, ${r.names - r.found} gone`;
 }

@@ -4,7 +4,7 @@ import { settingsFromEnv } from "../../core/settings.js";
 import { sleep } from "../../host/stdio.js";
 import { Watcher } from "../../watch/watcher.js";
 import { watchLogger } from "../../watch/log.js";
-import { defaultConfigDir, systemWatcherDeps } from "../../watch/system-deps.js";
+import { defaultConfigDir, systemWatcherDeps } from "../../watch/watcher-deps.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError } from "../errors.js";
 import { shippedFilterPath } from "../paths.js";

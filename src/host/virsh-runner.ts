@@ -4,6 +4,12 @@
 // answers, and a caller that waited without limit would hang with it. On expiry the virsh process
 // is killed (SIGTERM, then SIGKILL) and the call fails with a LibvirtError of kind "timeout" that
 // names the command.
+//
+// A daemon that is only busy (30 domains starting at once keep all its workers) may take far
+// longer than a hung one takes to be noticed, so there are two limits: connecting (a new session,
+// or a virsh of its own) must answer within CONNECT_DEADLINE_MS; once connected, virsh's own
+// keepalive (KEEPALIVE, answered by the daemon's event loop even while its workers are busy) says
+// within seconds whether the daemon is alive, and a call's deadline is only a backstop.
 import { spawn } from "node:child_process";
 import { HostError } from "../core/errors.js";
 
@@ -14,7 +20,7 @@ export interface VirshResult {
 }
 
 export interface RunOptions {
-  /** The deadline of this call; default DEFAULT_DEADLINE_MS. */
+  /** The deadline of this call once connected; default DEFAULT_DEADLINE_MS. */
   timeoutMs?: number;
   /** The command as messages write it (without a temporary file's path); default the arguments. */
   shown?: readonly string[];
@@ -40,14 +46,20 @@ export interface VirshRunner {
   close?(): void;
 }
 
-/** How long a call may take by default: reads, listings, the version probe. */
-export const DEFAULT_DEADLINE_MS = 10_000;
+/** How long connecting to the daemon may take (a stopped daemon accepts the socket and never answers). */
+export const CONNECT_DEADLINE_MS = 10_000;
+/** virsh's keepalive: a ping after 5 s without traffic, the connection given up after 3 unanswered (about 20 s). */
+export const KEEPALIVE = ["-k", "5", "-K", "3"] as const;
+/** What virsh says when its keepalive gave up on the daemon. */
+export const KEEPALIVE_LOST = /keepalive timeout/i;
+/** How long a call may take once connected, by default: reads, listings, the version probe. */
+export const DEFAULT_DEADLINE_MS = 60_000;
 /**
  * Calls that change libvirt wait longer: a define or an update-device waits for the domain's job
- * lock, which libvirt itself gives up on after 30 s with an error of its own, and rebuilds
- * filter rules, which takes seconds under load.
+ * lock (libvirt gives up on it after 30 s with an error of its own) and for the daemon's workers,
+ * and rebuilds filter rules, which takes seconds under load.
  */
-export const WRITE_DEADLINE_MS = 60_000;
+export const WRITE_DEADLINE_MS = 120_000;
 /** Between SIGTERM and SIGKILL to a virsh that overran its deadline. */
 export const KILL_GRACE_MS = 2_000;
 

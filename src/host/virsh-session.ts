@@ -13,7 +13,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
+  CONNECT_DEADLINE_MS,
   DEFAULT_DEADLINE_MS,
+  KEEPALIVE,
+  KEEPALIVE_LOST,
   LibvirtError,
   deadlineError,
   killHard,
@@ -31,6 +34,8 @@ export interface SessionOptions {
   binary: string;
   uri: string;
   env: NodeJS.ProcessEnv;
+  /** How long starting virsh and connecting may take; default CONNECT_DEADLINE_MS. */
+  connectTimeoutMs?: number;
 }
 
 /** A word as virsh's own command parser reads it back (shell-like single quotes). */
@@ -78,6 +83,8 @@ export class VirshSession {
   private counter = 0;
   private readonly token = randomBytes(6).toString("hex");
   private echoes = true;
+  /** Whether virsh is asked for its keepalive (KEEPALIVE); false once the driver has refused it. */
+  private keepalive = true;
   private readonly queue: Call[] = [];
   private current: (InFlight & { timer: ReturnType<typeof setTimeout> }) | undefined;
   private waiter: Waiter | undefined;
@@ -121,7 +128,7 @@ export class VirshSession {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.options.binary, ["-c", this.options.uri], {
+    const child = spawn(this.options.binary, ["-c", this.options.uri, ...(this.keepalive ? KEEPALIVE : [])], {
       stdio: ["pipe", "pipe", "pipe"],
       // Wide enough that readline never scrolls an echoed line horizontally.
       env: { ...this.options.env, LC_ALL: "C", TERM: "dumb", INPUTRC: "/dev/null", COLUMNS: "65535" },
@@ -222,13 +229,16 @@ export class VirshSession {
     });
   }
 
-  /** Sends the next call (starting virsh first where needed), within the call's deadline. */
+  /**
+   * Sends the next call: starting virsh first where needed, within CONNECT_DEADLINE_MS (a stopped
+   * daemon never answers the connection), then within the call's own deadline.
+   */
   private async next(): Promise<void> {
     const call = this.queue.shift();
     if (!call) return;
-    const timeoutMs = call.options.timeoutMs ?? DEFAULT_DEADLINE_MS;
     const shown = call.options.shown ?? call.args;
-    const timer = setTimeout(() => {
+    let timeoutMs = this.child ? (call.options.timeoutMs ?? DEFAULT_DEADLINE_MS) : (this.options.connectTimeoutMs ?? CONNECT_DEADLINE_MS);
+    const expire = () => {
       // The daemon does not answer: virsh would never read the next command either.
       const child = this.child;
       this.child = undefined;
@@ -239,34 +249,59 @@ export class VirshSession {
       call.reject(error);
       // Those queued behind it would go to the same daemon.
       for (const queued of this.queue.splice(0)) queued.reject(error);
-    }, timeoutMs);
-    const current = { what: `virsh ${shown.join(" ")}`, since: Date.now(), timeoutMs, timer };
+    };
+    const current = { what: `virsh ${shown.join(" ")}`, since: Date.now(), timeoutMs, timer: setTimeout(expire, timeoutMs) };
     this.current = current;
     try {
       let child = this.child;
       if (!child) {
-        child = this.start();
-        // The banner and first prompt come before anything else; the answer says whether virsh
-        // echoes command lines (readline does, on a pipe too).
-        const probe = await this.exchange(child, ["echo", "ready"], true);
-        this.echoes = probe.stdout.includes(`${PROMPT}echo ready\n`);
+        child = await this.connect();
+        if (this.current !== current) return;
+        // Connected: from here on the call has its own deadline.
+        clearTimeout(current.timer);
+        timeoutMs = call.options.timeoutMs ?? DEFAULT_DEADLINE_MS;
+        Object.assign(current, { since: Date.now(), timeoutMs, timer: setTimeout(expire, timeoutMs) });
       }
       const result = await this.exchange(child, call.args, false);
-      if (this.current === current) call.resolve(result);
+      if (this.current !== current) return;
+      // The keepalive gave up on the daemon: virsh would try to connect again on the next command,
+      // unbounded; the next call starts a new session instead.
+      if (KEEPALIVE_LOST.test(result.stderr)) this.drop();
+      call.resolve(result);
     } catch (error) {
       if (this.current === current) {
-        if (this.child) {
-          const child = this.child;
-          this.child = undefined;
-          killHard(child);
-        }
+        this.drop();
         call.reject(error);
       }
     } finally {
-      clearTimeout(timer);
+      clearTimeout(current.timer);
       if (this.current === current) this.current = undefined;
     }
     if (!this.current && this.queue.length > 0) void this.next();
+  }
+
+  /** Starts virsh and waits for its first answer (it has connected by then). */
+  private async connect(): Promise<ChildProcessWithoutNullStreams> {
+    const child = this.start();
+    try {
+      // The banner and first prompt come before anything else; the answer says whether virsh
+      // echoes command lines (readline does, on a pipe too).
+      const probe = await this.exchange(child, ["echo", "ready"], true);
+      this.echoes = probe.stdout.includes(`${PROMPT}echo ready\n`);
+      return child;
+    } catch (error) {
+      // Drivers without keepalive (test:///) refuse a connection that asks for it: ask no more.
+      if (!this.keepalive || !(error instanceof LibvirtError) || !/cannot setup keepalive/i.test(error.message)) throw error;
+      this.keepalive = false;
+      return this.connect();
+    }
+  }
+
+  /** Kills the session's virsh; the next call starts another. */
+  private drop(): void {
+    const child = this.child;
+    this.child = undefined;
+    if (child) killHard(child);
   }
 }
 
@@ -300,6 +335,7 @@ export function sessionRunner(options: SessionOptions, fallback: VirshRunner): V
 }
 
 /** processVirsh(), with the commands sent through one session (started on first use). */
-export function processVirshSession(options: ProcessVirshOptions): VirshRunner & { close(): void } {
-  return sessionRunner({ binary: options.binary ?? "virsh", uri: options.uri, env: options.env ?? process.env }, processVirsh(options));
+export function processVirshSession(options: ProcessVirshOptions & { connectTimeoutMs?: number }): VirshRunner & { close(): void } {
+  const session = { binary: options.binary ?? "virsh", uri: options.uri, env: options.env ?? process.env, connectTimeoutMs: options.connectTimeoutMs };
+  return sessionRunner(session, processVirsh(options));
 }

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LibvirtError, WRITE_DEADLINE_MS, type VirshResult, type VirshRunner } from "./virsh-runner.js";
+import { KEEPALIVE_LOST, LibvirtError, WRITE_DEADLINE_MS, type VirshResult, type VirshRunner } from "./virsh-runner.js";
 
 export * from "./virsh-runner.js";
 
@@ -21,6 +21,12 @@ function errorText(stderr: string): string {
 /** Maps virsh's messages to the failures an admin can act on. */
 export function classify(result: VirshResult, args: readonly string[], uri: string, domain?: string): LibvirtError {
   const text = errorText(result.stderr);
+  if (KEEPALIVE_LOST.test(result.stderr)) {
+    return new LibvirtError(
+      "timeout",
+      `the libvirt daemon stopped answering during 'virsh ${args.join(" ")}' (no answer to virsh's keepalive): is it stopped or hung?`,
+    );
+  }
   if (/failed to connect (to the hypervisor|socket)/i.test(result.stderr)) {
     if (/permission denied|authentication (failed|unavailable)|access denied/i.test(result.stderr)) {
       return new LibvirtError("permission", `permission denied connecting to libvirt at ${uri}: run as root (${text})`);

@@ -12,7 +12,7 @@ import { WATCH_CONNECT_GRACE_MS, WATCH_HEARTBEAT_MS } from "../core/constants.js
 import { NwfilterHookError, formatError } from "../core/errors.js";
 import { ENV_WATCH_DEBUG, STOP_WAIT_MS, STUCK_MARGIN_MS, connectionLost, describe, type WatcherDeps, type WatcherOptions } from "./watcher-deps.js";
 import type { Policy } from "../core/policy.js";
-import { Virsh, type DomainInfo, type VirshRunner } from "../host/virsh.js";
+import { Virsh, classify, type DomainInfo, type VirshRunner } from "../host/virsh.js";
 import { Connection } from "./connection.js";
 import { DefinitionFiles, EventStream } from "./event-sources.js";
 import type { Logger } from "./log.js";
@@ -195,7 +195,7 @@ export class Watcher {
   private async probe(): Promise<string | undefined> {
     try {
       const r = await this.runner.run(["version", "--daemon"]);
-      if (r.status !== 0) return r.stderr.trim().split("\n").join("; ") || "the daemon does not answer";
+      if (r.status !== 0) return describe(classify(r, ["version", "--daemon"], this.options.uri));
       // virsh reconnects a session by itself and says so: the daemon restarted between two beats.
       if (/reconnect/i.test(r.stderr)) return "the daemon restarted";
     } catch (error) {

@@ -1,7 +1,8 @@
 // A libvirt daemon that hangs (SIGSTOP: it accepts connections and never answers), a private
 // one this file starts and stops by its pid (test/e2e/helpers/two-daemons.ts): `check`, `audit`
-// and `apply --all` each end within 30 s with one clear line and their exit code; a watcher
-// pointed at it says the daemon does not answer and stays alive (its status stays fresh, systemd's
+// and `apply --all` each end within 30 s with one clear line and their exit code (connecting has
+// a 10 s deadline); a watcher pointed at it says the daemon does not answer (virsh's keepalive
+// gives up on it while a call is out) and stays alive (its status stays fresh, systemd's
 // watchdog keeps hearing from it); after SIGCONT it reconnects and resyncs by itself. Nothing here
 // touches the system libvirtd.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -103,16 +104,16 @@ describe.skipIf(!CAN_RUN_PRIVATE)("a libvirt daemon that hangs (SIGSTOP, a priva
     expect(audit).toMatchObject({ code: 4, stdout: "", stderr: `nwfilter-hook: ${didNotAnswer("list --name --all")}\n` });
     expect(apply).toMatchObject({ code: 4, stdout: "", stderr: `nwfilter-hook: ${didNotAnswer("list --name --all")}\n` });
 
-    // The watcher's probe has run into its deadline by now: it says so, waits, and lives on.
+    // The watcher's probe is out; virsh's keepalive gives up on the daemon (about 20 s): the
+    // watcher says so, tries to connect again (each attempt within 10 s), and lives on.
     await waitFor(
       () => status().state === "connecting",
-      30_000,
+      45_000,
       () => `the watcher still says ${status().state}:\n${watcher.log()}`,
     );
-    expect(status().lastFailure?.what).toMatch(/did not answer 'virsh version --daemon' within 10 s: is it stopped or hung\?/);
-    expect(watcher.log()).toMatch(
-      /error: libvirt: the libvirt daemon did not answer 'virsh version --daemon' within 10 s: is it stopped or hung\?; reconnecting/,
-    );
+    const notAnswering = /the libvirt daemon (stopped answering during|did not answer) 'virsh version --daemon'.*: is it stopped or hung\?/;
+    expect(status().lastFailure?.what).toMatch(notAnswering);
+    expect(watcher.lines(/error: libvirt: /)[0]).toMatch(notAnswering);
     const pingsThen = pings();
     for (let i = 0; i < 12; i++) {
       await new Promise((r) => setTimeout(r, 1_000));

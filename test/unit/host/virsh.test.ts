@@ -4,7 +4,7 @@
 // goes by ID first when the name reads as a number.
 import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { Virsh } from "../../../src/host/virsh.js";
+import { Virsh, WRITE_DEADLINE_MS } from "../../../src/host/virsh.js";
 import { processVirshSession } from "../../../src/host/virsh-session.js";
 
 const HAVE_VIRSH = spawnSync("virsh", ["--version"]).status === 0;
@@ -53,7 +53,7 @@ describe.skipIf(!HAVE_VIRSH && process.env.CI !== "true")("Virsh listings on the
     const recorded = new Virsh({ uri: runner.uri, run: (args, options = {}) => (seen.push({ args, ...options }), runner.run(args, options)) });
     await recorded.define(domain("deadline"));
     await recorded.domainState("deadline");
-    expect(seen[0]).toMatchObject({ timeoutMs: 60_000, shown: ["define"] });
+    expect(seen[0]).toMatchObject({ timeoutMs: WRITE_DEADLINE_MS, shown: ["define"] });
     expect(seen[0]?.args[1]).toMatch(/input\.xml$/);
     expect(seen[1]?.timeoutMs).toBeUndefined();
   });

@@ -14,7 +14,10 @@ import type { WatchStatus } from "../../../src/host/watch-status.js";
 import { Watcher } from "../../../src/watch/watcher.js";
 import { fakeClock } from "./support/fake-clock.js";
 import { fakeFiles, fakeSpawner, type FakeChild } from "./support/fake-host.js";
-import { FILTER_REF, FakeLibvirt } from "./support/fake-libvirt.js";
+import { FILTER_REF, FakeLibvirt, KEEPALIVE_MS } from "./support/fake-libvirt.js";
+import { WRITE_DEADLINE_MS } from "../../../src/host/virsh.js";
+
+const STOPPED_ANSWERING = "the libvirt daemon stopped answering during 'virsh version --daemon' (no answer to virsh's keepalive): is it stopped or hung?";
 
 const START = 1_800_000_000_000;
 const host: HostFacts = { network: () => undefined, bridge: () => "linux", filterDefined: () => true };
@@ -136,12 +139,12 @@ describe("Watcher", () => {
     expect(t.status().state).toBe("watching");
     t.libvirt.hung = true;
     const hungAt = t.clock.now();
-    // The probe at the first heartbeat, then its 10 s deadline.
-    await t.advance(WATCH_HEARTBEAT_MS + 10_000);
+    // The probe at the first heartbeat, until virsh's keepalive gives up.
+    await t.advance(WATCH_HEARTBEAT_MS + KEEPALIVE_MS);
     expect(t.status()).toMatchObject({
       state: "connecting",
-      waitingSince: START + WATCH_HEARTBEAT_MS + 10_000,
-      lastFailure: { what: "libvirt: the libvirt daemon did not answer 'virsh version --daemon' within 10 s: is it stopped or hung?; reconnecting" },
+      waitingSince: START + WATCH_HEARTBEAT_MS + KEEPALIVE_MS,
+      lastFailure: { what: `libvirt: ${STOPPED_ANSWERING}; reconnecting` },
     });
     expect(t.events().signals).toEqual(["SIGTERM"]);
     expect(t.libvirt.closed).toBeGreaterThan(0);
@@ -157,18 +160,18 @@ describe("Watcher", () => {
     expect(t.status()).toMatchObject({ state: "watching", waitingSince: null });
     expect(late.config).toContain(FILTER_REF);
     expect(t.log.filter((l) => l.startsWith("info: libvirt: connected"))).toHaveLength(2);
-    expect(t.log).toContain("err: libvirt: the libvirt daemon did not answer 'virsh version --daemon' within 10 s: is it stopped or hung?; reconnecting");
+    expect(t.log).toContain(`err: libvirt: ${STOPPED_ANSWERING}; reconnecting`);
     expect(t.clock.now() - hungAt).toBeGreaterThan(60_000);
   });
 
   it("a write that overruns its deadline is a lost connection too, not a failed domain to retry", async () => {
     const t = setup();
-    t.libvirt.latency["define"] = 120_000;
+    t.libvirt.latency["define"] = WRITE_DEADLINE_MS + 60_000;
     t.libvirt.add(1);
     void t.watcher.start();
-    await t.advance(61_000);
+    await t.advance(WRITE_DEADLINE_MS + 1_000);
     expect(t.status().state).toBe("connecting");
-    expect(t.status().lastFailure?.what).toBe("libvirt: the libvirt daemon did not answer 'virsh define' within 60 s: is it stopped or hung?; reconnecting");
+    expect(t.status().lastFailure?.what).toBe("libvirt: the libvirt daemon did not answer 'virsh define' within 120 s: is it stopped or hung?; reconnecting");
     expect(t.log.filter((l) => l.includes("FAILED"))).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 // An in-memory libvirt behind a VirshRunner, for the watcher's tests: the virsh commands the
 // watcher sends, answered from a few domains, on the test's fake clock: a command may take time
-// (latency per command), and a daemon that is "hung" answers nothing, so that every call runs
-// into its deadline and fails as the real runners fail it.
+// (latency per command; one longer than its deadline fails as the real runners fail it), and a
+// daemon that is "hung" answers nothing, until virsh's keepalive gives up on it (KEEPALIVE_MS).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../../../../src/host/clock.js";
@@ -9,6 +9,8 @@ import { DEFAULT_DEADLINE_MS, deadlineError, type InFlight, type RunOptions, typ
 import { REPO_ROOT } from "../../../support/paths.js";
 
 export const FILTER_REF = "<filterref filter='vdsm-no-mac-spoofing'/>";
+/** When virsh's keepalive (-k 5 -K 3) gives up on a daemon that does not answer. */
+export const KEEPALIVE_MS = 20_000;
 const SHIPPED_FILTER = readFileSync(join(REPO_ROOT, "nwfilter", "vdsm-no-mac-spoofing.xml"), "utf8");
 
 export interface FakeDomain {
@@ -77,7 +79,13 @@ export class FakeLibvirt {
         fn();
       };
       if (this.hung) {
-        this.clock.setTimeout(() => done(() => reject(deadlineError(shown, timeoutMs))), timeoutMs);
+        const lost = {
+          status: 1,
+          stdout: "",
+          stderr: "error: Disconnected from test:///fake due to keepalive timeout\nerror: internal error: connection closed due to keepalive timeout\n",
+        };
+        if (KEEPALIVE_MS < timeoutMs) this.clock.setTimeout(() => done(() => resolve(lost)), KEEPALIVE_MS);
+        else this.clock.setTimeout(() => done(() => reject(deadlineError(shown, timeoutMs))), timeoutMs);
         return;
       }
       const answer = () => done(() => resolve(this.answer(args)));

@@ -1,15 +1,22 @@
 // Benchmark of the watcher (`nwfilter-hook watch`) against the real libvirtd (run as root, under
-// /run/nwfh-libvirtd.lock where the machine's daemon is shared):
+// flock /tmp/nwfh-system-libvirtd.lock where the machine's daemon is shared):
+//   - what one virsh command costs through the asynchronous session, and as a process of its own;
 //   - from `virsh define` of a domain without the filter to its persistent definition holding it;
 //   - from a burst of 50 such defines (one virsh) to all 50 definitions holding it;
 //   - from a live hot-plug of a NIC without the filter to its nwfilter binding existing;
+//   - a storm: 30 domains without the filter, each defined and started at once (in parallel),
+//     with the hook installed and OnMissing = watch: starts refused, the time until every NIC is
+//     bound, the longest any NIC ran without its filter (from its `virsh start` returning to its
+//     binding), the oldest the watcher's status got; and libvirt alone (the same storm with the
+//     filter in the definitions) for comparison;
 //   - a full resync of 200 defined domains (as the watcher reports it), and `audit` of them;
 //   - CPU used while idle, and peak RSS (VmHWM), beside `node -e 0`'s.
-// Medians of --rounds tries (default 10). Writes bench/WATCH-RESULTS.md (or --out FILE).
+// Medians of --rounds tries (default 10; the storm once). Writes bench/WATCH-RESULTS.md (or --out FILE).
 //   npm run bench:watch [-- --rounds N] [--out FILE] [--no-fail]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -28,6 +35,8 @@ const BRIDGE = "nwfh-br0";
 const PREFIX = "nwfh-bench-w";
 const BINDINGS = "/run/libvirt/nwfilter-binding";
 const STATUS = "/run/nwfilter-hook/watch.json";
+const HOOK = "/etc/libvirt/hooks/qemu.d/50-nwfilter-hook";
+const STORM = 30;
 
 const virsh = (...a) =>
   execFileSync("virsh", ["-c", "qemu:///system", ...a], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
@@ -70,6 +79,7 @@ function removeDomains(all = [...names]) {
 function cleanup() {
   removeDomains();
   if (filterBefore === undefined) tryVirsh("nwfilter-undefine", FILTER);
+  if (hookInstalled) spawnSync(process.execPath, [CLI, "uninstall", "--policy", policy], { stdio: "ignore" });
   if (statusBefore === undefined) rmSync(STATUS, { force: true });
   else writeFileSync(STATUS, statusBefore);
   if (!statusDirExisted && existsSync(dirname(STATUS)) && readdirSync(dirname(STATUS)).length === 0) rmdirSync(dirname(STATUS));
@@ -103,8 +113,95 @@ async function until(check, timeoutMs, what) {
   return performance.now();
 }
 
+/** Domains that have a binding of the filter for their NIC (libvirt's files, one per tap), by owner name. */
+function boundDomains() {
+  const bound = new Set();
+  if (!existsSync(BINDINGS)) return bound;
+  for (const f of readdirSync(BINDINGS)) {
+    let xml;
+    try {
+      xml = readFileSync(join(BINDINGS, f), "utf8");
+    } catch {
+      continue;
+    }
+    const owner = /<owner>\s*<name>([^<]*)<\/name>/.exec(xml)?.[1];
+    if (owner !== undefined && xml.includes(`<filterref filter='${FILTER}'`)) bound.add(owner);
+  }
+  return bound;
+}
+
+function shell(script) {
+  return new Promise((resolve) => {
+    const child = spawn("sh", ["-c", script], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
+    child.on("close", (code) => resolve({ code, stderr, endedAt: performance.now() }));
+  });
+}
+
+/** STORM domains defined and started at once; `filter`: with the filterref in their definitions. */
+async function storm(label, filter) {
+  const list = Array.from({ length: STORM }, (_, i) => {
+    const name = `${PREFIX}-${label}${i}`;
+    names.add(name);
+    const file = join(dir, `${name}.xml`);
+    writeFileSync(file, domainXml(name, [nic(mac(i, filter ? 6 : 5), filter)]));
+    return { name, file };
+  });
+  const ages = [];
+  const sampler = setInterval(() => {
+    try {
+      const s = JSON.parse(readFileSync(STATUS, "utf8"));
+      ages.push({ age: Date.now() - s.heartbeat, state: s.state });
+    } catch {
+      // between a rename and the read
+    }
+  }, 100);
+  const t0 = performance.now();
+  const runs = await Promise.all(list.map((d) => shell(`virsh -c qemu:///system define '${d.file}' >/dev/null && virsh -c qemu:///system start '${d.name}'`)));
+  const boundAt = new Map();
+  const deadline = performance.now() + 300_000;
+  while (boundAt.size < list.filter((_, i) => runs[i].code === 0).length) {
+    if (performance.now() > deadline) break;
+    const now = performance.now();
+    for (const n of boundDomains()) if (!boundAt.has(n)) boundAt.set(n, now);
+    await sleep(10);
+  }
+  clearInterval(sampler);
+  const started = list.map((d, i) => ({ ...d, run: runs[i] })).filter((d) => d.run.code === 0);
+  const result = {
+    refused: list.length - started.length,
+    refusals: runs.filter((r) => r.code !== 0).map((r) => r.stderr.trim().split("\n").pop()),
+    allBound: Math.max(...started.map((d) => boundAt.get(d.name) ?? Infinity)) - t0,
+    longest: Math.max(...started.map((d) => (boundAt.get(d.name) ?? Infinity) - d.run.endedAt)),
+    oldestStatus: Math.max(0, ...ages.map((a) => a.age)),
+    notWatching: ages.filter((a) => a.state !== "watching").length,
+  };
+  removeDomains(list.map((d) => d.name));
+  return result;
+}
+
+/** What a command costs through the session and as a process of its own (bench/session-cost.ts, bundled). */
+function sessionCost() {
+  const { buildSync } = createRequire(import.meta.url)("esbuild");
+  const tool = join(dir, "session-cost.cjs");
+  buildSync({
+    entryPoints: [join(ROOT, "bench", "session-cost.ts")],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node18",
+    outfile: tool,
+    logLevel: "warning",
+  });
+  const r = spawnSync(process.execPath, [tool, "qemu:///system", "500"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`session-cost: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 let watcher;
 let log = "";
+let hookInstalled = false;
 const results = {};
 try {
   // Clean slate: leftovers of an interrupted run.
@@ -114,6 +211,15 @@ try {
     .filter((s) => s.startsWith(PREFIX)))
     names.add(n);
   removeDomains();
+
+  results.session = sessionCost();
+
+  // The hook, so that the storm's starts pay for it as on a host (a hook already there is used as it is).
+  if (!existsSync(HOOK)) {
+    const r = spawnSync(process.execPath, [CLI, "install", "--policy", policy], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`install: ${r.stdout}${r.stderr}`);
+    hookInstalled = true;
+  }
 
   watcher = spawn(process.execPath, [CLI, "watch", "--policy", policy, "--no-syslog"], { stdio: ["ignore", "ignore", "pipe"] });
   watcher.stderr.setEncoding("utf8");
@@ -203,6 +309,12 @@ try {
     ownMs.push(t1 - t0);
   }
   results.hotplugOwn = median(ownMs);
+  removeDomains([hot]);
+
+  // 2b. the storm, with the watcher, then libvirt alone.
+  results.storm = await storm("st", false);
+  await sleep(2_000);
+  results.stormOwn = await storm("so", true);
 
   // 3. resync of 200 defined domains (compliant already: the resync reads them all and writes none).
   const many = Array.from({ length: 200 }, (_, i) => ({ name: `${PREFIX}-r${i}`, xml: domainXml(`${PREFIX}-r${i}`, [nic(mac(i, 3), true)]) }));
@@ -253,7 +365,20 @@ try {
   cleanup();
 }
 
+const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : "never");
 const rows = [
+  [
+    "one virsh command (`list --name`) through the watcher's session; as a virsh of its own",
+    `${results.session.sessionMs.toFixed(2)} ms; ${results.session.oneShotMs.toFixed(1)} ms`,
+    "<= 1 ms",
+    results.session.sessionMs <= 1,
+  ],
+  [
+    "the event loop's longest delay meanwhile (the old session blocked it for every call; now only CPU starvation delays it)",
+    `${results.session.loopDelayMaxMs.toFixed(1)} ms`,
+    "(reported)",
+    true,
+  ],
   ["`virsh define` of a domain without the filter -> its definition holds it", `${results.define.toFixed(0)} ms`, "<= 300 ms", results.define <= 300],
   [
     "burst of 50 `virsh define`s (one virsh) of domains without the filter -> all 50 hold it",
@@ -263,6 +388,26 @@ const rows = [
   ],
   ["live hot-plug of a NIC without the filter -> its nwfilter binding exists", `${results.hotplug.toFixed(0)} ms`, "<= 500 ms", results.hotplug <= 500],
   ["(libvirt alone: hot-plug of a NIC that carries the filterref -> binding)", `${results.hotplugOwn.toFixed(0)} ms`, "baseline", true],
+  [
+    `storm: ${STORM} domains without the filter defined and started at once (OnMissing = watch): starts refused`,
+    `${results.storm.refused}${results.storm.refusals.length ? ` (${results.storm.refusals[0]})` : ""}`,
+    "0",
+    results.storm.refused === 0,
+  ],
+  ["storm: from the first define to every NIC bound", ms(results.storm.allBound), "(reported)", Number.isFinite(results.storm.allBound)],
+  ["(libvirt alone: the same storm with the filter in the definitions)", ms(results.stormOwn.allBound), "baseline", true],
+  [
+    "storm: the longest a NIC ran without its filter (its `virsh start` returning -> its binding)",
+    ms(results.storm.longest),
+    "(reported)",
+    Number.isFinite(results.storm.longest),
+  ],
+  [
+    "storm: the oldest the watcher's status got (sampled every 100 ms); samples not 'watching'",
+    `${ms(results.storm.oldestStatus)}; ${results.storm.notWatching}`,
+    "< 20000 ms (stale); 0",
+    results.storm.oldestStatus < 20_000 && results.storm.notWatching === 0,
+  ],
   [`full resync of ${results.resyncDomains} defined domains`, `${results.resync.toFixed(0)} ms`, "<= 2000 ms", results.resync <= 2000],
   [`\`audit\` of the same ${results.resyncDomains} domains (one virsh session)`, `${results.audit.toFixed(0)} ms`, "(was 4.1 s)", true],
   ["CPU while idle (10 s, between events)", `${results.idleCpu.toFixed(2)} %`, "~0", results.idleCpu < 0.5],
@@ -273,7 +418,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map(([w, v, t, ok]) => `| ${w} | ${v} | ${t} | ${ok ? "yes" : "NO"} |`),
 ].join("\n");
-const text = `# Watcher benchmark\n\nNode ${process.version}, libvirt ${(tryVirsh("version", "--daemon") ?? "").match(/daemon: (\S+)/)?.[1] ?? "?"}, ${ROUNDS} tries each (resync: SIGHUP, as the watcher reports it).\n\n${table}\n`;
+const text = `# Watcher benchmark\n\nNode ${process.version}, libvirt ${(tryVirsh("version", "--daemon") ?? "").match(/daemon: (\S+)/)?.[1] ?? "?"}, ${ROUNDS} tries each (the storm once; resync: SIGHUP, as the watcher reports it), load average ${os.loadavg()[0].toFixed(1)} at the end.\n\n${table}\n`;
 writeFileSync(OUT, text);
 process.stdout.write(text);
 if (!NO_FAIL && rows.some((r) => !r[3])) process.exitCode = 1;

@@ -2,8 +2,8 @@
 import { LibvirtError, type DomainInfo, type Virsh } from "../host/virsh.js";
 
 /** The named domains in the order given (each once), or every domain when none is named. */
-export function selectDomains(virsh: Virsh, names: readonly string[]): DomainInfo[] {
-  const all = virsh.domains();
+export async function selectDomains(virsh: Virsh, names: readonly string[]): Promise<DomainInfo[]> {
+  const all = await virsh.domains();
   if (names.length === 0) return all;
   const byName = new Map(all.map((d) => [d.name, d]));
   const unknown = names.filter((n) => !byName.has(n));

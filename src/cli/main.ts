@@ -51,18 +51,13 @@ function epilog(note?: string): string {
   return note === undefined ? EXIT_CODES : `${note}\n\n${EXIT_CODES}`;
 }
 
-/** Runs the CLI with these arguments; returns the exit code. Never throws. */
-export function runCli(args: readonly string[], ctx: Context): number {
-  let code: number = EXIT.OK;
+/** Runs the CLI with these arguments; resolves with the exit code. Never rejects. */
+export async function runCli(args: readonly string[], ctx: Context): Promise<number> {
+  let command: (() => number | Promise<number>) | undefined;
   let failure: unknown;
-  let ran = false;
-  const run = (fn: () => number) => {
-    ran = true;
-    try {
-      code = fn();
-    } catch (error) {
-      failure = error;
-    }
+  // The handlers only pick the command; it runs once yargs is done, so that it may be asynchronous.
+  const run = (fn: () => number | Promise<number>) => {
+    command = fn;
   };
 
   const parser = yargs([...args])
@@ -136,8 +131,8 @@ export function runCli(args: readonly string[], ctx: Context): number {
           .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter)")
           .epilog(epilog()),
       (a) =>
-        run(() => {
-          const result = defineFilter(ctx.virsh(a.connect), a.file ?? shippedFilterPath(ctx));
+        run(async () => {
+          const result = await defineFilter(ctx.virsh(a.connect), a.file ?? shippedFilterPath(ctx));
           ctx.stdout(`${describeDefine(result)}\n`);
           return EXIT.OK;
         }),
@@ -255,12 +250,19 @@ export function runCli(args: readonly string[], ctx: Context): number {
       output = text;
     });
   } catch (error) {
-    failure ??= error;
+    failure = error;
   }
 
   if (failure !== undefined) return report(ctx, failure);
-  if (!ran && output) ctx.stdout(`${output}\n`);
-  return code;
+  if (command === undefined) {
+    if (output) ctx.stdout(`${output}\n`);
+    return EXIT.OK;
+  }
+  try {
+    return await command();
+  } catch (error) {
+    return report(ctx, error);
+  }
 }
 
 function report(ctx: Context, error: unknown): number {
@@ -327,5 +329,7 @@ export function processContext(): Context {
 
 // The entry point of the bundle (dist/nwfilter-hook); importing this module runs nothing.
 if (typeof require !== "undefined" && typeof module !== "undefined" && require.main === module) {
-  process.exitCode = runCli(process.argv.slice(2), processContext());
+  void runCli(process.argv.slice(2), processContext()).then((code) => {
+    process.exitCode = code;
+  });
 }

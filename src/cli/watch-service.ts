@@ -107,6 +107,7 @@ export function checkWatcher(ctx: Context, policy: Policy | undefined, say: (lin
   }
   if (typeof status === "string") return undefined;
   const parts = [`running, ${health.detail}`];
+  if (status.inFlight) parts.push(`busy with '${status.inFlight.what}' for ${Math.max(0, Math.round((now - status.inFlight.since) / 1000))} s`);
   const r = status.lastResync;
   parts.push(r ? `last resync ${when(r.at, now)}: ${r.domains} domains, ${r.changed} changed, ${r.failed} failed, ${r.ms} ms` : "no resync yet");
   parts.push(status.lastFailure ? `last failure ${when(status.lastFailure.at, now)}: ${status.lastFailure.what}` : "no failure");

@@ -37,3 +37,9 @@ export const DEFAULT_WATCH_STATUS = "/run/nwfilter-hook/watch.json";
 export const WATCH_HEARTBEAT_MS = 5_000;
 /** A status older than this means the watcher is stuck or gone. */
 export const WATCH_STALE_MS = 20_000;
+/**
+ * How long a live watcher that waits to (re)connect to libvirt still covers a start under
+ * OnMissing=watch (its first act once connected is a resync of every domain): at boot, libvirtd
+ * starts autostart domains before it lets any client in.
+ */
+export const WATCH_CONNECT_GRACE_MS = 120_000;

@@ -36,20 +36,20 @@ export function readFilterFile(path: string): { name: string; text: string } {
   return { name, text };
 }
 
-export function defineFilter(virsh: Virsh, path: string): DefineResult {
+export async function defineFilter(virsh: Virsh, path: string): Promise<DefineResult> {
   const { name, text } = readFilterFile(path);
   const dumped = `nwfilter '${name}' as libvirt has it`;
-  const before = virsh.nwfilterXml(name);
+  const before = await virsh.nwfilterXml(name);
   if (before === undefined) {
-    virsh.nwfilterDefine(text);
-    const after = virsh.nwfilterXml(name);
+    await virsh.nwfilterDefine(text);
+    const after = await virsh.nwfilterXml(name);
     return { name, outcome: "created", uuid: after === undefined ? undefined : uuidOf(after, dumped), wrote: true };
   }
   const uuid = uuidOf(before, dumped);
   const wanted = uuid === undefined ? text : withUuid(text, uuid);
   if (canonical(wanted, path) === canonical(before, dumped)) return { name, outcome: "unchanged", uuid };
-  virsh.nwfilterDefine(wanted);
-  const after = virsh.nwfilterXml(name);
+  await virsh.nwfilterDefine(wanted);
+  const after = await virsh.nwfilterXml(name);
   // libvirt writes some attributes its own way: what counts is whether its definition changed.
   const same = after !== undefined && canonical(after, dumped) === canonical(before, dumped);
   return { name, outcome: same ? "unchanged" : "updated", uuid, wrote: true };

@@ -16,7 +16,7 @@ export interface ReconcileOptions {
   /** In a dry run: shows what would change (a diff). */
   showChange?: (label: string, before: string, after: string) => void;
   /** Called between reading the definition and checking it again before the define (tests). */
-  beforeDefine?: () => void;
+  beforeDefine?: () => void | Promise<void>;
 }
 
 /** How often a definition that changes under our feet is read again before giving up. */
@@ -74,7 +74,14 @@ export function nicList(nics: readonly NicReport[]): string {
  * names the domain to virsh (a rename cannot then send a write to another domain); messages use
  * the name.
  */
-export function reconcileDomain(virsh: Virsh, d: DomainInfo, policy: Policy, host: HostFacts, options: ReconcileOptions, say: (line: string) => void): boolean {
+export async function reconcileDomain(
+  virsh: Virsh,
+  d: DomainInfo,
+  policy: Policy,
+  host: HostFacts,
+  options: ReconcileOptions,
+  say: (line: string) => void,
+): Promise<boolean> {
   let changed = false;
   const verb = options.dryRun ? "would add" : "added";
   const ref = d.uuid ?? d.name;
@@ -82,7 +89,7 @@ export function reconcileDomain(virsh: Virsh, d: DomainInfo, policy: Policy, hos
   if (d.persistent) {
     const file = `persistent definition of domain '${d.name}'`;
     for (let attempt = 1; ; attempt++) {
-      const before = virsh.dumpxml(ref, "config");
+      const before = await virsh.dumpxml(ref, "config");
       const r = transform(before, policy, host, { file, root: "domain" });
       const todo = r.nics.filter((n) => n.action !== undefined);
       if (todo.length === 0) {
@@ -92,15 +99,15 @@ export function reconcileDomain(virsh: Virsh, d: DomainInfo, policy: Policy, hos
       if (options.dryRun) {
         options.showChange?.(`${d.name} (definition)`, before, r.xml);
       } else {
-        options.beforeDefine?.();
+        await options.beforeDefine?.();
         // libvirt has no compare-and-swap for definitions: read it once more just before the
         // define, and start over when someone else changed it meanwhile, so as not to undo them.
-        if (virsh.dumpxml(ref, "config") !== before) {
+        if ((await virsh.dumpxml(ref, "config")) !== before) {
           if (attempt >= ATTEMPTS) throw new HostError(`the definition kept changing while it was being fixed (${ATTEMPTS} attempts): left alone`);
           say(`${d.name}: definition: changed by someone else meanwhile; reading it again`);
           continue;
         }
-        virsh.define(r.xml, d.name);
+        await virsh.define(r.xml, d.name);
       }
       say(`${d.name}: definition: ${verb} filter '${policy.filter}' to ${nicList(todo)}`);
       changed = true;
@@ -110,7 +117,7 @@ export function reconcileDomain(virsh: Virsh, d: DomainInfo, policy: Policy, hos
 
   if (d.active) {
     const file = `live definition of domain '${d.name}'`;
-    const before = virsh.dumpxml(ref, "live");
+    const before = await virsh.dumpxml(ref, "live");
     const r = transform(before, policy, host, { file, root: "domain" });
     const todo = r.nics.filter((n) => n.action !== undefined);
     if (todo.length === 0) {
@@ -122,10 +129,10 @@ export function reconcileDomain(virsh: Virsh, d: DomainInfo, policy: Policy, hos
         const device = r.xml.slice(nic.output.start, nic.output.end);
         const label = `${d.name} (running interface ${nic.mac ?? nic.index + 1})`;
         if (options.dryRun) options.showChange?.(label, `${before.slice(nic.input.start, nic.input.end)}\n`, `${device}\n`);
-        else virsh.updateDeviceLive(ref, device, d.name);
+        else await virsh.updateDeviceLive(ref, device, d.name);
       }
       if (!options.dryRun) {
-        const after = transform(virsh.dumpxml(ref, "live"), policy, host, { file, checkOnly: true, root: "domain" });
+        const after = transform(await virsh.dumpxml(ref, "live"), policy, host, { file, checkOnly: true, root: "domain" });
         const still = after.nics.filter((n) => n.status === "missing" && todo.some((t) => t.mac === n.mac));
         if (still.length > 0) throw new HostError(`libvirt accepted update-device but the running interface still lacks the filter: ${nicList(still)}`);
       }

@@ -3,10 +3,14 @@
 // `check` to report the watcher. Reading it is one small file and one kill(pid, 0): no libvirt.
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { WATCH_STALE_MS } from "../core/constants.js";
+import { WATCH_CONNECT_GRACE_MS, WATCH_STALE_MS } from "../core/constants.js";
 import type { WatcherHealth } from "../core/decide.js";
 
-export type WatchState = "starting" | "watching" | "disconnected" | "stopped";
+/**
+ * connecting: waiting for libvirt (at start, or after losing it), retrying every second or so;
+ * watching: connected, following events; stopped: it has exited.
+ */
+export type WatchState = "connecting" | "watching" | "stopped";
 
 export interface WatchStatus {
   pid: number;
@@ -16,6 +20,14 @@ export interface WatchStatus {
   heartbeat: number;
   uri: string;
   policy: string;
+  /**
+   * Since when it has been without a connection that was followed by a full resync: set when it
+   * starts and when it loses libvirt, cleared by the first resync after connecting. A start under
+   * OnMissing=watch goes through while it is connecting for less than the grace from this.
+   */
+  waitingSince: number | null;
+  /** The virsh call out at the last heartbeat (a call within its deadline counts as a sign of life). */
+  inFlight: { what: string; since: number } | null;
   lastResync: { at: number; domains: number; changed: number; failed: number; ms: number } | null;
   lastFailure: { at: number; what: string } | null;
 }
@@ -45,7 +57,7 @@ export function readWatchStatus(path: string): WatchStatus | string {
   }
 }
 
-function processExists(pid: number): boolean {
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -54,15 +66,30 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** Healthy: the process named in the file lives, watches libvirt, and was heard from recently. */
-export function judgeWatchStatus(status: WatchStatus | string, now: number, path: string): WatcherHealth {
+const s = (ms: number) => Math.max(0, Math.round(ms / 1000));
+
+/**
+ * Healthy: the process named in the file lives, was heard from recently, and either watches
+ * libvirt or has been waiting for it for less than the grace (it resyncs every domain once
+ * connected, which adds the filter to every running NIC).
+ */
+export function judgeWatchStatus(status: WatchStatus | string, now: number, path: string, alive: (pid: number) => boolean = processExists): WatcherHealth {
   if (typeof status === "string") return { healthy: false, detail: status };
-  const age = Math.round((now - status.heartbeat) / 1000);
+  const age = s(now - status.heartbeat);
   if (status.state === "stopped") return { healthy: false, detail: `it stopped (pid ${status.pid}, ${path})` };
-  if (!processExists(status.pid)) return { healthy: false, detail: `its process ${status.pid} is gone (${path})` };
-  if (status.state !== "watching") return { healthy: false, detail: `it is ${status.state} (pid ${status.pid})` };
+  if (!alive(status.pid)) return { healthy: false, detail: `its process ${status.pid} is gone (${path})` };
   if (now - status.heartbeat > WATCH_STALE_MS) return { healthy: false, detail: `pid ${status.pid} was last heard from ${age} s ago (stuck?)` };
-  return { healthy: true, detail: `pid ${status.pid}, last heard from ${Math.max(age, 0)} s ago` };
+  if (status.state === "watching") return { healthy: true, detail: `pid ${status.pid}, last heard from ${age} s ago` };
+  if (status.state === "connecting" && typeof status.waitingSince === "number") {
+    const waited = now - status.waitingSince;
+    const grace = `the ${s(WATCH_CONNECT_GRACE_MS)} s grace`;
+    if (waited < WATCH_CONNECT_GRACE_MS) {
+      return { healthy: true, detail: `pid ${status.pid}, waiting ${s(waited)} s for libvirt (within ${grace}: it resyncs every domain once connected)` };
+    }
+    const why = status.lastFailure ? `; last failure: ${status.lastFailure.what}` : "";
+    return { healthy: false, detail: `pid ${status.pid} has waited ${s(waited)} s for libvirt (longer than ${grace}${why})` };
+  }
+  return { healthy: false, detail: `it is ${status.state} (pid ${status.pid})` };
 }
 
 export function watcherHealth(path: string, now = Date.now()): WatcherHealth {

@@ -17,7 +17,8 @@
 //
 // A name that names no domain by then is dropped: the domain is gone or was renamed, and the
 // rename's own event names the new name. A lookup that fails drops its names too: the resync
-// after the reconnect (or the next periodic one) covers them.
+// after the reconnect (or the next periodic one) covers them. Lookups are asynchronous and one
+// runs at a time: names that come while one is out wait for the next.
 import type { DomainRef } from "../host/virsh.js";
 
 /** What one lookup did, for the debug log. */
@@ -32,10 +33,10 @@ export interface LookupReport {
 }
 
 export interface NameLookupOptions {
-  /** Every domain, in one virsh call; throws when it fails. */
-  list(): readonly DomainRef[];
-  /** The UUID that `virsh domuuid NAME` gives, undefined for none; throws when virsh fails. */
-  uuidOf(name: string): string | undefined;
+  /** Every domain, in one virsh call; rejects when it fails. */
+  list(): Promise<readonly DomainRef[]>;
+  /** The UUID that `virsh domuuid NAME` gives, undefined for none; rejects when virsh fails. */
+  uuidOf(name: string): Promise<string | undefined>;
   /** A domain that a hint named. */
   found(uuid: string): void;
   /** The lookup failed: these names were not looked up. */
@@ -63,6 +64,9 @@ export class NameLookup {
   private names = new Set<string>();
   private hints = 0;
   private cancel: (() => void) | undefined;
+  private flushing: Promise<void> | undefined;
+  /** Raised by clear(): what a lookup that was out then finds is dropped. */
+  private generation = 0;
   /** How many domains the host had when last counted; unknown until then (then: a listing). */
   private domains: number | undefined;
   private readonly defer: (fn: () => void) => () => void;
@@ -75,7 +79,15 @@ export class NameLookup {
   add(name: string): void {
     this.names.add(name);
     this.hints++;
-    this.cancel ??= this.defer(() => this.flush());
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.cancel) return;
+    this.cancel = this.defer(() => {
+      this.cancel = undefined;
+      void this.flush();
+    });
   }
 
   get pending(): number {
@@ -87,26 +99,39 @@ export class NameLookup {
     this.domains = domains;
   }
 
-  /** Looks up the names collected so far, hands over the UUIDs it finds. */
-  flush(): void {
+  /** Looks up the names collected so far, hands over the UUIDs it finds; after the lookup that is out, if one is. */
+  async flush(): Promise<void> {
     this.cancel?.();
     this.cancel = undefined;
+    if (this.flushing) {
+      await this.flushing;
+      return this.flush();
+    }
     if (this.names.size === 0) return;
     const names = this.names;
     const hints = this.hints;
     this.names = new Set();
     this.hints = 0;
+    this.flushing = this.lookup(names, hints).finally(() => {
+      this.flushing = undefined;
+      if (this.names.size > 0) this.schedule();
+    });
+    return this.flushing;
+  }
+
+  private async lookup(names: ReadonlySet<string>, hints: number): Promise<void> {
+    const generation = this.generation;
     const byListing = this.domains === undefined || names.size * DOMAINS_PER_NAME >= this.domains || [...names].some(ambiguousForVirsh);
-    const uuids = byListing ? this.byListing(names) : this.oneByOne(names);
-    if (uuids === undefined) return;
+    const uuids = byListing ? await this.byListing(names) : await this.oneByOne(names);
+    if (uuids === undefined || generation !== this.generation) return;
     for (const uuid of uuids) this.options.found(uuid);
     this.options.report?.({ hints, names: names.size, found: uuids.length, by: byListing ? "listing" : "domuuid" });
   }
 
-  private byListing(names: ReadonlySet<string>): string[] | undefined {
+  private async byListing(names: ReadonlySet<string>): Promise<string[] | undefined> {
     let refs: readonly DomainRef[];
     try {
-      refs = this.options.list();
+      refs = await this.options.list();
     } catch (error) {
       this.options.failed(error, [...names]);
       return undefined;
@@ -116,12 +141,12 @@ export class NameLookup {
     return refs.filter((d) => names.has(d.name)).map((d) => d.uuid);
   }
 
-  private oneByOne(names: ReadonlySet<string>): string[] | undefined {
+  private async oneByOne(names: ReadonlySet<string>): Promise<string[] | undefined> {
     const uuids: string[] = [];
     for (const name of names) {
       let uuid: string | undefined;
       try {
-        uuid = this.options.uuidOf(name);
+        uuid = await this.options.uuidOf(name);
       } catch (error) {
         // The connection is likely gone: the resync after the reconnect covers them all.
         this.options.failed(error, [...names]);
@@ -134,9 +159,22 @@ export class NameLookup {
 
   /** Forgets what is collected (disconnected or stopping: a resync covers it). */
   clear(): void {
+    this.generation++;
     this.cancel?.();
     this.cancel = undefined;
     this.names.clear();
     this.hints = 0;
   }
+}
+
+/** "domain 'web1'", "3 domains ('a', 'b', 'c')", "12 domains ('a', 'b', 'c', ...)". */
+export function namesText(names: readonly string[]): string {
+  if (names.length === 1) return `domain '${names[0]}'`;
+  const shown = names.slice(0, 3).map((n) => `'${n}'`);
+  return `${names.length} domains (${shown.join(", ")}${names.length > 3 ? ", ..." : ""})`;
+}
+
+export function lookupText(r: LookupReport): string {
+  const by = r.by === "listing" ? "one listing" : `${r.names} domuuid`;
+  return `lookup: ${r.hints} hint${r.hints === 1 ? "" : "s"} for ${r.names} name${r.names === 1 ? "" : "s"}, ${by}: ${r.found} found, ${r.names - r.found} gone`;
 }

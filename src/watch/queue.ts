@@ -1,24 +1,16 @@
 // Work per domain, keyed by UUID: a hint for a domain that is already waiting is folded into
 // that one pass, so an event storm (a host booting 200 VMs fires several events for each) costs
-// one pass per domain. One pass runs at a time. A domain whose pass failed is retried later,
-// with a delay that doubles up to a ceiling; a new hint for it goes ahead at once (something
-// changed), keeping the count of failures.
+// one pass per domain. One pass runs at a time (passes are asynchronous: the event loop turns
+// while one waits for libvirt). A domain whose pass failed is retried later, with a delay that
+// doubles up to a ceiling; a new hint for it goes ahead at once (something changed), keeping the
+// count of failures.
+import { systemClock, type Clock } from "../host/clock.js";
 
-export interface QueueClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: QueueClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+export type QueueClock = Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
 
 export interface QueueOptions<K> {
-  /** Does the work for one key; throws (or returns false) when it failed. */
-  run(key: K): boolean;
+  /** Does the work for one key; rejects (or resolves false) when it failed. */
+  run(key: K): Promise<boolean>;
   /** How long a hint waits for more hints about the same domain before its pass, in ms. */
   settleMs?: number;
   backoffMs?: number;
@@ -40,7 +32,7 @@ export class ReconcileQueue<K> {
   private readonly entries = new Map<K, Entry>();
   private timer: unknown;
   private timerDue = Infinity;
-  private running = false;
+  private running: Promise<void> | undefined;
   private stopped = false;
   private readonly clock: QueueClock;
   private readonly settle: number;
@@ -48,7 +40,7 @@ export class ReconcileQueue<K> {
   private readonly maxBackoff: number;
 
   constructor(private readonly options: QueueOptions<K>) {
-    this.clock = options.clock ?? realClock;
+    this.clock = options.clock ?? systemClock;
     this.settle = options.settleMs ?? 10;
     this.backoff = options.backoffMs ?? 1_000;
     this.maxBackoff = options.maxBackoffMs ?? 300_000;
@@ -79,11 +71,22 @@ export class ReconcileQueue<K> {
     return n;
   }
 
-  /** No passes after the one running now. */
-  stop(): void {
+  /** No passes after the one running now; resolves when that one has ended. */
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Whether a pass runs now. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Resolves once no pass runs (at once when none does). */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
   }
 
   private arm(): void {
@@ -100,14 +103,17 @@ export class ReconcileQueue<K> {
       () => {
         this.timer = undefined;
         this.timerDue = Infinity;
-        this.drain();
+        this.running = this.drain().finally(() => {
+          this.running = undefined;
+          this.arm();
+        });
       },
       Math.max(0, next - this.clock.now()),
     );
   }
 
-  /** Runs one due pass, then lets the event loop breathe (signals, events) before the next. */
-  private drain(): void {
+  /** Runs one due pass; the next is armed once it has ended. */
+  private async drain(): Promise<void> {
     if (this.stopped) return;
     const now = this.clock.now();
     let key: K | undefined;
@@ -118,17 +124,14 @@ export class ReconcileQueue<K> {
         entry = e;
       }
     }
-    if (entry === undefined || key === undefined) return this.arm();
+    if (entry === undefined || key === undefined) return;
     entry.pending = false;
-    this.running = true;
     let ok = false;
     let failure: unknown;
     try {
-      ok = this.options.run(key);
+      ok = await this.options.run(key);
     } catch (error) {
       failure = error;
-    } finally {
-      this.running = false;
     }
     if (ok) {
       // A hint that came in during the pass keeps its entry pending; otherwise it is done.
@@ -143,6 +146,5 @@ export class ReconcileQueue<K> {
       }
       this.options.onFailure?.(key, failure, delay);
     }
-    this.arm();
   }
 }

@@ -27,8 +27,8 @@ beforeEach(() => {
 afterEach(() => h.cleanup());
 
 describe("audit", () => {
-  it("prints a table of every NIC, persistent and live, and exits 1 when one is missing", () => {
-    const r = h.run(["audit"]);
+  it("prints a table of every NIC, persistent and live, and exits 1 when one is missing", async () => {
+    const r = await h.run(["audit"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatchInlineSnapshot(`
@@ -47,8 +47,8 @@ describe("audit", () => {
     `);
   });
 
-  it("--json: the same for machines, with the status strings", () => {
-    const r = h.run(["audit", "--json", "web1"]);
+  it("--json: the same for machines, with the status strings", async () => {
+    const r = await h.run(["audit", "--json", "web1"]);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { policy: unknown; summary: unknown; domains: [{ live: { status: string }[] }] };
     expect(doc.summary).toEqual({ domains: 1, interfaces: 6, compliant: 2, missing: 2, exempt: 0, ineligible: 2, "other-filter": 0 });
@@ -66,12 +66,12 @@ describe("audit", () => {
     expect(doc.policy).toMatchObject({ filter: FILTER, onMissing: "enforce", active: true });
   });
 
-  it("exits 0 when nothing is missing", () => {
-    expect(h.run(["audit", "db1", "lab-7"]).code).toBe(0);
+  it("exits 0 when nothing is missing", async () => {
+    expect((await h.run(["audit", "db1", "lab-7"])).code).toBe(0);
   });
 
-  it("a domain that does not exist: one line, exit 4", () => {
-    expect(h.run(["audit", "web1", "nope"])).toEqual({
+  it("a domain that does not exist: one line, exit 4", async () => {
+    expect(await h.run(["audit", "web1", "nope"])).toEqual({
       code: 4,
       stdout: "",
       stderr: "nwfilter-hook: domain 'nope' not found (virsh list --all shows the defined domains)\n",
@@ -80,8 +80,8 @@ describe("audit", () => {
 });
 
 describe("apply", () => {
-  it("fixes the definition with virsh define, leaves compliant and exempt domains alone", () => {
-    const r = h.run(["apply", "--all"]);
+  it("fixes the definition with virsh define, leaves compliant and exempt domains alone", async () => {
+    const r = await h.run(["apply", "--all"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "db1: definition: nothing to do (1 compliant)
@@ -101,8 +101,8 @@ describe("apply", () => {
     expect(calls.some((c) => c.startsWith("update-device"))).toBe(false);
   });
 
-  it("--live also updates the running NIC with its live XML plus the filterref", () => {
-    const r = h.run(["apply", "--live", "web1"]);
+  it("--live also updates the running NIC with its live XML plus the filterref", async () => {
+    const r = await h.run(["apply", "--live", "web1"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "web1: definition: added filter 'vdsm-no-mac-spoofing' to 52:54:00:00:01:01 (type bridge, source br0)
@@ -117,12 +117,12 @@ describe("apply", () => {
     expect(nic).toContain(`<filterref filter='${FILTER}'/>`);
     expect(h.calls().filter((c) => c.startsWith("update-device web1 "))).toHaveLength(1);
     // Now compliant everywhere.
-    expect(h.run(["audit", "web1"]).code).toBe(0);
+    expect((await h.run(["audit", "web1"])).code).toBe(0);
   });
 
-  it("--dry-run shows the diffs and changes nothing", () => {
+  it("--dry-run shows the diffs and changes nothing", async () => {
     const before = readFileSync(join(h.state, "domains", "web1.xml"), "utf8");
-    const r = h.run(["apply", "--live", "--dry-run", "web1"]);
+    const r = await h.run(["apply", "--live", "--dry-run", "web1"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "--- web1 (definition)
@@ -152,10 +152,10 @@ describe("apply", () => {
     expect(h.calls().some((c) => c.startsWith("define ") || c.startsWith("update-device"))).toBe(false);
   });
 
-  it("refuses to reference a filter libvirt does not have", () => {
+  it("refuses to reference a filter libvirt does not have", async () => {
     const policy = join(h.root, "other.ini");
     writeFileSync(policy, "[filtering]\nFilter = site-filter\n", { mode: 0o644 });
-    expect(h.run(["apply", "--policy", policy, "web1"])).toEqual({
+    expect(await h.run(["apply", "--policy", policy, "web1"])).toEqual({
       code: 4,
       stdout: "",
       stderr:
@@ -163,10 +163,10 @@ describe("apply", () => {
     });
   });
 
-  it("reports a domain that fails and goes on with the others; exit 1", () => {
+  it("reports a domain that fails and goes on with the others; exit 1", async () => {
     writeFileSync(join(h.state, "fail-define"), "");
     h.domain("web2", domainXml("web2", [bridgeNic("52:54:00:00:04:01")]));
-    const r = h.run(["apply", "web1", "web2", "db1"]);
+    const r = await h.run(["apply", "web1", "web2", "db1"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatchInlineSnapshot(`
       "web1: FAILED: 'virsh define' failed: XML error: fake define failure
@@ -177,15 +177,15 @@ describe("apply", () => {
     `);
   });
 
-  it("draws a progress bar on a terminal over many domains", () => {
+  it("draws a progress bar on a terminal over many domains", async () => {
     for (let i = 0; i < 6; i++) h.domain(`vm${i}`, domainXml(`vm${i}`, [bridgeNic(`52:54:00:00:05:0${i}`)]));
-    const r = h.run(["apply", "--all"], { stderrIsTTY: true });
+    const r = await h.run(["apply", "--all"], { stderrIsTTY: true });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("\r[###---------------------------] 1/9 db1\u001b[K");
     expect(r.stderr).toContain("] 9/9 web1\u001b[K");
     expect(r.stderr.endsWith("\r\u001b[K")).toBe(true); // cleared at the end
     expect(r.stdout).toContain("apply: 9 domains: 7 changed, 2 already compliant or exempt, 0 failed");
     // Not on a pipe.
-    expect(h.run(["apply", "--all"]).stderr).toBe("");
+    expect((await h.run(["apply", "--all"])).stderr).toBe("");
   });
 });

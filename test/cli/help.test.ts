@@ -17,8 +17,8 @@ describe("nwfilter-hook --help", () => {
   });
   afterAll(() => h.cleanup());
 
-  it("lists every command, the exit codes and the environment", () => {
-    const r = h.run(["--help"]);
+  it("lists every command, the exit codes and the environment", async () => {
+    const r = await h.run(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  nwfilter-hook ${c}\\b`, "m"));
@@ -73,16 +73,16 @@ describe("nwfilter-hook --help", () => {
     `);
   });
 
-  it.each(COMMANDS)("%s --help shows examples and the exit codes", (command) => {
-    const r = h.run([command, "--help"]);
+  it.each(COMMANDS)("%s --help shows examples and the exit codes", async (command) => {
+    const r = await h.run([command, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`nwfilter-hook ${command}`);
     expect(r.stdout).toContain("Examples:");
     expect(r.stdout).toContain("Exit codes:");
   });
 
-  it("inject --help shows the hot-plug recipe", () => {
-    expect(h.run(["inject", "--help"]).stdout).toMatchInlineSnapshot(`
+  it("inject --help shows the hot-plug recipe", async () => {
+    expect((await h.run(["inject", "--help"])).stdout).toMatchInlineSnapshot(`
       "nwfilter-hook inject [file]
 
       add the filterref to a domain XML (or, with --device, to one <interface>) and print it
@@ -127,8 +127,8 @@ describe("nwfilter-hook --help", () => {
     `);
   });
 
-  it("--version prints the package version", () => {
-    expect(h.run(["--version"])).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
+  it("--version prints the package version", async () => {
+    expect(await h.run(["--version"])).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
   });
 
   it("runs from a working directory that is gone, without a stack trace", () => {
@@ -153,8 +153,8 @@ describe("bad command lines", () => {
     [["audit", "--bogus"], "nwfilter-hook: Unknown argument: bogus (see nwfilter-hook --help)\n"],
     [["apply"], "nwfilter-hook: name the domains to fix, or give --all\n"],
     [["apply", "--all", "web1"], "nwfilter-hook: give domain names or --all, not both\n"],
-  ])("%j: one line, exit 2, nothing run", (args, stderr) => {
-    const r = h.run(args);
+  ])("%j: one line, exit 2, nothing run", async (args, stderr) => {
+    const r = await h.run(args);
     expect(r).toEqual({ code: 2, stdout: "", stderr });
     expect(h.calls()).toEqual([]);
   });

@@ -20,8 +20,8 @@ describe("inject", () => {
   });
   afterAll(() => h.cleanup());
 
-  it("adds the filterref to each eligible NIC and leaves every other byte alone", () => {
-    const r = h.run(["inject", dom]);
+  it("adds the filterref to each eligible NIC and leaves every other byte alone", async () => {
+    const r = await h.run(["inject", dom]);
     expect(r.code).toBe(0);
     const input = domainXml("web1", [bridgeNic("52:54:00:00:00:01"), userNic("52:54:00:00:00:02"), bridgeNic("52:54:00:00:00:03", { filter: FILTER })]);
     const expected = input.replace(
@@ -37,8 +37,8 @@ describe("inject", () => {
     expect(h.calls()).toEqual([]); // inject never calls libvirt
   });
 
-  it("--diff prints a unified diff", () => {
-    const r = h.run(["inject", "--diff", dom]);
+  it("--diff prints a unified diff", async () => {
+    const r = await h.run(["inject", "--diff", dom]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "--- <tmp>/web1.xml
@@ -59,12 +59,12 @@ describe("inject", () => {
   it.each([
     ["UTF-8", "utf8"],
     ["ISO-8859-1", "latin1"],
-  ] as const)("--diff of a document in %s shows its characters as they read", (encoding, bytes) => {
+  ] as const)("--diff of a document in %s shows its characters as they read", async (encoding, bytes) => {
     const file = join(h.root, `${encoding}.xml`);
     const nic = "    <interface type='bridge'>\n      <source bridge='br0'/>\n    </interface>\n";
     const xml = `<?xml version='1.0' encoding='${encoding}'?>\n<domain type='kvm'>\n  <name>vm1</name>\n  <devices>\n    <!-- café -->\n${nic}  </devices>\n</domain>\n`;
     writeFileSync(file, Buffer.from(xml, bytes));
-    const r = h.run(["inject", "--diff", file]);
+    const r = await h.run(["inject", "--diff", file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       [
@@ -83,15 +83,15 @@ describe("inject", () => {
     );
   });
 
-  it("--diff prints nothing when nothing changes", () => {
+  it("--diff prints nothing when nothing changes", async () => {
     const file = join(h.root, "done.xml");
     writeFileSync(file, domainXml("done", [bridgeNic("52:54:00:00:00:04", { filter: FILTER })]));
-    expect(h.run(["inject", "--diff", file])).toEqual({ code: 0, stdout: "", stderr: "nwfilter-hook: no change\n" });
+    expect(await h.run(["inject", "--diff", file])).toEqual({ code: 0, stdout: "", stderr: "nwfilter-hook: no change\n" });
   });
 
-  it("--device: one <interface> from stdin, for hot-plug", () => {
+  it("--device: one <interface> from stdin, for hot-plug", async () => {
     const nic = "<interface type='bridge'>\n  <mac address='52:54:00:00:00:05'/>\n  <source bridge='br0'/>\n</interface>\n";
-    const r = h.run(["inject", "--device", "-"], { stdin: nic });
+    const r = await h.run(["inject", "--device", "-"], { stdin: nic });
     expect(r).toEqual({
       code: 0,
       stdout: `<interface type='bridge'>\n  <mac address='52:54:00:00:00:05'/>\n  <source bridge='br0'/>\n  <filterref filter='${FILTER}'/>\n</interface>\n`,
@@ -99,7 +99,7 @@ describe("inject", () => {
     });
   });
 
-  it("--device --domain: the domain's exemptions apply to the NIC meant for it", () => {
+  it("--device --domain: the domain's exemptions apply to the NIC meant for it", async () => {
     const nic = "<interface type='bridge'>\n  <mac address='52:54:00:00:00:06'/>\n  <source bridge='br0'/>\n</interface>\n";
     const exemptByMetadata = domainXml("lab1", []).replace(
       "</name>",
@@ -107,23 +107,23 @@ describe("inject", () => {
     );
     h.domain("lab1", exemptByMetadata);
     h.domain("web2", domainXml("web2", []));
-    const left = h.run(["inject", "--device", "--domain", "lab1", "-"], { stdin: nic });
+    const left = await h.run(["inject", "--device", "--domain", "lab1", "-"], { stdin: nic });
     expect(left).toEqual({
       code: 0,
       stdout: nic,
       stderr: "nwfilter-hook: left alone: 52:54:00:00:00:06 (type bridge, source br0): exempt (interface metadata exempt=true)\nnwfilter-hook: no change\n",
     });
-    const added = h.run(["inject", "--device", "--domain", "web2", "-"], { stdin: nic });
+    const added = await h.run(["inject", "--device", "--domain", "web2", "-"], { stdin: nic });
     expect(added.code).toBe(0);
     expect(added.stdout).toContain(`<filterref filter='${FILTER}'/>`);
     expect(h.calls().filter((c) => c.includes("dumpxml"))).toHaveLength(2);
   });
 
-  it("--domain without --device is a usage error", () => {
-    expect(h.run(["inject", "--domain", "web1", dom]).code).toBe(2);
+  it("--domain without --device is a usage error", async () => {
+    expect((await h.run(["inject", "--domain", "web1", dom])).code).toBe(2);
   });
 
-  it("follows the policy: an exempt MAC and an OVS bridge are left alone, OnExisting=replace switches a filter", () => {
+  it("follows the policy: an exempt MAC and an OVS bridge are left alone, OnExisting=replace switches a filter", async () => {
     const policy = join(h.root, "replace.ini");
     writeFileSync(policy, "[filtering]\nOnExisting = replace\n[exempt]\nMACs = 52:54:00:AA:00:01\n");
     chmodSync(policy, 0o644);
@@ -136,7 +136,7 @@ describe("inject", () => {
         bridgeNic("52:54:00:aa:00:03", { filter: "clean-traffic" }),
       ]),
     );
-    const r = h.run(["inject", "--diff", "--policy", policy, file]);
+    const r = await h.run(["inject", "--diff", "--policy", policy, file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`-      <filterref filter='clean-traffic'/>\n+      <filterref filter='${FILTER}'/>`);
     expect(r.stderr).toMatchInlineSnapshot(`
@@ -147,8 +147,8 @@ describe("inject", () => {
     `);
   });
 
-  it("warns when the filter is not defined on this host", () => {
-    const r = h.run(["inject", dom], { env: { NWFILTER_HOOK_NWFILTER_DIR: join(h.root, "empty") } });
+  it("warns when the filter is not defined on this host", async () => {
+    const r = await h.run(["inject", dom], { env: { NWFILTER_HOOK_NWFILTER_DIR: join(h.root, "empty") } });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`warning: nwfilter '${FILTER}' is not defined on this host`);
   });
@@ -169,8 +169,8 @@ describe("inject errors: one line, an exit code", () => {
     return file;
   };
 
-  it("malformed XML: file, line and column, exit 3", () => {
-    const r = h.run(["inject", write("bad.xml", "<domain>\n  <name>x</name>\n  <devices>\n</domain>\n")]);
+  it("malformed XML: file, line and column, exit 3", async () => {
+    const r = await h.run(["inject", write("bad.xml", "<domain>\n  <name>x</name>\n  <devices>\n</domain>\n")]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatchInlineSnapshot(`
@@ -179,54 +179,54 @@ describe("inject errors: one line, an exit code", () => {
     `);
   });
 
-  it("an <interface> without --device, and a <domain> with it: exit 3", () => {
+  it("an <interface> without --device, and a <domain> with it: exit 3", async () => {
     const nic = write("nic.xml", "<interface type='bridge'><source bridge='br0'/></interface>");
-    expect(h.run(["inject", nic])).toEqual({
+    expect(await h.run(["inject", nic])).toEqual({
       code: 3,
       stdout: "",
       stderr: `nwfilter-hook: ${tmp(nic)}: this is an <interface>, not a <domain>: add --device\n`,
     });
     const dom = write("dom.xml", domainXml("d", []));
-    expect(h.run(["inject", "--device", dom])).toEqual({
+    expect(await h.run(["inject", "--device", dom])).toEqual({
       code: 3,
       stdout: "",
       stderr: `nwfilter-hook: ${tmp(dom)}: --device expects one <interface> element, found <domain>\n`,
     });
   });
 
-  it("a file over 16 MiB, counted in bytes: refused as it is read, exit 3", () => {
+  it("a file over 16 MiB, counted in bytes: refused as it is read, exit 3", async () => {
     // 'é' is two bytes: under 16 Mi characters, over 16 MiB.
     const big = write("big.xml", `<domain><description>${"é".repeat(8 * 1024 * 1024)}</description></domain>`);
-    expect(h.run(["inject", big])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(big)}: input is larger than 16777216 bytes\n` });
+    expect(await h.run(["inject", big])).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(big)}: input is larger than 16777216 bytes\n` });
   });
 
-  it("reads the file as bytes, as the hook does: invalid UTF-8 and an unsupported encoding are refused, exit 3", () => {
+  it("reads the file as bytes, as the hook does: invalid UTF-8 and an unsupported encoding are refused, exit 3", async () => {
     const bad = join(h.root, "in", "latin1-undeclared.xml");
     writeFileSync(bad, Buffer.concat([Buffer.from("<domain>\n  <name>caf"), Buffer.from([0xe9]), Buffer.from("</name>\n</domain>\n")]));
-    expect(h.run(["inject", bad])).toEqual({
+    expect(await h.run(["inject", bad])).toEqual({
       code: 3,
       stdout: "",
       stderr: `nwfilter-hook: ${tmp(bad)}:2:12: not valid UTF-8: bytes 0xE9 0x3C 0x2F 0x6E at byte offset 20 (a document in another encoding must name it in its XML declaration)\n`,
     });
     const other = write("cp1252.xml", "<?xml version='1.0' encoding='windows-1252'?><domain/>");
-    expect(h.run(["inject", other]).stderr).toMatch(/cp1252\.xml:1: encoding 'windows-1252' \(in the XML declaration\) is not supported/);
+    expect((await h.run(["inject", other])).stderr).toMatch(/cp1252\.xml:1: encoding 'windows-1252' \(in the XML declaration\) is not supported/);
   });
 
-  it("a missing file: exit 4", () => {
-    const r = h.run(["inject", "/nonexistent/web1.xml"]);
+  it("a missing file: exit 4", async () => {
+    const r = await h.run(["inject", "/nonexistent/web1.xml"]);
     expect(r).toEqual({ code: 4, stdout: "", stderr: "nwfilter-hook: /nonexistent/web1.xml: cannot read the XML: ENOENT: no such file or directory\n" });
   });
 
-  it("an invalid policy: file, line and key, exit 3", () => {
+  it("an invalid policy: file, line and key, exit 3", async () => {
     const policy = join(h.root, "bad.ini");
     writeFileSync(policy, "[filtering]\nOnMissing = sometimes\n");
     chmodSync(policy, 0o644);
-    const r = h.run(["inject", "--policy", policy, write("ok.xml", domainXml("ok", []))]);
+    const r = await h.run(["inject", "--policy", policy, write("ok.xml", domainXml("ok", []))]);
     expect(r).toEqual({ code: 3, stdout: "", stderr: `nwfilter-hook: ${tmp(policy)}:2: OnMissing: expected enforce, audit or watch, got 'sometimes'\n` });
   });
 
-  it("no input on a terminal: exit 2", () => {
-    expect(h.run(["inject"], { stdinIsTTY: true })).toEqual({
+  it("no input on a terminal: exit 2", async () => {
+    expect(await h.run(["inject"], { stdinIsTTY: true })).toEqual({
       code: 2,
       stdout: "",
       stderr: "nwfilter-hook: no input: give a FILE, or pipe the XML into stdin ('-')\n",

@@ -21,8 +21,8 @@ afterEach(() => h.cleanup());
 const install = (...extra: string[]) => h.run(["install", "--hooks-dir", h.hooksDir, ...extra]);
 
 describe("install", () => {
-  it("installs the hook, the default policy and the filter, reloads the daemon and self-tests", () => {
-    const r = install();
+  it("installs the hook, the default policy and the filter, reloads the daemon and self-tests", async () => {
+    const r = await install();
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
@@ -70,10 +70,10 @@ describe("install", () => {
     expect(readFileSyncDir(h.hooksDir)).toEqual(["qemu.d"]);
   });
 
-  it("a second run changes nothing and says so", () => {
-    expect(install().code).toBe(0);
+  it("a second run changes nothing and says so", async () => {
+    expect((await install()).code).toBe(0);
     const before = { text: readFileSync(hook, "utf8"), mtime: statSync(hook).mtimeMs, policy: readFileSync(h.policyPath, "utf8") };
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: unchanged
@@ -92,41 +92,41 @@ describe("install", () => {
     expect(h.calls().filter((c) => c.startsWith("nwfilter-define"))).toHaveLength(1);
   });
 
-  it("keeps an existing policy, and refuses to install over an invalid one", () => {
+  it("keeps an existing policy, and refuses to install over an invalid one", async () => {
     writeFileSync(h.policyPath, "[filtering]\nOnMissing = audit\n", { mode: 0o644 });
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("policy <tmp>/policy.ini: exists, left alone");
     expect(readFileSync(h.policyPath, "utf8")).toBe("[filtering]\nOnMissing = audit\n");
     expect(r.stdout).toMatch(/self-test: ok/);
 
     writeFileSync(h.policyPath, "[filtering]\nOnMising = audit\n");
-    const bad = install();
+    const bad = await install();
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/^nwfilter-hook: <tmp>\/policy.ini:2: unknown key 'OnMising' in \[filtering\]/);
   });
 
-  it("without --no-reload a changed hook reloads the daemon; with it, it does not", () => {
-    const r = install("--no-reload");
+  it("without --no-reload a changed hook reloads the daemon; with it, it does not", async () => {
+    const r = await install("--no-reload");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("daemon: not reloaded (--no-reload)");
     expect(h.reloads).toEqual([]);
   });
 
-  it("an update (other content) says updated", () => {
-    expect(install().code).toBe(0);
+  it("an update (other content) says updated", async () => {
+    expect((await install()).code).toBe(0);
     writeFileSync(hook, readFileSync(hook, "utf8").replace("do not edit", "edited"));
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("hook <tmp>/hooks/qemu.d/50-nwfilter-hook: updated");
     expect(r.stdout).toContain("install: done");
   });
 
-  it("for libvirt < 6.5 installs hooks/qemu, never over a foreign hook without --force", () => {
+  it("for libvirt < 6.5 installs hooks/qemu, never over a foreign hook without --force", async () => {
     writeFileSync(join(h.state, "version"), "6.0.0\n");
     const main = join(h.hooksDir, "qemu");
     writeFileSync(main, "#!/bin/sh\n# the site's own hook\nexit 0\n", { mode: 0o755 });
-    const refused = install();
+    const refused = await install();
     expect(refused).toEqual({
       code: 4,
       stdout: "",
@@ -134,7 +134,7 @@ describe("install", () => {
     });
     expect(readFileSync(main, "utf8")).toContain("the site's own hook");
 
-    const forced = install("--force");
+    const forced = await install("--force");
     expect(forced.stdout + forced.stderr).toContain("install: done");
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain("hook <tmp>/hooks/qemu: the existing hook, not ours, is kept as <tmp>/hooks/qemu.nwfilter-hook-backup (--force)");
@@ -142,27 +142,27 @@ describe("install", () => {
     expect(existsSync(hook)).toBe(false);
 
     // uninstall puts the site's hook back.
-    const un = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    const un = await h.run(["uninstall", "--hooks-dir", h.hooksDir]);
     expect(un.code).toBe(0);
     expect(un.stdout).toContain("restored the hook that 'install --force' had replaced");
     expect(readFileSync(main, "utf8")).toContain("the site's own hook");
     expect(existsSync(`${main}.nwfilter-hook-backup`)).toBe(false);
   });
 
-  it("after a libvirt upgrade to >= 6.5, moves its own hooks/qemu to qemu.d", () => {
+  it("after a libvirt upgrade to >= 6.5, moves its own hooks/qemu to qemu.d", async () => {
     writeFileSync(join(h.state, "version"), "6.0.0\n");
-    expect(install().code).toBe(0);
+    expect((await install()).code).toBe(0);
     writeFileSync(join(h.state, "version"), "9.0.0\n");
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("hook <tmp>/hooks/qemu: removed (an older install; libvirt 9.0.0 runs qemu.d)");
     expect(existsSync(join(h.hooksDir, "qemu"))).toBe(false);
     expect(existsSync(hook)).toBe(true);
   });
 
-  it("stops with one line when the daemon is down, before writing anything", () => {
+  it("stops with one line when the daemon is down, before writing anything", async () => {
     writeFileSync(join(h.state, "down"), "");
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(4);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatchInlineSnapshot(`
@@ -173,9 +173,9 @@ describe("install", () => {
     expect(existsSync(h.policyPath)).toBe(false);
   });
 
-  it("--defer-if-down: installs the hook and the policy, leaves the filter for the daemon to load at start", () => {
+  it("--defer-if-down: installs the hook and the policy, leaves the filter for the daemon to load at start", async () => {
     writeFileSync(join(h.state, "down"), "");
-    const r = install("--defer-if-down");
+    const r = await install("--defer-if-down");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
@@ -196,25 +196,25 @@ describe("install", () => {
     // Once the daemon runs, an install defines the filter through libvirt (the hook is unchanged).
     rmSync(join(h.state, "down"));
     rmSync(filter);
-    const again = install("--defer-if-down");
+    const again = await install("--defer-if-down");
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': created");
     expect(again.stdout).toContain("daemon: no reload needed (the hook is unchanged)");
   });
 
-  it("--defer-if-down leaves a filter definition that is already there alone", () => {
+  it("--defer-if-down leaves a filter definition that is already there alone", async () => {
     writeFileSync(join(h.state, "down"), "");
     const filter = join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml");
     writeFileSync(filter, "<filter name='vdsm-no-mac-spoofing' chain='root'/>\n");
-    const r = install("--defer-if-down");
+    const r = await install("--defer-if-down");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': in <tmp>/virsh/nwfilters/vdsm-no-mac-spoofing.xml, left alone (the daemon is not running)");
     expect(readFileSync(filter, "utf8")).toBe("<filter name='vdsm-no-mac-spoofing' chain='root'/>\n");
   });
 
-  it("reports a self-test failure with exit 1", () => {
+  it("reports a self-test failure with exit 1", async () => {
     // The hook names a Node that does not exist: libvirt could not run it either.
-    const r = h.run(["install", "--hooks-dir", h.hooksDir], { execPath: "/nonexistent/bin/node" });
+    const r = await h.run(["install", "--hooks-dir", h.hooksDir], { execPath: "/nonexistent/bin/node" });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^self-test: FAILED: <tmp>\/hooks\/qemu.d\/50-nwfilter-hook exited 127 on a sample restore, expected 0: .*nonexistent/m);
     expect(r.stdout).toMatch(/install: incomplete \(see above\)\n$/);
@@ -222,9 +222,9 @@ describe("install", () => {
 });
 
 describe("install: the startup cache", () => {
-  it("records a startup snapshot, checks it in the hook's shell line, keeps it on a second run; check and uninstall know it", () => {
+  it("records a startup snapshot, checks it in the hook's shell line, keeps it on a second run; check and uninstall know it", async () => {
     const env = { NWFILTER_HOOK_STARTUP: "snapshot" };
-    const r = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    const r = await h.run(["install", "--hooks-dir", h.hooksDir], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded (startup snapshot for <node> <version>)");
     expect(r.stdout).toContain("self-test: ok");
@@ -239,30 +239,30 @@ describe("install: the startup cache", () => {
     expect(statSync(join(h.root, "cache", blob[0] ?? "")).mode & 0o7777).toBe(0o644);
     expect(statSync(join(h.root, "cache")).mode & 0o7777).toBe(0o755);
 
-    const again = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    const again = await h.run(["install", "--hooks-dir", h.hooksDir], { env });
     expect(again.stdout).toContain("startup cache <tmp>/cache/<id>.blob: unchanged (startup snapshot for <node> <version>)");
     expect(again.stdout).toContain("install: nothing changed (already installed)");
     expect(readFileSync(hook, "utf8")).toBe(text);
 
-    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok (startup snapshot for <node>)");
+    expect((await h.run(["check", "--hooks-dir", h.hooksDir])).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok (startup snapshot for <node>)");
     chmodSync(join(h.root, "cache", blob[0] ?? ""), 0o664);
-    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain(
+    expect((await h.run(["check", "--hooks-dir", h.hooksDir])).stdout).toContain(
       "startup cache <tmp>/cache/<id>.blob: not used (it or its directory is writable by group or others (mode 0664)): run nwfilter-hook install again",
     );
     // install puts it right.
-    const fixed = h.run(["install", "--hooks-dir", h.hooksDir], { env });
+    const fixed = await h.run(["install", "--hooks-dir", h.hooksDir], { env });
     expect(fixed.stdout).toContain("startup cache <tmp>/cache/<id>.blob: recorded");
-    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok");
+    expect((await h.run(["check", "--hooks-dir", h.hooksDir])).stdout).toContain("startup cache <tmp>/cache/<id>.blob: ok");
 
-    const un = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    const un = await h.run(["uninstall", "--hooks-dir", h.hooksDir]);
     expect(un.stdout).toContain("startup cache <tmp>/cache/<id>.blob: removed");
     expect(existsSync(join(h.root, "cache"))).toBe(false);
   });
 
-  it("records nothing in a cache directory that others can write, and the hook starts the plain way", () => {
+  it("records nothing in a cache directory that others can write, and the hook starts the plain way", async () => {
     mkdirSync(join(h.root, "cache"), { mode: 0o775 });
     chmodSync(join(h.root, "cache"), 0o775);
-    const r = install();
+    const r = await install();
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
       "startup cache <tmp>/cache: not recorded (the directory is writable by group or others (mode 0775)): the hook starts the plain way",
@@ -271,7 +271,7 @@ describe("install: the startup cache", () => {
     const text = readFileSync(hook, "utf8");
     expect(text).not.toContain("const startupCache");
     expect(text.split("\n")[1]).toContain('; s=; [ "$2" = prepare ]');
-    expect(h.run(["check", "--hooks-dir", h.hooksDir]).stdout).toContain("startup cache: none recorded");
+    expect((await h.run(["check", "--hooks-dir", h.hooksDir])).stdout).toContain("startup cache: none recorded");
   });
 });
 
@@ -286,11 +286,11 @@ describe("the default policy file", () => {
 });
 
 describe("uninstall", () => {
-  it("removes only what install put there; --purge also the policy and the unreferenced filter", () => {
-    expect(install().code).toBe(0);
+  it("removes only what install put there; --purge also the policy and the unreferenced filter", async () => {
+    expect((await install()).code).toBe(0);
     mkdirSync(join(h.hooksDir, "qemu.d"), { recursive: true });
     writeFileSync(join(h.hooksDir, "qemu.d", "10-site"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    const r = h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
+    const r = await h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "hook <tmp>/hooks/qemu.d/50-nwfilter-hook: removed
@@ -304,33 +304,33 @@ describe("uninstall", () => {
     expect(readFileSyncDir(join(h.hooksDir, "qemu.d"))).toEqual(["10-site"]);
     expect(existsSync(h.policyPath)).toBe(false);
     expect(existsSync(join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml"))).toBe(false);
-    expect(h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]).stdout).toBe("uninstall: nothing to remove\n");
+    expect((await h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir])).stdout).toBe("uninstall: nothing to remove\n");
   });
 
-  it("--purge keeps the filter while a domain references it", () => {
-    expect(install().code).toBe(0);
+  it("--purge keeps the filter while a domain references it", async () => {
+    expect((await install()).code).toBe(0);
     h.domain(
       "web1",
       "<domain><name>web1</name><devices><interface type='bridge'><source bridge='br0'/><filterref filter='vdsm-no-mac-spoofing'/></interface></devices></domain>",
     );
-    const r = h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
+    const r = await h.run(["uninstall", "--purge", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("nwfilter 'vdsm-no-mac-spoofing': kept, referenced by domain 'web1'");
     expect(existsSync(join(h.state, "nwfilters", "vdsm-no-mac-spoofing.xml"))).toBe(true);
   });
 
-  it("leaves a file in its place that is not ours", () => {
+  it("leaves a file in its place that is not ours", async () => {
     mkdirSync(join(h.hooksDir, "qemu.d"));
     writeFileSync(hook, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    const r = h.run(["uninstall", "--hooks-dir", h.hooksDir]);
+    const r = await h.run(["uninstall", "--hooks-dir", h.hooksDir]);
     expect(r.stdout).toBe("hook <tmp>/hooks/qemu.d/50-nwfilter-hook: left alone (not installed by nwfilter-hook)\nuninstall: nothing to remove\n");
     expect(existsSync(hook)).toBe(true);
   });
 });
 
 describe("check", () => {
-  it("fails, naming each problem, before install", () => {
-    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+  it("fails, naming each problem, before install", async () => {
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatchInlineSnapshot(`
       "policy <tmp>/policy.ini: ok (absent: built-in defaults) [NWFILTER_HOOK_POLICY]
@@ -357,10 +357,10 @@ describe("check", () => {
     `);
   });
 
-  it("passes after install, printing the effective policy", () => {
+  it("passes after install, printing the effective policy", async () => {
     writeFileSync(h.policyPath, "[filtering]\nOnMissing = audit\n[exempt]\nDomains = lab-*, router\nMACs = 52:54:00:AA:BB:CC\n", { mode: 0o644 });
-    expect(install().code).toBe(0);
-    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect((await install()).code).toBe(0);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
       "policy <tmp>/policy.ini: ok [NWFILTER_HOOK_POLICY]
@@ -388,18 +388,18 @@ describe("check", () => {
     `);
   });
 
-  it("reads the policy the installed hook reads when neither --policy nor the environment says", () => {
-    expect(install().code).toBe(0);
-    const r = h.run(["check", "--hooks-dir", h.hooksDir], { env: { NWFILTER_HOOK_POLICY: "" } });
+  it("reads the policy the installed hook reads when neither --policy nor the environment says", async () => {
+    expect((await install()).code).toBe(0);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir], { env: { NWFILTER_HOOK_POLICY: "" } });
     expect(r.stdout).toContain("policy <tmp>/policy.ini: ok [read by the installed hook <tmp>/hooks/qemu.d/50-nwfilter-hook]");
   });
 
-  it("reports an invalid policy, a hook that is not executable and a daemon that is down", () => {
-    expect(install().code).toBe(0);
+  it("reports an invalid policy, a hook that is not executable and a daemon that is down", async () => {
+    expect((await install()).code).toBe(0);
     writeFileSync(h.policyPath, "[filtering]\nClusterLevel = four\n");
     chmodSync(hook, 0o644);
     writeFileSync(join(h.state, "down"), "");
-    const r = h.run(["check", "--hooks-dir", h.hooksDir]);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatchInlineSnapshot(`
       "policy: FAILED: <tmp>/policy.ini:2: ClusterLevel: expected a dotted version such as 4.7, got 'four'
@@ -412,8 +412,8 @@ describe("check", () => {
     `);
   });
 
-  it("reports the watcher from its status file; a missing watcher is a problem only under OnMissing = watch", () => {
-    expect(install().code).toBe(0);
+  it("reports the watcher from its status file; a missing watcher is a problem only under OnMissing = watch", async () => {
+    expect((await install()).code).toBe(0);
     const status = join(h.root, "watch.json");
     const now = Date.now();
     writeFileSync(
@@ -429,7 +429,7 @@ describe("check", () => {
         lastFailure: { at: now - 60_000, what: "web1: FAILED: boom" },
       }),
     );
-    const ok = h.run(["check", "--hooks-dir", h.hooksDir]);
+    const ok = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(ok.code).toBe(0);
     // The ages count from when check ran, which a loaded machine may put a second or more after
     // the status was written: all three are older by the same whole seconds.
@@ -443,36 +443,36 @@ describe("check", () => {
       ),
     );
     rmSync(status);
-    const optional = h.run(["check", "--hooks-dir", h.hooksDir]);
+    const optional = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(optional.code).toBe(0);
     expect(optional.stdout).toContain("watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)");
     writeFileSync(h.policyPath, "[filtering]\nOnMissing = watch\n", { mode: 0o644 });
-    const needed = h.run(["check", "--hooks-dir", h.hooksDir]);
+    const needed = await h.run(["check", "--hooks-dir", h.hooksDir]);
     expect(needed.code).toBe(1);
     expect(needed.stdout).toContain("watcher: FAILED: not healthy, and OnMissing = watch refuses starts without it: there is no status file <tmp>/watch.json");
   });
 
-  it("notes when the installed hook reads another policy than the one checked", () => {
-    expect(install().code).toBe(0);
+  it("notes when the installed hook reads another policy than the one checked", async () => {
+    expect((await install()).code).toBe(0);
     const other = join(h.root, "candidate.ini");
     writeFileSync(other, "[filtering]\nOnMissing = enforce\n", { mode: 0o644 });
-    const r = h.run(["check", "--hooks-dir", h.hooksDir, "--policy", other]);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir, "--policy", other]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("note: it reads the policy <tmp>/policy.ini, not <tmp>/candidate.ini");
   });
 });
 
 describe("define-filter", () => {
-  it("says created, unchanged, then updated with the same uuid", () => {
+  it("says created, unchanged, then updated with the same uuid", async () => {
     const file = join(h.root, "f.xml");
     writeFileSync(file, "<filter name='site-filter' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n</filter>\n");
-    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
-    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    expect((await h.run(["define-filter", file])).stdout).toBe("nwfilter 'site-filter': created (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    expect((await h.run(["define-filter", file])).stdout).toBe("nwfilter 'site-filter': unchanged (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
     writeFileSync(
       file,
       '<!-- more -->\n<filter name="site-filter" chain="root">\n  <filterref filter="no-mac-spoofing"/>\n  <filterref filter="no-arp-mac-spoofing"/>\n</filter>\n',
     );
-    expect(h.run(["define-filter", file]).stdout).toBe("nwfilter 'site-filter': updated (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
+    expect((await h.run(["define-filter", file])).stdout).toBe("nwfilter 'site-filter': updated (uuid 5a1b2c3d-0000-4000-8000-000000000001)\n");
     const defined = readFileSync(join(h.state, "nwfilters", "site-filter.xml"), "utf8");
     expect(defined).toContain("<uuid>5a1b2c3d-0000-4000-8000-000000000001</uuid>");
     expect(defined).toContain("no-arp-mac-spoofing");
@@ -480,11 +480,11 @@ describe("define-filter", () => {
     expect(h.calls().filter((c) => c.startsWith("nwfilter-define"))).toHaveLength(2);
   });
 
-  it("defines the shipped filter by default; refuses what is not a filter", () => {
-    expect(h.run(["define-filter"]).stdout).toMatch(/^nwfilter 'vdsm-no-mac-spoofing': created/);
+  it("defines the shipped filter by default; refuses what is not a filter", async () => {
+    expect((await h.run(["define-filter"])).stdout).toMatch(/^nwfilter 'vdsm-no-mac-spoofing': created/);
     const file = join(h.root, "dom.xml");
     writeFileSync(file, "<domain/>");
-    expect(h.run(["define-filter", file])).toEqual({
+    expect(await h.run(["define-filter", file])).toEqual({
       code: 3,
       stdout: "",
       stderr: "nwfilter-hook: <tmp>/dom.xml: expected an nwfilter definition (<filter name=...>), found <domain>\n",

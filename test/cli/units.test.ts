@@ -43,22 +43,24 @@ describe("virsh failures", () => {
     );
   });
 
-  it("an nwfilter that does not exist is undefined, not an error; other failures are", () => {
-    const virsh = (stderr: string) => new Virsh({ uri: "qemu:///system", run: () => failed(stderr) });
-    expect(virsh("error: failed to get nwfilter 'x'\nerror: Network filter not found: no nwfilter with matching name 'x'\n").nwfilterXml("x")).toBeUndefined();
-    expect(() => virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to 's': Connection refused\n").nwfilterXml("x")).toThrow(
-      LibvirtError,
-    );
+  it("an nwfilter that does not exist is undefined, not an error; other failures are", async () => {
+    const virsh = (stderr: string) => new Virsh({ uri: "qemu:///system", run: () => Promise.resolve(failed(stderr)) });
+    expect(
+      await virsh("error: failed to get nwfilter 'x'\nerror: Network filter not found: no nwfilter with matching name 'x'\n").nwfilterXml("x"),
+    ).toBeUndefined();
+    await expect(
+      virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to 's': Connection refused\n").nwfilterXml("x"),
+    ).rejects.toThrow(LibvirtError);
   });
 
-  it("lists domains with their state and persistence", () => {
+  it("lists domains with their state and persistence", async () => {
     const answers: Record<string, string> = {
       "list --name --all": "a\nc\nb\n\n",
       "list --name": "b\nc\n\n",
       "list --name --all --transient": "c\n\n",
     };
-    const virsh = new Virsh({ uri: "u", run: (args) => ({ status: 0, stdout: answers[args.join(" ")] ?? "", stderr: "" }) });
-    expect(virsh.domains()).toEqual([
+    const virsh = new Virsh({ uri: "u", run: (args) => Promise.resolve({ status: 0, stdout: answers[args.join(" ")] ?? "", stderr: "" }) });
+    expect(await virsh.domains()).toEqual([
       { name: "a", active: false, persistent: true },
       { name: "b", active: true, persistent: true },
       { name: "c", active: true, persistent: false },

@@ -158,7 +158,7 @@ describe.skipIf(!CAN_RUN_PRIVATE)("the watcher when its libvirtd is killed and s
     const stopped = d.stopLibvirtd();
     await watcher.waitForLog(/error: libvirt: .*reconnecting/, 15_000);
     await waitFor(
-      () => state() === "disconnected",
+      () => state() === "connecting",
       5_000,
       () => `status ${state()} while libvirtd is down`,
     );

@@ -3,6 +3,7 @@
 // NICs (update-device --live with the NIC's live XML plus the filterref), one domain at a time
 // by src/host/reconcile.ts, which the watcher shares. Domains that need nothing are not touched.
 import { HostError, NwfilterHookError, formatError } from "../../core/errors.js";
+import { isTimeout } from "../../host/virsh.js";
 import { nodeHostFacts } from "../../host/node-host-facts.js";
 import { reconcileDomain } from "../../host/reconcile.js";
 import { settingsFromEnv } from "../../core/settings.js";
@@ -25,14 +26,14 @@ export interface ApplyOptions {
 /** A progress bar from this many domains on, when stderr is a terminal. */
 const PROGRESS_FROM = 5;
 
-export function apply(ctx: Context, options: ApplyOptions): number {
+export async function apply(ctx: Context, options: ApplyOptions): Promise<number> {
   if (options.all && options.domains.length > 0) throw new UsageError("give domain names or --all, not both");
   if (!options.all && options.domains.length === 0) throw new UsageError("name the domains to fix, or give --all");
   const policy = readPolicy(ctx, policyLocation(ctx, options.policy, options.hooksDir));
   const virsh = ctx.virsh(options.uri);
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
-  const domains = selectDomains(virsh, options.domains);
-  if (virsh.nwfilterXml(policy.filter) === undefined) {
+  const domains = await selectDomains(virsh, options.domains);
+  if ((await virsh.nwfilterXml(policy.filter)) === undefined) {
     const what = `nwfilter '${policy.filter}' is not defined in libvirt: domains that reference it cannot start; run nwfilter-hook define-filter first`;
     if (!options.dryRun) throw new HostError(what);
     ctx.stderr(`nwfilter-hook: warning: ${what}\n`);
@@ -47,10 +48,11 @@ export function apply(ctx: Context, options: ApplyOptions): number {
     try {
       const say = (line: string) => progress.log(out, line);
       const showChange = (label: string, before: string, after: string) => say(unifiedDiff(label, before, after).trimEnd());
-      const result = reconcileDomain(virsh, d, policy, host, { live: options.live, dryRun: options.dryRun, showChange }, say);
+      const result = await reconcileDomain(virsh, d, policy, host, { live: options.live, dryRun: options.dryRun, showChange }, say);
       if (result) changed++;
     } catch (error) {
-      if (!(error instanceof NwfilterHookError)) throw error;
+      // A daemon that does not answer would not answer for the next domain either: stop here.
+      if (!(error instanceof NwfilterHookError) || isTimeout(error)) throw error;
       failed++;
       progress.log(out, `${d.name}: FAILED: ${formatError(error)}`);
     }

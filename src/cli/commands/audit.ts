@@ -2,6 +2,7 @@
 // definition and, when it runs, its live state. Exit 1 when any NIC is `missing`.
 import { NwfilterHookError, formatError } from "../../core/errors.js";
 import { nodeHostFacts } from "../../host/node-host-facts.js";
+import { isTimeout } from "../../host/virsh.js";
 import { isActive } from "../../core/policy.js";
 import { settingsFromEnv } from "../../core/settings.js";
 import { transform, type NicReport, type NicStatus } from "../../core/transform.js";
@@ -53,12 +54,12 @@ function toJson(nic: NicReport): AuditNic {
   };
 }
 
-export function audit(ctx: Context, options: AuditOptions): number {
+export async function audit(ctx: Context, options: AuditOptions): Promise<number> {
   const location = policyLocation(ctx, options.policy, options.hooksDir);
   const policy = readPolicy(ctx, location);
   const virsh = ctx.virsh(options.uri);
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
-  const domains = selectDomains(virsh, options.domains);
+  const domains = await selectDomains(virsh, options.domains);
 
   // The reports themselves, for the table; AuditDomain (with AuditNic) is their JSON form.
   const results: Array<Omit<AuditDomain, "config" | "live"> & { config: NicReport[] | null; live: NicReport[] | null }> = [];
@@ -74,18 +75,19 @@ export function audit(ctx: Context, options: AuditOptions): number {
       error: null,
     };
     try {
-      if (d.active) entry.state = virsh.domainState(d.name);
-      const judge = (view: "config" | "live") => {
-        const xml = virsh.dumpxml(d.name, view);
+      if (d.active) entry.state = await virsh.domainState(d.name);
+      const judge = async (view: "config" | "live") => {
+        const xml = await virsh.dumpxml(d.name, view);
         const file = `${view === "config" ? "persistent" : "live"} definition of domain '${d.name}'`;
         const nics = transform(xml, policy, host, { file, checkOnly: true, root: "domain" }).nics;
         all.push(...nics);
         return nics;
       };
-      if (d.persistent) entry.config = judge("config");
-      if (d.active) entry.live = judge("live");
+      if (d.persistent) entry.config = await judge("config");
+      if (d.active) entry.live = await judge("live");
     } catch (error) {
-      if (!(error instanceof NwfilterHookError)) throw error;
+      // A daemon that does not answer would not answer for the next domain either: stop here.
+      if (!(error instanceof NwfilterHookError) || isTimeout(error)) throw error;
       entry.error = formatError(error);
       errorCode = exitCodeFor(error);
       ctx.stderr(`nwfilter-hook: audit: domain '${d.name}': ${entry.error}\n`);

@@ -29,7 +29,7 @@ function executable(path: string): boolean {
   }
 }
 
-export function check(ctx: Context, options: CheckOptions): number {
+export async function check(ctx: Context, options: CheckOptions): Promise<number> {
   const say = (line: string) => ctx.stdout(`${line}\n`);
   const problems: string[] = [];
   const fail = (what: string, why: string) => {
@@ -79,7 +79,7 @@ export function check(ctx: Context, options: CheckOptions): number {
   const virsh = ctx.virsh(options.uri);
   let reachable = false;
   try {
-    const version = virsh.daemonVersion();
+    const version = await virsh.daemonVersion();
     reachable = true;
     const { daemon, why } = ctx.daemon.locate(options.uri);
     const name = daemon
@@ -105,7 +105,7 @@ export function check(ctx: Context, options: CheckOptions): number {
     fail(`nwfilter '${filter}'`, "cannot tell: libvirt is not reachable");
   } else {
     try {
-      const xml = virsh.nwfilterXml(filter);
+      const xml = await virsh.nwfilterXml(filter);
       if (xml === undefined) fail(`nwfilter '${filter}'`, "not defined: run nwfilter-hook define-filter");
       else say(`nwfilter '${filter}': ok (defined)`);
     } catch (error) {

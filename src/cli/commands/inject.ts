@@ -47,13 +47,13 @@ function readInput(ctx: Context, file: string | undefined): { doc: XmlBytes; nam
   return { doc: decodeXml(bytes, file, nodeUtf8), name: file };
 }
 
-export function inject(ctx: Context, options: InjectOptions): number {
+export async function inject(ctx: Context, options: InjectOptions): Promise<number> {
   const note = (line: string) => ctx.stderr(`nwfilter-hook: ${line}\n`);
   const policy = readPolicy(ctx, policyLocation(ctx, options.policy, options.hooksDir));
   const input = readInput(ctx, options.file);
   if (options.domain !== undefined && !options.device) throw new UsageError("--domain goes with --device");
   const owner =
-    options.domain === undefined ? undefined : { xml: ctx.virsh(options.uri).dumpxml(options.domain, "config"), file: `domain '${options.domain}'` };
+    options.domain === undefined ? undefined : { xml: await ctx.virsh(options.uri).dumpxml(options.domain, "config"), file: `domain '${options.domain}'` };
   const host = nodeHostFacts(settingsFromEnv(ctx.env));
   let result;
   try {

@@ -41,7 +41,7 @@ function backupName(path: string): string {
   return candidate;
 }
 
-export function install(ctx: Context, options: InstallOptions): number {
+export async function install(ctx: Context, options: InstallOptions): Promise<number> {
   const say = (line: string) => ctx.stdout(`${line}\n`);
   // The hooks go into this host's files: a URI that leads elsewhere would install them for another daemon.
   const elsewhere = notOnThisHost(options.uri);
@@ -63,12 +63,12 @@ export function install(ctx: Context, options: InstallOptions): number {
   let down = false;
   let libvirtVersion: string;
   try {
-    libvirtVersion = virsh.daemonVersion();
+    libvirtVersion = await virsh.daemonVersion();
   } catch (error) {
     if (!options.deferIfDown || !(error instanceof LibvirtError && error.kind === "daemon-down")) throw error;
     // The client's version stands for the libvirt that will run the hook.
     down = true;
-    libvirtVersion = virsh.clientVersion();
+    libvirtVersion = await virsh.clientVersion();
   }
   const useQemuD = compareVersions(libvirtVersion, QEMU_D_SINCE) >= 0;
   const where = hookLocations(options.hooksDir);
@@ -148,11 +148,11 @@ export function install(ctx: Context, options: InstallOptions): number {
     say(left.message);
     if (left.written) changed = true;
   } else {
-    const defined = defineFilter(virsh, filterPath);
+    const defined = await defineFilter(virsh, filterPath);
     say(describeDefine(defined));
     if (defined.outcome !== "unchanged") changed = true;
     const effective = policy ?? readPolicy(ctx, location);
-    if (effective.filter !== defined.name && virsh.nwfilterXml(effective.filter) === undefined) {
+    if (effective.filter !== defined.name && (await virsh.nwfilterXml(effective.filter)) === undefined) {
       say(`warning: the policy's Filter '${effective.filter}' is not defined in libvirt: define it (nwfilter-hook define-filter FILE)`);
     }
   }
@@ -171,7 +171,7 @@ export function install(ctx: Context, options: InstallOptions): number {
       status = EXIT.FINDINGS;
     } else {
       say(`daemon: ${ctx.daemon.reload(daemon)}`);
-      waitForDaemon(ctx, virsh);
+      await waitForDaemon(ctx, virsh);
     }
   }
 
@@ -192,11 +192,11 @@ export function install(ctx: Context, options: InstallOptions): number {
  * The daemon reloads in a thread of its own and says nothing when it is done: wait until it
  * answers again, and a little longer.
  */
-export function waitForDaemon(ctx: Context, virsh: Virsh, timeoutMs = 30_000): void {
+export async function waitForDaemon(ctx: Context, virsh: Virsh, timeoutMs = 30_000): Promise<void> {
   ctx.sleep(200);
   for (let waited = 200; ; waited += 250) {
     try {
-      virsh.daemonVersion();
+      await virsh.daemonVersion();
       break;
     } catch (error) {
       if (waited >= timeoutMs) throw error;

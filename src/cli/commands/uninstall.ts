@@ -2,7 +2,7 @@
 // --purge also the policy, and the filter when nothing references it any more.
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import type { Virsh } from "../../host/virsh.js";
+import { isTimeout, type Virsh } from "../../host/virsh.js";
 import { attr, parseXml, type XmlElement } from "../../core/xml.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
@@ -23,7 +23,7 @@ export interface UninstallOptions {
   uri: string;
 }
 
-export function uninstall(ctx: Context, options: UninstallOptions): number {
+export async function uninstall(ctx: Context, options: UninstallOptions): Promise<number> {
   const say = (line: string) => ctx.stdout(`${line}\n`);
   const elsewhere = notOnThisHost(options.uri);
   if (elsewhere) throw new UsageError(`uninstall works on this host's libvirt daemon: ${elsewhere}`);
@@ -68,7 +68,7 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
       else {
         say(`daemon: ${ctx.daemon.reload(daemon)}`);
         try {
-          waitForDaemon(ctx, ctx.virsh(options.uri));
+          await waitForDaemon(ctx, ctx.virsh(options.uri));
         } catch {
           // Not needed for the removal; a daemon that does not answer is not ours to fix here.
         }
@@ -94,13 +94,13 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
     }
     const virsh = ctx.virsh(options.uri);
     const { name } = readFilterFile(shippedFilterPath(ctx));
-    if (virsh.nwfilterXml(name) !== undefined) {
-      const users = filterUsers(virsh, name);
+    if ((await virsh.nwfilterXml(name)) !== undefined) {
+      const users = await filterUsers(virsh, name);
       if (users.length > 0) {
         say(`nwfilter '${name}': kept, referenced by ${users.join(", ")}`);
       } else {
         try {
-          virsh.nwfilterUndefine(name);
+          await virsh.nwfilterUndefine(name);
           say(`nwfilter '${name}': undefined`);
           removed++;
         } catch (error) {
@@ -116,23 +116,24 @@ export function uninstall(ctx: Context, options: UninstallOptions): number {
 }
 
 /** Domains (persistent or live definitions) and active bindings that reference the filter. */
-export function filterUsers(virsh: Virsh, filter: string): string[] {
+export async function filterUsers(virsh: Virsh, filter: string): Promise<string[]> {
   const users = new Set<string>();
-  for (const d of virsh.domains()) {
+  for (const d of await virsh.domains()) {
     const views: Array<"config" | "live"> = [];
     if (d.persistent) views.push("config");
     if (d.active) views.push("live");
     for (const view of views) {
       let xml: string;
       try {
-        xml = virsh.dumpxml(d.name, view);
-      } catch {
+        xml = await virsh.dumpxml(d.name, view);
+      } catch (error) {
+        if (isTimeout(error)) throw error;
         continue; // it went away meanwhile
       }
       if (references(xml, filter, d.name)) users.add(`domain '${d.name}'`);
     }
   }
-  for (const b of virsh.nwfilterBindings()) if (b.filter === filter) users.add(`binding of port ${b.port}`);
+  for (const b of await virsh.nwfilterBindings()) if (b.filter === filter) users.add(`binding of port ${b.port}`);
   return [...users];
 }
 

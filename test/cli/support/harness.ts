@@ -28,7 +28,10 @@ export interface Harness {
   sysfsNet: string;
   reloads: string[];
   env: Record<string, string>;
-  run(args: string[], options?: { stdin?: string; stdinIsTTY?: boolean; stderrIsTTY?: boolean; env?: Record<string, string>; execPath?: string }): Outcome;
+  run(
+    args: string[],
+    options?: { stdin?: string; stdinIsTTY?: boolean; stderrIsTTY?: boolean; env?: Record<string, string>; execPath?: string },
+  ): Promise<Outcome>;
   /** A persistent domain (and, with live, a running one). */
   domain(name: string, config: string | undefined, live?: string): void;
   /** virsh calls so far, one per line. */
@@ -88,7 +91,7 @@ export function makeHarness(): Harness {
     sysfsNet,
     reloads,
     env,
-    run(args, options = {}) {
+    async run(args, options = {}) {
       let stdout = "";
       let stderr = "";
       const ctx: Context = {
@@ -118,7 +121,7 @@ export function makeHarness(): Harness {
         // The hook's self-test sees the same (temporary) host as the CLI.
         hookEnv: { ...HOOK_ENV, ...env },
       };
-      const code = runCli(args, ctx);
+      const code = await runCli(args, ctx);
       return { code, stdout: scrub(stdout), stderr: scrub(stderr) };
     },
     domain(name, config, live) {

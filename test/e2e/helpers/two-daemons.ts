@@ -18,6 +18,8 @@
 //   two.stop();
 //
 //   const d = startPrivateDaemon('restart');  // one daemon
+//   startPrivateDaemon('boot', { watchStatus: true })  // with its own /run/nwfilter-hook: its
+//                                             // hook reads d.watchStatusFile as the watcher's status
 //   d.stopLibvirtd();                         // its libvirtd only: virtlogd, namespace and files stay
 //   d.startLibvirtd();                        // the same daemon again, in the same namespace
 //   d.stop(true);
@@ -34,6 +36,8 @@ export const STATE_ROOT = "/tmp/nwfh-two-daemons";
 export const MIGRATION_BRIDGE = "nwfh-mig0";
 
 const MOUNTED = ["etc/libvirt", "run/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt"];
+/** Where the installed hook reads the watcher's status (DEFAULT_WATCH_STATUS), mounted only where asked. */
+const WATCH_RUN = "run/nwfilter-hook";
 /** The system's qemu capabilities cache: a copy spares a private daemon the qemu probe when it is fresh. */
 export const SYSTEM_CAPABILITIES = "/var/cache/libvirt/qemu/capabilities";
 const COMMANDS = ["unshare", "nsenter", "mount", "libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "ip", "ebtables"];
@@ -103,6 +107,8 @@ export function stopPid(pid: number, name: (c: string) => boolean, graceMs = 15_
   const alive = () => runs(pid, name);
   if (!alive()) return;
   if (!inPrivateNamespace(pid)) throw new Error(`pid ${pid} runs in this process's mount namespace: not a private daemon's, left alone`);
+  // A daemon a test stopped with SIGSTOP would never see the SIGTERM.
+  process.kill(pid, "SIGCONT");
   process.kill(pid, "SIGTERM");
   for (let waited = 0; waited < graceMs; waited += 100) {
     if (!alive()) return;
@@ -131,12 +137,18 @@ export class PrivateDaemon {
   readonly qemuConfigDir: string;
   /** A policy path for this daemon's hook (not written by the helper). */
   readonly policy: string;
+  /** With `watchStatus`: the watcher's status file that this daemon's hook reads, as seen from outside. */
+  readonly watchStatusFile: string;
+  /** Whether this helper made the host's /run/nwfilter-hook (an empty mount point), to remove it again. */
+  private madeRunDir = false;
   private pids: { libvirtd?: number; virtlogd?: number } = {};
 
   constructor(
     readonly label: string,
     readonly dir: string,
+    readonly watchStatus = false,
   ) {
+    this.watchStatusFile = join(dir, WATCH_RUN, "watch.json");
     this.socket = join(dir, "run", "libvirt", "libvirt-sock");
     this.uri = `qemu+unix:///system?socket=${this.socket}`;
     this.hooksDir = join(dir, "etc", "libvirt", "hooks");
@@ -158,6 +170,10 @@ export class PrivateDaemon {
     };
   }
 
+  private get mounted(): string[] {
+    return this.watchStatus ? [...MOUNTED, WATCH_RUN] : MOUNTED;
+  }
+
   get pid(): number {
     if (this.pids.libvirtd === undefined) throw new Error(`daemon ${this.label} is not running`);
     return this.pids.libvirtd;
@@ -165,7 +181,7 @@ export class PrivateDaemon {
 
   /** Writes the daemon's configuration; `capabilities` is a qemu capabilities cache to start from. */
   prepare(capabilities: string | undefined): void {
-    for (const d of MOUNTED) {
+    for (const d of this.mounted) {
       mkdirSync(join(this.dir, d), { recursive: true });
       chmodSync(join(this.dir, d), 0o755);
     }
@@ -184,7 +200,12 @@ export class PrivateDaemon {
 
   /** Starts virtlogd and libvirtd in a private mount namespace and waits until libvirtd answers. */
   start(timeoutMs = 90_000): void {
-    const mounts = `for x in ${MOUNTED.join(" ")}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`;
+    // The mount point is made on the host's /run when missing (mkdir is not private): removed at stop().
+    if (this.watchStatus && !existsSync(`/${WATCH_RUN}`)) {
+      mkdirSync(`/${WATCH_RUN}`, { mode: 0o755 });
+      this.madeRunDir = true;
+    }
+    const mounts = `for x in ${this.mounted.join(" ")}; do mkdir -p "/$x"; mount --bind "$d/$x" "/$x"; done`;
     this.launch(["unshare", "-m", "--propagation", "private"], [mounts, VIRTLOGD, LIBVIRTD], "starting");
     this.waitUntilAnswering(timeoutMs);
   }
@@ -201,6 +222,16 @@ export class PrivateDaemon {
     // It removes its pid file when it exits cleanly; after a SIGKILL the stale one must not name it.
     rmSync(join(this.dir, "libvirtd.pid"), { force: true });
     return pid;
+  }
+
+  /**
+   * SIGSTOP or SIGCONT to this daemon's libvirtd (a daemon that hangs, and resumes), only while
+   * its pid is still libvirtd in a private namespace.
+   */
+  signalLibvirtd(signal: "SIGSTOP" | "SIGCONT"): void {
+    const pid = this.pid;
+    if (!runs(pid, isLibvirtd) || !inPrivateNamespace(pid)) throw new Error(`daemon ${this.label}: pid ${pid} is not its private libvirtd`);
+    process.kill(pid, signal);
   }
 
   /** Starts libvirtd again after stopLibvirtd(), in the namespace its virtlogd still holds, and waits until it answers. */
@@ -340,6 +371,12 @@ export class PrivateDaemon {
     if (virtlogd !== undefined) attempt("stop virtlogd", () => stopPid(virtlogd, isVirtlogd));
     this.pids = {};
     attempt("remove its directory", () => rmSync(this.dir, { recursive: true, force: true }));
+    if (this.madeRunDir) {
+      attempt(`remove /${WATCH_RUN}`, () => {
+        if (existsSync(`/${WATCH_RUN}`) && readdirSync(`/${WATCH_RUN}`).length === 0) rmSync(`/${WATCH_RUN}`, { recursive: true });
+      });
+      this.madeRunDir = false;
+    }
     if (dirname(this.dir) === STATE_ROOT) {
       try {
         if (readdirSync(STATE_ROOT).length === 0) rmSync(STATE_ROOT, { recursive: true });
@@ -353,15 +390,18 @@ export class PrivateDaemon {
 }
 
 /** A new daemon with a directory of its own under STATE_ROOT (nothing written in it yet). */
-function newDaemon(label: string): PrivateDaemon {
+function newDaemon(label: string, watchStatus = false): PrivateDaemon {
   mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-  return new PrivateDaemon(label, mkdtempSync(join(STATE_ROOT, `${label}-`)));
+  return new PrivateDaemon(label, mkdtempSync(join(STATE_ROOT, `${label}-`)), watchStatus);
 }
 
-/** Cleans up after an interrupted run, then starts one private daemon; stop() it when done. */
-export function startPrivateDaemon(label: string): PrivateDaemon {
+/**
+ * Cleans up after an interrupted run, then starts one private daemon; stop() it when done. With
+ * `watchStatus`, its namespace has a /run/nwfilter-hook of its own (watchStatusFile from outside).
+ */
+export function startPrivateDaemon(label: string, options: { watchStatus?: boolean } = {}): PrivateDaemon {
   TwoDaemons.cleanLeftovers();
-  const daemon = newDaemon(label);
+  const daemon = newDaemon(label, options.watchStatus);
   try {
     daemon.prepare(SYSTEM_CAPABILITIES);
     daemon.start();

@@ -42,12 +42,14 @@ function setup(initial: FakeDomain[] = []) {
     if (e) throw e;
   };
   const lookup = new NameLookup({
-    list: () => {
+    list: async () => {
+      await Promise.resolve();
       calls.push("list");
       failing();
       return domains.map(({ uuid, name }) => ({ uuid, name }));
     },
-    uuidOf: (name) => {
+    uuidOf: async (name) => {
+      await Promise.resolve();
       calls.push(`domuuid ${name}`);
       failing();
       return virshLookup(domains, name)?.uuid;
@@ -60,11 +62,12 @@ function setup(initial: FakeDomain[] = []) {
       return () => (deferred = deferred.filter((f) => f !== fn));
     },
   });
-  /** The end of this turn's I/O: what was deferred runs. */
-  const turn = () => {
+  /** The end of this turn's I/O: what was deferred runs, and its (asynchronous) lookup ends. */
+  const turn = async () => {
     const now = deferred;
     deferred = [];
     for (const fn of now) fn();
+    await new Promise((r) => setImmediate(r));
   };
   return {
     lookup,
@@ -88,7 +91,7 @@ const BOTH_WAYS = [
 const many = (n: number, from = 0): FakeDomain[] => Array.from({ length: n }, (_, i) => ({ uuid: U(from + i), name: `vm${from + i}` }));
 
 describe("NameLookup", () => {
-  it("a burst of hints in one turn costs one listing, whatever the number of events", () => {
+  it("a burst of hints in one turn costs one listing, whatever the number of events", async () => {
     const domains = many(50);
     const t = setup(domains);
     t.lookup.counted(50);
@@ -97,89 +100,92 @@ describe("NameLookup", () => {
     for (let round = 0; round < 4; round++) for (const d of domains) t.lookup.add(d.name);
     expect(t.calls).toEqual([]);
     expect(t.scheduled()).toBe(1);
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual(["list"]);
     expect(t.found.sort()).toEqual(domains.map((d) => d.uuid).sort());
     expect(t.reports).toEqual([{ hints: 200, names: 50, found: 50, by: "listing" }]);
   });
 
-  it("few names on a host of many domains: one domuuid per name, however many hints named them", () => {
+  it("few names on a host of many domains: one domuuid per name, however many hints named them", async () => {
     const t = setup(many(1000));
     t.lookup.counted(1000);
     for (let i = 0; i < 10; i++) t.lookup.add("vm7");
     t.lookup.add("vm8");
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual(["domuuid vm7", "domuuid vm8"]);
     expect(t.found).toEqual([U(7), U(8)]);
     expect(t.reports).toEqual([{ hints: 11, names: 2, found: 2, by: "domuuid" }]);
   });
 
-  it("chooses by the count of domains: unknown at first (a listing), then as the last listing or resync found it", () => {
+  it("chooses by the count of domains: unknown at first (a listing), then as the last listing or resync found it", async () => {
     const t = setup(many(100));
     t.lookup.add("vm1");
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual(["list"]);
     t.calls.length = 0;
     const names = (n: number) => Array.from({ length: n }, (_, i) => `vm${i}`);
     for (const n of names(100 / DOMAINS_PER_NAME - 1)) t.lookup.add(n);
-    t.turn();
+    await t.turn();
     expect(t.calls.every((c) => c.startsWith("domuuid "))).toBe(true);
     t.calls.length = 0;
     for (const n of names(100 / DOMAINS_PER_NAME)) t.lookup.add(n);
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual(["list"]);
     t.calls.length = 0;
     t.lookup.counted(10_000);
     for (const n of names(100 / DOMAINS_PER_NAME)) t.lookup.add(n);
-    t.turn();
+    await t.turn();
     expect(t.calls).toHaveLength(100 / DOMAINS_PER_NAME);
   });
 
-  it("each turn with hints gets its own lookup, and a turn without hints none", () => {
+  it("each turn with hints gets its own lookup, and a turn without hints none", async () => {
     const t = setup(many(2));
     t.lookup.add("vm0");
-    t.turn();
-    t.turn();
+    await t.turn();
+    await t.turn();
     t.lookup.add("vm1");
     t.lookup.add("vm0");
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual(["list", "list"]);
     expect(t.found).toEqual([U(0), U(0), U(1)]);
   });
 
-  it.each(BOTH_WAYS)("a name that names nothing by the time of the lookup is dropped (%s)", (_, count) => {
+  it.each(BOTH_WAYS)("a name that names nothing by the time of the lookup is dropped (%s)", async (_, count) => {
     const t = setup(many(3));
     t.lookup.counted(count);
     t.lookup.add("vm1");
     t.lookup.add("undefined meanwhile");
-    t.turn();
+    await t.turn();
     expect(t.found).toEqual([U(1)]);
     expect(t.reports).toMatchObject([{ hints: 2, names: 2, found: 1 }]);
     expect(t.failures).toEqual([]);
   });
 
-  it.each(BOTH_WAYS)("a rename: the old name is dropped, the new one finds the same domain; a name reused meanwhile finds its new owner (%s)", (_, count) => {
-    const t = setup([{ uuid: U(7), name: "old" }]);
-    t.lookup.counted(count);
-    t.lookup.add("old"); // 'Undefined Renamed' is no hint, but the old file's removal is
-    t.set([{ uuid: U(7), name: "new" }]);
-    t.lookup.add("new"); // 'Defined Renamed'
-    t.turn();
-    expect(t.found).toEqual([U(7)]);
-    // 'web' renamed to 'web-old' and a new 'web' defined, all before the turn ended.
-    t.set([
-      { uuid: U(2), name: "web" },
-      { uuid: U(1), name: "web-old" },
-    ]);
-    t.found.length = 0;
-    t.lookup.add("web");
-    t.lookup.add("web-old");
-    t.lookup.add("web");
-    t.turn();
-    expect(t.found.sort()).toEqual([U(1), U(2)]);
-  });
+  it.each(BOTH_WAYS)(
+    "a rename: the old name is dropped, the new one finds the same domain; a name reused meanwhile finds its new owner (%s)",
+    async (_, count) => {
+      const t = setup([{ uuid: U(7), name: "old" }]);
+      t.lookup.counted(count);
+      t.lookup.add("old"); // 'Undefined Renamed' is no hint, but the old file's removal is
+      t.set([{ uuid: U(7), name: "new" }]);
+      t.lookup.add("new"); // 'Defined Renamed'
+      await t.turn();
+      expect(t.found).toEqual([U(7)]);
+      // 'web' renamed to 'web-old' and a new 'web' defined, all before the turn ended.
+      t.set([
+        { uuid: U(2), name: "web" },
+        { uuid: U(1), name: "web-old" },
+      ]);
+      t.found.length = 0;
+      t.lookup.add("web");
+      t.lookup.add("web-old");
+      t.lookup.add("web");
+      await t.turn();
+      expect(t.found.sort()).toEqual([U(1), U(2)]);
+    },
+  );
 
-  it("a name virsh would read as an ID or a UUID is matched in a listing, never handed to domuuid", () => {
+  it("a name virsh would read as an ID or a UUID is matched in a listing, never handed to domuuid", async () => {
     const uuidName = U(99);
     const domains: FakeDomain[] = [
       { uuid: U(1), name: "web", id: 5 },
@@ -196,7 +202,7 @@ describe("NameLookup", () => {
       const t = setup(domains);
       t.lookup.counted(domains.length);
       t.lookup.add(name);
-      t.turn();
+      await t.turn();
       expect(t.calls).toEqual(["list"]);
       expect(t.found).toEqual(uuid === undefined ? [] : [uuid]);
     }
@@ -205,54 +211,54 @@ describe("NameLookup", () => {
     expect(virshLookup(domains, uuidName)?.uuid).toBe(U(99));
   });
 
-  it("names are matched exactly: spaces at either end, quotes, ': '", () => {
+  it("names are matched exactly: spaces at either end, quotes, ': '", async () => {
     const odd = [" lead'q\": x", "sp ace  ", "sp ace"];
     for (const count of [1, 1000]) {
       const t = setup(odd.map((name, i) => ({ uuid: U(i), name })));
       t.lookup.counted(count);
       t.lookup.add("sp ace  ");
       t.lookup.add(" lead'q\": x");
-      t.turn();
+      await t.turn();
       expect(t.found.sort()).toEqual([U(0), U(1)]);
     }
   });
 
-  it.each(BOTH_WAYS)("when the lookup %s fails, the turn's names are dropped and named, and the next turn looks up again", (_, count) => {
+  it.each(BOTH_WAYS)("when the lookup %s fails, the turn's names are dropped and named, and the next turn looks up again", async (_, count) => {
     const t = setup(many(2));
     t.lookup.counted(count);
     const error = new Error("the virsh session ended unexpectedly");
     t.failOnce(error);
     t.lookup.add("vm0");
     t.lookup.add("vm1");
-    t.turn();
+    await t.turn();
     expect(t.failures).toEqual([{ error, names: ["vm0", "vm1"] }]);
     expect(t.found).toEqual([]);
     expect(t.reports).toEqual([]);
     expect(t.lookup.pending).toBe(0);
     t.lookup.add("vm0");
-    t.turn();
+    await t.turn();
     expect(t.found).toEqual([U(0)]);
   });
 
-  it("clear() forgets the collected names and cancels the pending turn", () => {
+  it("clear() forgets the collected names and cancels the pending turn", async () => {
     const t = setup(many(1));
     t.lookup.add("vm0");
     t.lookup.clear();
     expect(t.scheduled()).toBe(0);
-    t.turn();
+    await t.turn();
     expect(t.calls).toEqual([]);
     t.lookup.add("vm0");
-    t.turn();
+    await t.turn();
     expect(t.reports).toEqual([{ hints: 1, names: 1, found: 1, by: "listing" }]);
   });
 
-  it("flush() looks up at once and leaves nothing for the turn", () => {
+  it("flush() looks up at once and leaves nothing for the turn", async () => {
     const t = setup(many(1));
     t.lookup.add("vm0");
-    t.lookup.flush();
+    await t.lookup.flush();
     expect(t.found).toEqual([U(0)]);
     expect(t.scheduled()).toBe(0);
-    t.lookup.flush();
+    await t.lookup.flush();
     expect(t.calls).toEqual(["list"]);
   });
 
@@ -260,8 +266,8 @@ describe("NameLookup", () => {
     let listings = 0;
     const found: string[] = [];
     const lookup = new NameLookup({
-      list: () => (listings++, [{ uuid: U(1), name: "a" }]),
-      uuidOf: () => undefined,
+      list: () => (listings++, Promise.resolve([{ uuid: U(1), name: "a" }])),
+      uuidOf: () => Promise.resolve(undefined),
       found: (u) => found.push(u),
       failed: () => {},
     });
@@ -270,7 +276,67 @@ describe("NameLookup", () => {
     expect(listings).toBe(0);
     await new Promise((r) => setImmediate(r));
     expect(listings).toBe(1);
+    await new Promise((r) => setImmediate(r));
     expect(found).toEqual([U(1)]);
+  });
+
+  it("names that come while a lookup is out wait for it, then go in one more lookup", async () => {
+    let release: () => void = () => {};
+    const calls: string[] = [];
+    const found: string[] = [];
+    const domains = many(3);
+    let deferred: Array<() => void> = [];
+    const lookup = new NameLookup({
+      list: async () => {
+        calls.push("list");
+        await new Promise<void>((r) => (release = r));
+        return domains;
+      },
+      uuidOf: () => Promise.reject(new Error("not asked")),
+      found: (u) => found.push(u),
+      failed: (e) => {
+        throw e;
+      },
+      defer: (fn) => (deferred.push(fn), () => (deferred = deferred.filter((f) => f !== fn))),
+    });
+    const turn = () => deferred.splice(0).forEach((fn) => fn());
+    lookup.add("vm0");
+    turn();
+    expect(calls).toEqual(["list"]);
+    lookup.add("vm1");
+    lookup.add("vm2");
+    // No second lookup while the first is out.
+    turn();
+    expect(deferred).toHaveLength(0);
+    expect(calls).toEqual(["list"]);
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(found).toEqual([U(0)]);
+    turn();
+    expect(calls).toEqual(["list", "list"]);
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(found).toEqual([U(0), U(1), U(2)]);
+  });
+
+  it("clear() while a lookup is out: what it finds is dropped (the resync after the reconnect covers it)", async () => {
+    let release: () => void = () => {};
+    const found: string[] = [];
+    const lookup = new NameLookup({
+      list: async () => {
+        await new Promise<void>((r) => (release = r));
+        return many(1);
+      },
+      uuidOf: () => Promise.resolve(undefined),
+      found: (u) => found.push(u),
+      failed: () => {},
+      defer: (fn) => (fn(), () => {}),
+    });
+    lookup.add("vm0");
+    lookup.clear();
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(found).toEqual([]);
   });
 });
 

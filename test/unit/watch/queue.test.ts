@@ -1,55 +1,27 @@
 // The per-domain queue (src/watch/queue.ts): collapse, one pass at a time, backoff, stop.
 import { describe, expect, it } from "vitest";
-import { ReconcileQueue, type QueueClock } from "../../../src/watch/queue.js";
+import { ReconcileQueue } from "../../../src/watch/queue.js";
+import { fakeClock } from "./support/fake-clock.js";
 
-/** A clock whose timers fire only when the test advances it. */
-function fakeClock() {
-  let now = 0;
-  let timers: Array<{ at: number; fn: () => void; id: number }> = [];
-  let ids = 0;
-  const clock: QueueClock = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      const id = ++ids;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clearTimeout: (id) => {
-      timers = timers.filter((t) => t.id !== id);
-    },
-  };
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      timers.sort((a, b) => a.at - b.at);
-      const next = timers[0];
-      if (!next || next.at > end) break;
-      timers.shift();
-      now = Math.max(now, next.at);
-      next.fn();
-    }
-    now = end;
-  };
-  return { clock, advance, pending: () => timers.length };
-}
+const resolved = <T>(value: T) => Promise.resolve(value);
 
 describe("ReconcileQueue", () => {
-  it("folds many hints for one domain into one pass, and keeps domains apart", () => {
+  it("folds many hints for one domain into one pass, and keeps domains apart", async () => {
     const { clock, advance } = fakeClock();
     const runs: string[] = [];
-    const q = new ReconcileQueue<string>({ clock, settleMs: 10, run: (k) => (runs.push(k), true) });
+    const q = new ReconcileQueue<string>({ clock, settleMs: 10, run: (k) => resolved((runs.push(k), true)) });
     for (let i = 0; i < 50; i++) q.hint("a");
     q.hint("b");
     q.hint("a");
     expect(runs).toEqual([]);
-    advance(10);
+    await advance(10);
     expect(runs.sort()).toEqual(["a", "b"]);
     expect(q.size).toBe(0);
-    advance(10_000);
+    await advance(10_000);
     expect(runs).toHaveLength(2);
   });
 
-  it("a hint that arrives during a pass gets one more pass after it", () => {
+  it("a hint that arrives during a pass gets one more pass after it", async () => {
     const { clock, advance } = fakeClock();
     let runs = 0;
     const q: ReconcileQueue<string> = new ReconcileQueue<string>({
@@ -61,15 +33,15 @@ describe("ReconcileQueue", () => {
           q.hint("a");
           q.hint("a");
         }
-        return true;
+        return resolved(true);
       },
     });
     q.hint("a");
-    advance(100);
+    await advance(100);
     expect(runs).toBe(2);
   });
 
-  it("retries a failing domain with a doubling delay up to the ceiling, without stopping the others", () => {
+  it("retries a failing domain with a doubling delay up to the ceiling, without stopping the others", async () => {
     const { clock, advance } = fakeClock();
     const at: number[] = [];
     const others: number[] = [];
@@ -83,50 +55,86 @@ describe("ReconcileQueue", () => {
       run: (k) => {
         if (k === "bad") {
           at.push(clock.now());
-          throw new Error("virsh failed");
+          return Promise.reject(new Error("virsh failed"));
         }
         others.push(clock.now());
-        return true;
+        return resolved(true);
       },
     });
     q.hint("bad");
     q.hint("good");
-    advance(20_000);
+    await advance(20_000);
     expect(others).toEqual([0]);
     expect(delays.slice(0, 5)).toEqual([1000, 2000, 4000, 4000, 4000]);
     expect(at.slice(0, 4)).toEqual([0, 1000, 3000, 7000]);
   });
 
-  it("a new hint for a failing domain goes ahead of its retry delay", () => {
+  it("a new hint for a failing domain goes ahead of its retry delay", async () => {
     const { clock, advance } = fakeClock();
     const at: number[] = [];
-    const q = new ReconcileQueue<string>({ clock, settleMs: 5, backoffMs: 60_000, run: () => (at.push(clock.now()), false) });
+    const q = new ReconcileQueue<string>({ clock, settleMs: 5, backoffMs: 60_000, run: () => resolved((at.push(clock.now()), false)) });
     q.hint("x");
-    advance(10);
+    await advance(10);
     q.hint("x");
-    advance(10);
+    await advance(10);
     expect(at).toEqual([5, 15]);
   });
 
-  it("stop(): no pass after it, and hints are ignored", () => {
+  it("stop(): no pass after it, and hints are ignored", async () => {
     const { clock, advance, pending } = fakeClock();
     let runs = 0;
-    const q = new ReconcileQueue<string>({ clock, run: () => (runs++, true) });
+    const q = new ReconcileQueue<string>({ clock, run: () => resolved((runs++, true)) });
     q.hint("a");
-    q.stop();
+    void q.stop();
     q.hint("b");
-    advance(1000);
+    await advance(1000);
     expect(runs).toBe(0);
     expect(pending()).toBe(0);
   });
 
-  it("drop() forgets a domain", () => {
+  it("one pass at a time: a hint during a slow pass waits for it; stop() resolves once it has ended", async () => {
+    const { clock, advance } = fakeClock();
+    const log: string[] = [];
+    const releases: Array<() => void> = [];
+    const q = new ReconcileQueue<string>({
+      clock,
+      settleMs: 0,
+      run: (k) => {
+        log.push(`start ${k}`);
+        return new Promise((resolve) =>
+          releases.push(() => {
+            log.push(`end ${k}`);
+            resolve(true);
+          }),
+        );
+      },
+    });
+    q.hint("a");
+    await advance(10);
+    q.hint("b");
+    await advance(1000);
+    expect(log).toEqual(["start a"]);
+    expect(q.busy).toBe(true);
+    releases.shift()?.();
+    await advance(10);
+    expect(log).toEqual(["start a", "end a", "start b"]);
+    let stopped = false;
+    void q.stop().then(() => (stopped = true));
+    await advance(10);
+    expect(stopped).toBe(false);
+    releases.shift()?.();
+    await advance(10);
+    expect(stopped).toBe(true);
+    expect(log).toEqual(["start a", "end a", "start b", "end b"]);
+  });
+
+  it("drop() forgets a domain", async () => {
     const { clock, advance } = fakeClock();
     let runs = 0;
-    const q = new ReconcileQueue<string>({ clock, run: () => (runs++, true) });
+    const q = new ReconcileQueue<string>({ clock, run: () => resolved((runs++, true)) });
     q.hint("a");
     q.drop("a");
-    advance(1000);
+    await advance(1000);
     expect(runs).toBe(0);
   });
 });

@@ -1,0 +1,56 @@
+// The watcher's work on libvirt, without its bookkeeping: making sure the policy's filter is
+// there, and one domain's pass (what `apply --live` does for it, src/host/reconcile.ts).
+import { DEFAULT_FILTER } from "../core/constants.js";
+import type { HostFacts } from "../core/host-facts.js";
+import type { Policy } from "../core/policy.js";
+import { delay, type Clock } from "../host/clock.js";
+import { defineFilter, describeDefine } from "../host/nwfilter-define.js";
+import { reconcileDomain } from "../host/reconcile.js";
+import type { Virsh } from "../host/virsh.js";
+import type { Logger } from "./log.js";
+
+/**
+ * Defines the shipped filter where it is missing or differs (nothing when it is the same); a
+ * custom filter can only be looked for. Resolves with whether the policy's filter is there;
+ * rejects when virsh fails.
+ */
+export async function ensureFilter(virsh: Virsh, policy: Policy, shippedFilter: string, log: Logger): Promise<boolean> {
+  if (policy.filter === DEFAULT_FILTER) {
+    const r = await defineFilter(virsh, shippedFilter);
+    if (r.outcome !== "unchanged") log("notice", describeDefine(r));
+    else if (r.wrote) log("notice", `nwfilter '${r.name}': defined again from ${shippedFilter} (libvirt's definition differed)`);
+    return true;
+  }
+  return (await virsh.nwfilterXml(policy.filter)) !== undefined;
+}
+
+export interface PassOptions {
+  policy: Policy;
+  host: HostFacts;
+  log: Logger;
+  clock: Clock;
+  /** Tests: hold the define this long after reading the definition (NWFILTER_HOOK_TEST_DEFINE_DELAY_MS). */
+  holdDefineMs?: number;
+}
+
+/**
+ * One domain by UUID: "gone" when there is none any more, else whether it changed. Logs the
+ * actions only ("nothing to do" for every domain at every resync would drown them). Rejects when
+ * virsh or the domain's XML fails.
+ */
+export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Promise<{ name: string; changed: boolean } | "gone"> {
+  const d = await virsh.domainInfo(uuid);
+  if (d === undefined) return "gone";
+  const hold = o.holdDefineMs ?? 0;
+  const beforeDefine =
+    hold > 0
+      ? async () => {
+          o.log("info", `${d.name}: definition: read; holding the define for ${hold} ms (NWFILTER_HOOK_TEST_DEFINE_DELAY_MS)`);
+          await delay(o.clock, hold);
+        }
+      : undefined;
+  const changed = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
+    if (/: (added|changed by someone else)/.test(line)) o.log("notice", line);
+  });
+  return { name: d.name, changed };
+}

@@ -1,10 +1,11 @@
 // Eligibility, the security rules: which NICs libvirt lets carry a filterref (type, virtualport,
-// the network's kind, the bridge's kind) and which the policy exempts.
+// the network's kind, the bridge's kind) and which the policy exempts. What the others must carry
+// is the choice's business (filter-choice.ts, compliance.ts).
 import { FILTERABLE_TYPES } from "./constants.js";
 import type { Exemptions } from "./exemptions.js";
 import type { HostFacts } from "./host-facts.js";
 import { classifyNetwork, type NetworkClass } from "./network.js";
-import { mark, type NicReport } from "./nic-report.js";
+import { mark, type NicReason, type NicReport, type NicStatus } from "./nic-report.js";
 import type { Nic } from "./nic-table.js";
 import type { Policy } from "./policy.js";
 
@@ -25,8 +26,26 @@ export function networkResolver(host: HostFacts): NetworkResolver {
   };
 }
 
-export function judge(nic: Nic, index: number, line: number, policy: Policy, host: HostFacts, networks: NetworkResolver, exemptions: Exemptions): NicReport {
-  const { type, mac, filter } = nic;
+/** Where an eligible NIC is attached, for the choice of its filter. */
+export interface Place {
+  network: string | undefined;
+  bridge: string | undefined;
+}
+
+/**
+ * The NIC's report with its status when it is exempt or ineligible; for any other NIC, the report
+ * (status still "compliant", until its choice is judged) and where it is attached.
+ */
+export function judge(
+  nic: Nic,
+  index: number,
+  line: number,
+  policy: Policy,
+  host: HostFacts,
+  networks: NetworkResolver,
+  exemptions: Exemptions,
+): { report: NicReport; place?: Place } {
+  const { type, mac, filter, parameters } = nic;
   const network = type === "network" ? nic.network : undefined;
   const portgroup = type === "network" ? nic.portgroup : undefined;
   let bridge = type === "bridge" ? nic.bridge : undefined;
@@ -36,26 +55,25 @@ export function judge(nic: Nic, index: number, line: number, policy: Policy, hos
   else source = nic.targetDev ?? nic.sourceDev;
 
   const span = { start: nic.start, end: nic.end };
-  const report: NicReport = { index, line, mac, type, source, filter, status: "compliant", input: span, output: span };
+  const report: NicReport = { index, line, mac, type, source, filter, parameters, status: "compliant", input: span, output: span };
+  const done = (status: NicStatus, reason: NicReason, detail?: string) => ({ report: mark(report, status, reason, detail) });
 
-  if (!FILTERABLE_TYPES.has(type)) return mark(report, "ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
-  if (nic.virtualport) return mark(report, "ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
-  if (exemptions.domain !== undefined) return mark(report, "exempt", exemptions.domain);
-  if (mac !== undefined && policy.exempt.macs.includes(mac)) return mark(report, "exempt", "mac-policy");
-  if (mac !== undefined && exemptions.macs.has(mac)) return mark(report, "exempt", "nic-metadata");
-  if (network !== undefined && policy.exempt.networks.includes(network)) return mark(report, "exempt", "network-policy");
+  if (!FILTERABLE_TYPES.has(type)) return done("ineligible", "type", `libvirt ignores filterref on type '${type || "(none)"}'`);
+  if (nic.virtualport) return done("ineligible", "virtualport", "libvirt refuses filterref with a virtualport");
+  if (exemptions.domain !== undefined) return done("exempt", exemptions.domain);
+  if (mac !== undefined && policy.exempt.macs.includes(mac)) return done("exempt", "mac-policy");
+  if (mac !== undefined && exemptions.macs.has(mac)) return done("exempt", "nic-metadata");
+  if (network !== undefined && policy.exempt.networks.includes(network)) return done("exempt", "network-policy");
 
   if (type === "network") {
     const kind = network === undefined ? undefined : networks(network, portgroup);
-    if (!kind) return mark(report, "ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
-    if (!kind.eligible) return mark(report, "ineligible", kind.reason, kind.detail);
+    if (!kind) return done("ineligible", "network-not-found", `no definition found for network '${network ?? ""}'`);
+    if (!kind.eligible) return done("ineligible", kind.reason, kind.detail);
     bridge = kind.bridge;
   }
   if (bridge !== undefined) {
-    if (policy.exempt.bridges.includes(bridge)) return mark(report, "exempt", "bridge-policy");
-    if (host.bridge(bridge) === "other") return mark(report, "ineligible", "not-linux-bridge", `'${bridge}' is not a Linux bridge (Open vSwitch?)`);
+    if (policy.exempt.bridges.includes(bridge)) return done("exempt", "bridge-policy");
+    if (host.bridge(bridge) === "other") return done("ineligible", "not-linux-bridge", `'${bridge}' is not a Linux bridge (Open vSwitch?)`);
   }
-  if (filter === undefined) report.status = "missing";
-  else if (filter !== policy.filter) report.status = "other-filter";
-  return report;
+  return { report, place: { network, bridge } };
 }

@@ -2,31 +2,34 @@
 // and a table of numbers per NIC (where it stands, and the attributes libvirt reads of it) that
 // holds tens of thousands of NICs until the metadata that may follow them has been read.
 import { METADATA_NS } from "./constants.js";
-import { attrKey, attrValue, child, valueStart, type Retain, type XmlElement } from "./xml.js";
+import type { FilterParameter } from "./filter-params.js";
+import { attr, attrKey, attrValue, child, children, valueStart, type Retain, type XmlElement } from "./xml.js";
 
 /** What <interface> children judge() reads. */
 const NIC_CHILDREN: ReadonlySet<string> = new Set(["mac", "source", "filterref", "virtualport", "target"]);
 
 /**
  * The elements transform reads, and no others: a domain's <name>, <devices> and <metadata>,
- * the <interface>s of every <devices>, what judge() reads of each, and this product's policy
- * elements in <metadata>. Everything else (a large <metadata> of the user's, say) is checked by
- * the scanner and not kept, so that memory does not grow with it.
+ * the <interface>s of every <devices>, what judge() reads of each (the filterref's <parameter>s
+ * too), and this product's policy elements in <metadata>. Everything else (a large <metadata>
+ * of the user's, say) is checked by the scanner and not kept, so that memory does not grow with it.
  */
 export const retainNics: Retain = (parent, name, ns) => {
+  // Inside a policy element everything is kept, so that the metadata reader refuses what it does
+  // not know; such an element is kept only inside <metadata> (below), and so are its children.
+  if (parent.ns === METADATA_NS) return true;
   const grand = parent.parent;
   if (grand === undefined) {
     // The root's children; a lone <interface>'s are what judge() reads.
     if (ns !== undefined) return false;
     return parent.name === "interface" ? NIC_CHILDREN.has(name) : name === "name" || name === "devices" || name === "metadata";
   }
+  if (parent.name === "filterref" && parent.ns === undefined) return name === "parameter" && ns === undefined;
   if (grand.parent === undefined) {
     if (parent.name === "metadata" && parent.ns === undefined) return ns === METADATA_NS;
     return parent.name === "devices" && parent.ns === undefined && name === "interface" && ns === undefined;
   }
   if (grand.parent.parent !== undefined) return false;
-  // Inside a policy element everything is kept, so that readMetadata() refuses what it does not know.
-  if (parent.ns === METADATA_NS) return true;
   return parent.name === "interface" && ns === undefined && NIC_CHILDREN.has(name);
 };
 
@@ -49,6 +52,11 @@ export interface Nic {
   /** Where that attribute's value is written, and its length as written (-1: nowhere). */
   filterAt: number;
   filterLength: number;
+  /** Where the first filterref stands (-1: there is none). */
+  refStart: number;
+  refEnd: number;
+  /** Its <parameter name value> children, as libvirt reads them. */
+  parameters: FilterParameter[];
   virtualport: boolean;
 }
 
@@ -69,7 +77,9 @@ const BRIDGE = 14;
 const SOURCE_DEV = 16;
 const TARGET_DEV = 18;
 const FILTER = 20;
-const COLUMNS = 22;
+const REF_START = 22;
+const REF_END = 23;
+const COLUMNS = 24;
 // FLAGS bits.
 const HAS_FILTERREF = 1;
 const HAS_VIRTUALPORT = 2;
@@ -88,6 +98,8 @@ export class NicTable {
   private table = new Int32Array(COLUMNS * 16);
   private readonly values: string[] = [];
   private readonly ids = new Map<string, number>();
+  /** The filterref parameters of the NICs that have any (few do), by NIC. */
+  private readonly params = new Map<number, FilterParameter[]>();
 
   constructor(private readonly text: string) {}
 
@@ -115,6 +127,17 @@ export class NicTable {
     this.value(o + SOURCE_DEV, source, "dev", true);
     this.value(o + TARGET_DEV, child(e, "target"), "dev", false);
     this.value(o + FILTER, ref, "filter", false);
+    t[o + REF_START] = ref ? ref.start : -1;
+    t[o + REF_END] = ref ? ref.end : -1;
+    if (ref && ref.children.length > 0) {
+      const list: FilterParameter[] = [];
+      for (const p of children(ref, "parameter")) {
+        const name = attr(p, "name");
+        const value = attr(p, "value");
+        if (name !== undefined && value !== undefined) list.push({ name, value });
+      }
+      if (list.length > 0) this.params.set(this.length - 1, list);
+    }
   }
 
   /** The NIC at `i`, as a record for judging it (made anew, and let go once judged). */
@@ -138,6 +161,9 @@ export class NicTable {
       filter: flags & HAS_FILTERREF ? (this.read(o + FILTER) ?? "") : undefined,
       filterAt: t[o + FILTER] as number,
       filterLength: t[o + FILTER] === -1 ? -1 : (t[o + FILTER + 1] as number),
+      refStart: t[o + REF_START] as number,
+      refEnd: t[o + REF_END] as number,
+      parameters: this.params.get(i) ?? [],
       virtualport: (flags & HAS_VIRTUALPORT) !== 0,
     };
   }

@@ -9,9 +9,10 @@ its cost does not grow with the spawner, and this process stays small besides.
 
 Plan (JSON on stdin):
     {"cwd": DIR, "env": {NAME: VALUE, ...},
-     "rounds": [{"label": TEXT, "entries": [{"calls": [{"argv": [...], "stdin": FILE}, ...]}, ...]}, ...]}
-Every call gets exactly "env" as its environment and "cwd" as its working directory, FILE's bytes
-on its stdin, and pipes for stdout and stderr that are read to the end.
+     "rounds": [{"label": TEXT, "entries": [{"calls": [{"argv": [...], "stdin": FILE[, "env": {...}]}, ...]}, ...]}, ...]}
+Every call gets exactly "env" (with its own "env" on top, when it has one) as its environment and
+"cwd" as its working directory, FILE's bytes on its stdin, and pipes for stdout and stderr that
+are read to the end.
 
 Results (JSON lines on stdout, each written as soon as its entry is done):
     {"round": R, "entry": E, "calls": [CALL, ...]}    one line per entry, in plan order
@@ -219,7 +220,8 @@ def main():
                     if call.get("stdin") is not None:
                         with open(call["stdin"], "rb") as f:
                             data = f.read()
-                    ns, floor, rusage, status, out, err = run(exes[argv[0]], argv, env, data)
+                    call_env = env if "env" not in call else {**env, **{str(k): str(v) for k, v in call["env"].items()}}
+                    ns, floor, rusage, status, out, err = run(exes[argv[0]], argv, call_env, data)
                 except OSError as x:
                     sys.stderr.write("\n")
                     emit({"round": r, "entry": e, "calls": calls})

@@ -37,10 +37,11 @@ export function problemText(p: FilterProblem): string {
 
 /** Where a NIC's missing variables can be given, from the level that chose its filter. */
 export function whereToGive(w: Wanted, missing: readonly string[], mode: DomainMetadata): string {
-  const name = (missing[0] ?? "NAME").replace(/\[.*$/, "");
-  const param = `Parameters = ${name}=VALUE`;
-  const metadata = `the interface's metadata (<nwfh:parameter name='${name}' value='VALUE'/>)`;
-  if (w.from === METADATA_LEVEL) return `give it in ${metadata}`;
+  const names = [...new Set(missing.map((m) => m.replace(/\[.*$/, "")))];
+  const param = `Parameters = ${names.map((n) => `${n}=VALUE`).join(", ")}`;
+  const metadata = `the interface's metadata (${names.map((n) => `<nwfh:parameter name='${n}' value='VALUE'/>`).join("")})`;
+  const it = names.length === 1 ? "it" : "them";
+  if (w.from === METADATA_LEVEL) return `give ${it} in ${metadata}`;
   const section = w.from === DEFAULT_LEVEL ? `a [network:NAME], [bridge:NAME] or [domain:GLOB] section (${param})` : `${w.from} (${param})`;
-  return `give it in ${section}${mode === "trust" ? ` or in ${metadata}` : ""}`;
+  return `give ${it} in ${section}${mode === "trust" ? ` or in ${metadata}` : ""}`;
 }

@@ -3,7 +3,8 @@
 // `$NAME[@N]`, through the filters it includes (`<filterref>` inside a filter), whose own
 // `<parameter>`s stand in for the including filter's variables of that name. libvirt then gives
 // MAC itself, learns IP when it is the only one missing (unless CTRL_IP_LEARNING = none), and
-// fails the start on anything else: "Cannot instantiate filter due to unresolvable variables".
+// fails the start on anything else: "Cannot instantiate filter due to unresolvable variables",
+// naming what is missing besides IP.
 // Definitions come through HostFacts (the hook reads /etc/libvirt/nwfilter/NAME.xml); each
 // filter is read and walked once per walker, and only when a NIC needs it.
 import { XmlError } from "./errors.js";
@@ -128,13 +129,17 @@ export class FilterWalker {
     const missing: string[] = [];
     for (const use of tree.uses) if ((use.always || !available(use, vars)) && !missing.includes(use.key)) missing.push(use.key);
     if (missing.length === 0) return undefined;
-    if (missing.length === 1 && missing[0] === IP) {
-      const learning = vars.get(LEARNING)?.[0] ?? "any";
-      const mode = learning.toLowerCase();
+    const learning = vars.get(LEARNING)?.[0] ?? "any";
+    const mode = learning.toLowerCase();
+    const others = missing.filter((k) => k !== IP);
+    if (others.length === 0) {
       if (mode === "any" || mode === "dhcp") return undefined;
       if (mode !== "none") return { kind: "learning", filter, value: learning };
+      return { kind: "variables", filter, missing };
     }
-    return { kind: "variables", filter, missing };
+    // libvirt fails while anything besides IP is missing, and names only the others: once they
+    // are given, it learns IP (unless CTRL_IP_LEARNING = none).
+    return { kind: "variables", filter, missing: mode === "none" ? missing : others };
   }
 }
 

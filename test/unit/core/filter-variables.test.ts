@@ -54,7 +54,9 @@ describe.skipIf(!HAVE_LIBVIRT && !CI)("libvirt's own filters (/usr/share/libvirt
     ["clean-traffic", "CTRL_IP_LEARNING=none", ["IP"]],
     ["clean-traffic", "CTRL_IP_LEARNING=DHCP", undefined],
     ["clean-traffic", "IP=192.0.2.10,IP=192.0.2.11,CTRL_IP_LEARNING=none", undefined],
-    ["clean-traffic-gateway", "", ["IP", "GATEWAY_MAC"]],
+    // libvirt names only GATEWAY_MAC, and learns IP once it is given.
+    ["clean-traffic-gateway", "", ["GATEWAY_MAC"]],
+    ["clean-traffic-gateway", "CTRL_IP_LEARNING=none", ["IP", "GATEWAY_MAC"]],
     ["clean-traffic-gateway", "IP=192.0.2.10", ["GATEWAY_MAC"]],
     ["clean-traffic-gateway", "GATEWAY_MAC=52:54:00:00:00:fe", undefined],
     ["allow-dhcp-server", "", ["DHCPSERVER"]],
@@ -179,10 +181,11 @@ describe("made-up trees", () => {
     expect(new FilterWalker(host).problem("it", P("A=1,B=2"))).toBeUndefined();
   });
 
-  it("IP is learned only when it is the one variable missing", () => {
+  it("IP is learned only when it is the one variable missing; the others are named, as libvirt names them", () => {
     const host = fakeHost({ filterDefs: { two: def("two", rule("srcipaddr='$IP' dstipaddr='$PEER'")) } });
-    expect(new FilterWalker(host).problem("two", [])).toEqual({ kind: "variables", filter: "two", missing: ["IP", "PEER"] });
+    expect(new FilterWalker(host).problem("two", [])).toEqual({ kind: "variables", filter: "two", missing: ["PEER"] });
     expect(new FilterWalker(host).problem("two", P("PEER=10.0.0.2"))).toBeUndefined();
+    expect(new FilterWalker(host).problem("two", P("CTRL_IP_LEARNING=none"))).toEqual({ kind: "variables", filter: "two", missing: ["IP", "PEER"] });
   });
 
   it("MAC is always there, and a value that does not start with $ is no variable", () => {

@@ -22,7 +22,12 @@
 //   LOGNAME[, TMPDIR]), cwd `/`, the domain XML written to its stdin and its stdout read to the
 //   end: `prepare begin` on compliant domains, `migrate begin` on non-compliant ones, and a whole
 //   start/stop lifecycle (prepare, start, started, stopped, release; five calls in a row, each
-//   given the XML) on the compliant 4-NIC domain.
+//   given the XML) on the compliant 4-NIC domain; and `prepare begin` on a compliant 4-NIC domain
+//   whose NICs are on 4 different choices (the default Filter, a [network:NAME] section with two
+//   IPs, a [bridge:NAME] section, the NIC's own metadata), with a policy of its own: the hook then
+//   reads and walks 4 filter definitions and those they include. The filter directory holds
+//   libvirt's own definitions (/usr/share/libvirt/nwfilter, or small stand-ins where libvirt is
+//   not installed), as a host's /etc/libvirt/nwfilter does.
 // - Runs the same calls against bench/baselines/qemu_hook_elementtree.py, a hook a user might
 //   write instead with Python's standard library.
 // - Runs `node -e 0` (same executable, environment and stdio) right before every measured
@@ -86,7 +91,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -195,10 +200,31 @@ const nwfilterDir = path.dirname(
         ].join("\n"),
   ),
 );
+// The filters the shipped one and the choices below include, as the host has them defined.
+const LIBVIRT_FILTERS = "/usr/share/libvirt/nwfilter";
+const STAND_INS = {
+  "no-mac-spoofing": "<rule action='return' direction='out'><mac srcmacaddr='$MAC'/></rule>",
+  "no-arp-mac-spoofing": "<rule action='return' direction='out'><arp arpsrcmacaddr='$MAC'/></rule>",
+  "no-arp-ip-spoofing": "<rule action='return' direction='out'><arp arpsrcipaddr='$IP'/></rule>",
+  "no-arp-spoofing": "<filterref filter='no-arp-mac-spoofing'/><filterref filter='no-arp-ip-spoofing'/>",
+  "no-ip-spoofing": "<rule action='return' direction='out'><ip srcipaddr='$IP'/></rule>",
+  "clean-traffic": "<filterref filter='no-mac-spoofing'/><filterref filter='no-ip-spoofing'/><filterref filter='no-arp-spoofing'/>",
+};
+if (existsSync(LIBVIRT_FILTERS)) {
+  for (const f of readdirSync(LIBVIRT_FILTERS)) if (f.endsWith(".xml")) put(`etc/nwfilter/${f}`, readFileSync(path.join(LIBVIRT_FILTERS, f)));
+} else {
+  for (const [name, body] of Object.entries(STAND_INS)) put(`etc/nwfilter/${name}.xml`, `<filter name='${name}' chain='root'>${body}</filter>\n`);
+}
 const sysfsNet = path.join(TMP, "sys/class/net");
-mkdirSync(path.join(sysfsNet, "br0", "bridge"), { recursive: true });
+for (const br of ["br0", "br1", "virbr7"]) mkdirSync(path.join(sysfsNet, br, "bridge"), { recursive: true });
 const networkDir = path.join(TMP, "run/libvirt/network");
 mkdirSync(networkDir, { recursive: true });
+put("run/libvirt/network/prod.xml", "<network>\n  <name>prod</name>\n  <forward mode='nat'/>\n  <bridge name='virbr7'/>\n</network>\n");
+// The policy of the scenario whose NICs are on 4 different choices (given to its calls alone).
+const choicesPolicy = put(
+  "etc/choices.ini",
+  "[filtering]\nOnMissing = enforce\n\n[network:prod]\nFilter = clean-traffic\nParameters = IP=192.0.2.10, IP=192.0.2.11\n\n[bridge:br1]\nFilter = no-arp-spoofing\n",
+);
 const binDir = path.dirname(put("bin/logger", "#!/bin/sh\n# no-op syslog for the benchmark\n[ -t 0 ] || cat >/dev/null\nexit 0\n", 0o755));
 
 // PATH: the no-op logger, then the directory of the node running this script (so that the
@@ -308,8 +334,8 @@ function uuidFor(name) {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function domainXml(nics, compliant) {
-  const name = `bench-${nics}-${compliant ? "compliant" : "open"}`;
+function domainXml(nics, compliant, custom) {
+  const name = custom?.name ?? `bench-${nics}-${compliant ? "compliant" : "open"}`;
   const hex = (n) => n.toString(16).padStart(2, "0");
   const lines = [
     "<domain type='kvm'>",
@@ -342,7 +368,11 @@ function domainXml(nics, compliant) {
     "    </controller>",
     "    <controller type='pci' index='0' model='pci-root'/>",
   ];
-  for (let i = 0; i < nics; i++) {
+  if (custom) {
+    lines.splice(3, 0, ...custom.metadata);
+    lines.push(...custom.nics);
+  }
+  for (let i = 0; i < (custom ? 0 : nics); i++) {
     lines.push(
       "    <interface type='bridge'>",
       `      <mac address='52:54:00:${hex((i >> 16) & 255)}:${hex((i >> 8) & 255)}:${hex(i & 255)}'/>`,
@@ -385,6 +415,44 @@ for (const n of SIZES) {
   }
 }
 const dom = (n, compliant) => domains[`${n}/${compliant ? "c" : "o"}`];
+
+// 4 compliant NICs on 4 different choices: the default Filter (br0), [network:prod] with two IPs,
+// [bridge:br1], and the NIC's own metadata.
+const choices = (() => {
+  const nic = (type, mac, source, ref) => [
+    `    <interface type='${type}'>`,
+    `      <mac address='52:54:00:00:70:0${mac}'/>`,
+    `      <source ${source}/>`,
+    "      <model type='virtio'/>",
+    ...ref.map((l) => `      ${l}`),
+    "    </interface>",
+  ];
+  const d = domainXml(4, true, {
+    name: "bench-4-choices",
+    metadata: [
+      "  <metadata>",
+      "    <nwfh:policy xmlns:nwfh='urn:nwfilter-hook:1'>",
+      "      <nwfh:interface mac='52:54:00:00:70:04' filter='no-ip-spoofing'>",
+      "        <nwfh:parameter name='IP' value='192.0.2.20'/>",
+      "      </nwfh:interface>",
+      "    </nwfh:policy>",
+      "  </metadata>",
+    ],
+    nics: [
+      ...nic("bridge", 1, "bridge='br0'", [`<filterref filter='${FILTER}'/>`]),
+      ...nic("network", 2, "network='prod'", [
+        "<filterref filter='clean-traffic'>",
+        "  <parameter name='IP' value='192.0.2.10'/>",
+        "  <parameter name='IP' value='192.0.2.11'/>",
+        "</filterref>",
+      ]),
+      ...nic("bridge", 3, "bridge='br1'", ["<filterref filter='no-arp-spoofing'/>"]),
+      ...nic("bridge", 4, "bridge='br0'", ["<filterref filter='no-ip-spoofing'>", "  <parameter name='IP' value='192.0.2.20'/>", "</filterref>"]),
+    ],
+  });
+  d.file = put(`domains/${d.name}.xml`, d.xml);
+  return d;
+})();
 
 // Large inputs for the memory target (peak RSS <= 2 x that of `node -e 0` + 3 x the input, for
 // any input up to 16 MiB, time linear in size): the shapes that made the hook's memory grow far
@@ -533,6 +601,12 @@ function scenarios() {
         check: [expectInjected(d, n, true)],
       });
     }
+    add({
+      id: "prepare4-choices",
+      label: "hook: `prepare begin`, 4 NICs on 4 different choices, compliant",
+      calls: [{ ...hookCall(exe, choices, "prepare", "begin"), env: { NWFILTER_HOOK_POLICY: choicesPolicy } }],
+      check: [expectQuiet],
+    });
     const d4 = dom(4, true);
     add({
       id: "lifecycle",
@@ -793,6 +867,13 @@ for (const node of NODES) {
   const T = node.targets;
   const add = (id, what, value, wanted, ok, shown = fmtX(value)) => targets.push({ node, id: `${node.key}/${id}`, what, shown, target: wanted, ok });
   add("prepare4", "`prepare begin`, 4 NICs, compliant: time", r("prepare4").ratio, `<= ${T.prepare4}`, r("prepare4").ratio <= T.prepare4);
+  add(
+    "prepare4-choices",
+    "`prepare begin`, 4 NICs on 4 different choices, compliant: time",
+    r("prepare4-choices").ratio,
+    `<= ${T.prepare4}`,
+    r("prepare4-choices").ratio <= T.prepare4,
+  );
   add("migrate64", "`migrate begin`, 64 NICs: time", r("migrate64").ratio, `<= ${T.migrate64}`, r("migrate64").ratio <= T.migrate64);
   add(
     "lifecycle",

@@ -9,12 +9,12 @@ its cost does not grow with the spawner, and this process stays small besides.
 
 Plan (JSON on stdin):
     {"cwd": DIR, "env": {NAME: VALUE, ...},
-     "rounds": [{"label": TEXT, "entries": [{"calls": [{"argv": [...], "stdin": FILE}, ...]}, ...]}, ...]}
-Every call gets exactly "env" as its environment and "cwd" as its working directory, FILE's bytes
-on its stdin, and pipes for stdout and stderr that are read to the end. A call with "root": DIR
-runs in DIR (another system's root, for run.mjs --root-node): this process chroots into DIR just
-before the spawn and back just after it, so the call is spawned as every other one; its argv[0]
-and "cwd" are paths in DIR, FILE one outside.
+     "rounds": [{"label": TEXT, "entries": [{"calls": [{"argv": [...], "stdin": FILE[, "env": {...}]}, ...]}, ...]}, ...]}
+Every call gets exactly "env" (with its own "env" on top, when it has one) as its environment and
+"cwd" as its working directory, FILE's bytes on its stdin, and pipes for stdout and stderr that
+are read to the end. A call with "root": DIR runs in DIR (another system's root, for run.mjs
+--root-node): this process chroots into DIR just before the spawn and back just after it, so the
+call is spawned as every other one; its argv[0] and "cwd" are paths in DIR, FILE one outside.
 
 Results (JSON lines on stdout, each written as soon as its entry is done):
     {"round": R, "entry": E, "calls": [CALL, ...]}    one line per entry, in plan order
@@ -237,7 +237,7 @@ def main():
             for c, call in enumerate(entry["calls"]):
                 argv = [str(a) for a in call["argv"]]
                 root = call.get("root")
-                key = json.dumps([argv, call.get("stdin"), root])
+                key = json.dumps([argv, call.get("stdin"), root, call.get("env")])
                 try:
                     if (root, argv[0]) not in exes:
                         # In a root, argv[0] is already its absolute path there (not looked up here).
@@ -246,7 +246,8 @@ def main():
                     if call.get("stdin") is not None:
                         with open(call["stdin"], "rb") as f:
                             data = f.read()
-                    ns, floor, rusage, status, out, err = run(exes[(root, argv[0])], argv, env, data, root, real_root, cwd)
+                    call_env = env if "env" not in call else {**env, **{str(k): str(v) for k, v in call["env"].items()}}
+                    ns, floor, rusage, status, out, err = run(exes[(root, argv[0])], argv, call_env, data, root, real_root, cwd)
                 except OSError as x:
                     sys.stderr.write("\n")
                     emit({"round": r, "entry": e, "calls": calls})

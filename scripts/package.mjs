@@ -4,6 +4,7 @@
 //   /usr/bin/nwfilter-hook             -> ../lib/nwfilter-hook/dist/nwfilter-hook (#!/usr/bin/node)
 //   /usr/share/nwfilter-hook/          vdsm-no-mac-spoofing.xml
 //   /etc/nwfilter-hook/policy.ini      conffile: the defaults, commented out
+//   /etc/nwfilter-hook/filters/        the admin's custom filters (empty)
 //   /etc/libvirt/hooks/qemu.d/         where postinst's `nwfilter-hook install` puts the hook
 //   /lib/systemd/system/nwfilter-hook-watch.service
 //   /usr/share/doc/nwfilter-hook/, /usr/share/man/man8/nwfilter-hook.8.gz, lintian overrides
@@ -62,6 +63,8 @@ try {
   link(`usr/bin/${NAME}`, `${lib}/dist/${NAME}`);
 
   put(`etc/${NAME}/policy.ini`, await defaultPolicyText());
+  // Where the admin puts custom filters, which install and define-filter define.
+  mkdirSync(join(root, `etc/${NAME}/filters`), { recursive: true, mode: 0o755 });
   // The hook's directory is the package's too: dpkg removes it with the package when it is empty
   // (libvirt-daemon-system ships /etc/libvirt/hooks, not qemu.d).
   mkdirSync(join(root, "etc/libvirt/hooks/qemu.d"), { recursive: true, mode: 0o755 });

@@ -43,6 +43,7 @@ function corpusHost(networks: Set<string>, bridges: Set<string>): HostFacts {
       return "linux";
     },
     filterDefined: (name) => name === FILTER,
+    filter: (name) => (name === FILTER ? { path: `/fake/nwfilter/${name}.xml`, text: `<filter name='${name}' chain='root'/>` } : undefined),
   };
 }
 

@@ -35,7 +35,7 @@ interface CaseSpec {
 }
 
 const CASE_KEYS = new Set(["description", "args", "stdin", "bridges", "filters", "policyMode", "policyDirMode", "exit", "stdout", "stderr", "log", "maxMs"]);
-const FOLDER_ENTRIES = new Set(["case.json", "domain.xml", "policy.ini", "expected.xml", "networks", "networks-persistent"]);
+const FOLDER_ENTRIES = new Set(["case.json", "domain.xml", "policy.ini", "expected.xml", "networks", "networks-persistent", "nwfilter"]);
 
 interface Case {
   name: string;
@@ -46,11 +46,12 @@ interface Case {
   sandbox: SandboxSpec;
 }
 
+/** NAME.xml files of a case's networks or nwfilter folder, by NAME. */
 function readNetworks(dir: string): Record<string, Buffer> | undefined {
   if (!existsSync(dir)) return undefined;
   const out: Record<string, Buffer> = {};
   for (const f of readdirSync(dir)) {
-    if (!f.endsWith(".xml")) throw new Error(`${dir}/${f}: network files are NAME.xml`);
+    if (!f.endsWith(".xml")) throw new Error(`${dir}/${f}: files here are NAME.xml`);
     out[f.slice(0, -4)] = readFileSync(join(dir, f));
   }
   return out;
@@ -80,6 +81,7 @@ function loadCase(name: string): Case {
     persistentNetworks: readNetworks(join(dir, "networks-persistent")),
     bridges: spec.bridges,
     filters: spec.filters,
+    filterDefs: readNetworks(join(dir, "nwfilter")),
   };
   const stdin = hasDomain ? readFileSync(join(dir, "domain.xml")) : Buffer.from(spec.stdin ?? "", "utf8");
   return { name, dir, spec, stdin, expected, sandbox };

@@ -13,7 +13,7 @@ import { processVirshSession } from "../host/virsh-session.js";
 import { apply } from "./commands/apply.js";
 import { audit } from "./commands/audit.js";
 import { check } from "./commands/check.js";
-import { defineFilter, describeDefine } from "./commands/define-filter.js";
+import { defineFilterCommand } from "./commands/define-filter.js";
 import { inject } from "./commands/inject.js";
 import { install } from "./commands/install.js";
 import { uninstall } from "./commands/uninstall.js";
@@ -21,7 +21,7 @@ import { watch } from "./commands/watch.js";
 import type { Context } from "./context.js";
 import { systemDaemonControl } from "./daemon.js";
 import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
-import { DEFAULT_HOOKS_DIR, DEFAULT_URI, shippedFilterPath } from "./paths.js";
+import { DEFAULT_HOOKS_DIR, DEFAULT_URI } from "./paths.js";
 import { packageVersion } from "./version.js";
 
 // yargs through require(): esbuild then bundles its CommonJS build, whose help text wraps at word
@@ -44,7 +44,7 @@ else /etc/nwfilter-hook/policy.ini.
 
 Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
 NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-LIBVIRT_DEFAULT_URI (overridden by --connect).`;
+NWFILTER_HOOK_FILTERS_DIR, LIBVIRT_DEFAULT_URI (overridden by --connect).`;
 
 /** A command's epilog: its own note, then the exit codes. */
 function epilog(note?: string): string {
@@ -123,23 +123,22 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
     )
     .command(
       "define-filter [file]",
-      "define or update the nwfilter, reusing the UUID of an existing definition",
+      "define or update the nwfilters (the shipped one and the custom ones), reusing the UUID of an existing definition",
       (y) =>
         y
-          .positional("file", { type: "string", describe: "filter definition", defaultDescription: "the shipped nwfilter/vdsm-no-mac-spoofing.xml" })
-          .example("$0 define-filter", "define vdsm-no-mac-spoofing (created, updated or unchanged)")
-          .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter)")
-          .epilog(epilog()),
-      (a) =>
-        run(async () => {
-          const result = await defineFilter(ctx.virsh(a.connect), a.file ?? shippedFilterPath(ctx));
-          ctx.stdout(`${describeDefine(result)}\n`);
-          return EXIT.OK;
-        }),
+          .positional("file", {
+            type: "string",
+            describe: "filter definition",
+            defaultDescription: "the shipped nwfilter/vdsm-no-mac-spoofing.xml and every /etc/nwfilter-hook/filters/*.xml",
+          })
+          .example("$0 define-filter", "define vdsm-no-mac-spoofing and the custom filters (each created, updated or unchanged)")
+          .example("$0 define-filter my-filter.xml", "define another filter (name it in the policy's Filter or a section)")
+          .epilog(epilog("Custom filters: every NAME.xml in /etc/nwfilter-hook/filters (NWFILTER_HOOK_FILTERS_DIR) defining <filter name='NAME'>.")),
+      (a) => run(() => defineFilterCommand(ctx, { uri: a.connect, file: a.file })),
     )
     .command(
       "check",
-      "validate the policy and print it; check the hook, the daemon and the filter (exit 0 only when all hold)",
+      "validate the policy and print it with what each section chooses; check the hook, the daemon and the filters (exit 0 only when all hold)",
       (y) =>
         y
           .example("$0 check", "after editing the policy, like nginx -t")
@@ -149,7 +148,7 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
     )
     .command(
       "inject [file]",
-      "add the filterref to a domain XML (or, with --device, to one <interface>) and print it",
+      "add each NIC's chosen filterref to a domain XML (or, with --device, to one <interface>) and print it",
       (y) =>
         y
           .positional("file", { type: "string", describe: "XML file, or - for stdin", defaultDescription: "stdin" })

@@ -1,6 +1,7 @@
 // Which policy file a command uses, the file `install` writes, and the effective policy as text.
 import { DEFAULT_POLICY_PATH, ENV_POLICY } from "../core/constants.js";
-import { DEFAULT_POLICY, isActive, type Policy } from "../core/policy.js";
+import { parametersText } from "../core/filter-params.js";
+import { DEFAULT_POLICY, isActive, type ChoiceSection, type Policy } from "../core/policy.js";
 import { loadPolicy } from "../host/policy-file.js";
 import type { Context } from "./context.js";
 import { bakedPolicyPath, findInstalledHooks } from "./hook-file.js";
@@ -52,6 +53,9 @@ export function defaultPolicyText(): string {
 ;OnExisting = ${d.onExisting}
 # Seconds between the watcher's full resyncs (10 to 86400).
 ;ResyncInterval = ${d.resyncInterval}
+# May a domain's metadata exempt its interfaces and choose their filters and parameters? trust,
+# or ignore (the policy file is the only judge: for hosts whose domain writers are not its admins).
+;DomainMetadata = ${d.domainMetadata}
 
 [exempt]
 # Comma-separated lists. Domain-name globs, e.g.: lab-*, nested-router
@@ -62,11 +66,30 @@ export function defaultPolicyText(): string {
 ;Bridges =
 # Interface MAC addresses, any case, e.g.: 52:54:00:aa:bb:cc
 ;MACs =
+
+# The filter an interface gets, by libvirt network, host bridge or domain-name glob; the most
+# specific wins: the interface's own metadata, [domain:GLOB] (the first that matches), then
+# [network:NAME], [bridge:NAME], and Filter above. Filter is a name or none (no filter required);
+# Parameters are NAME=VALUE pairs (a name may repeat; MAC is filled in by libvirt). A section with
+# Parameters only adds them to the filter a less specific level chose. Examples:
+;[network:prod]
+;Filter = clean-traffic
+;Parameters = IP=192.0.2.10, IP=192.0.2.11, CTRL_IP_LEARNING=none
+;[bridge:br-storage]
+;Filter = none
+;[domain:gw-*]
+;Filter = clean-traffic-gateway
+;Parameters = GATEWAY_MAC=52:54:00:00:00:fe
+# Custom filters (a filter that includes others, say): NAME.xml in /etc/nwfilter-hook/filters,
+# defined by nwfilter-hook install and nwfilter-hook define-filter.
 `;
 }
 
-/** The effective policy, in the policy file's own syntax. */
-export function policyText(policy: Policy): string {
+/**
+ * The effective policy, in the policy file's own syntax; each choice section (in file order) with
+ * what it chooses, when `effects` says it.
+ */
+export function policyText(policy: Policy, effects?: ReadonlyArray<{ section: ChoiceSection; effect: string }>): string {
   const list = (items: string[]) => items.join(", ");
   const lines = [
     `# effective policy (${policy.source})`,
@@ -77,6 +100,7 @@ export function policyText(policy: Policy): string {
     `OnMissing = ${policy.onMissing}`,
     `OnExisting = ${policy.onExisting}`,
     `ResyncInterval = ${policy.resyncInterval}`,
+    `DomainMetadata = ${policy.domainMetadata}${policy.domainMetadata === "ignore" ? "   ; the policy file is the only judge: metadata choices and exemptions are ignored" : ""}`,
     "",
     "[exempt]",
     `Domains = ${list(policy.exempt.domains)}`,
@@ -84,6 +108,16 @@ export function policyText(policy: Policy): string {
     `Bridges = ${list(policy.exempt.bridges)}`,
     `MACs = ${list(policy.exempt.macs)}`,
   ];
+  if (policy.sections.some((s) => s.kind === "domain")) {
+    lines.push("", "# [domain:GLOB] sections are asked in this order: the first whose glob matches a domain's name wins.");
+  }
+  for (const section of policy.sections) {
+    lines.push("", `[${section.kind}:${section.name}]`);
+    if (section.filter !== undefined) lines.push(`Filter = ${section.filter ?? "none"}`);
+    if (section.parameters.length > 0) lines.push(`Parameters = ${parametersText(section.parameters)}`);
+    const effect = effects?.find((e) => e.section === section)?.effect;
+    if (effect !== undefined) lines.push(`# -> ${effect}`);
+  }
   if (!isActive(policy)) {
     lines.push(
       "",

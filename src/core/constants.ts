@@ -9,11 +9,14 @@ export const DEFAULT_POLICY_PATH = "/etc/nwfilter-hook/policy.ini";
 export const DEFAULT_NETWORK_DIRS = ["/run/libvirt/network", "/etc/libvirt/qemu/networks"];
 export const DEFAULT_NWFILTER_DIR = "/etc/libvirt/nwfilter";
 export const DEFAULT_SYSFS_NET = "/sys/class/net";
+/** The admin's own filters, defined by `install` and `define-filter` beside the shipped one. */
+export const DEFAULT_FILTERS_DIR = "/etc/nwfilter-hook/filters";
 
 export const ENV_POLICY = "NWFILTER_HOOK_POLICY";
 export const ENV_NETWORK_DIRS = "NWFILTER_HOOK_NETWORK_DIRS";
 export const ENV_NWFILTER_DIR = "NWFILTER_HOOK_NWFILTER_DIR";
 export const ENV_SYSFS_NET = "NWFILTER_HOOK_SYSFS_NET";
+export const ENV_FILTERS_DIR = "NWFILTER_HOOK_FILTERS_DIR";
 /** Set by the installed hook's shell line: the descriptor of the pipe its syslog lines go to. */
 export const ENV_LOG_FD = "NWFILTER_HOOK_LOG_FD";
 

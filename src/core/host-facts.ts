@@ -1,5 +1,6 @@
-// The few facts about the host that decide eligibility. The core only sees this interface;
-// src/host/node-host-facts.ts reads them from the file system, tests supply their own.
+// The few facts about the host that decide eligibility and what libvirt would accept. The core
+// only sees this interface; src/host/node-host-facts.ts reads them from the file system, tests
+// supply their own.
 
 export type BridgeKind = "linux" | "other" | "absent";
 
@@ -10,4 +11,6 @@ export interface HostFacts {
   bridge(name: string): BridgeKind;
   /** Whether an nwfilter of this name is defined on the host. */
   filterDefined(name: string): boolean;
+  /** An nwfilter's definition as libvirt keeps it (NAME.xml in its nwfilter directory), or undefined. */
+  filter(name: string): { path: string; text: string } | undefined;
 }

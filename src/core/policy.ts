@@ -3,6 +3,11 @@
 import { decode } from "ini";
 import { DEFAULT_FILTER, MIN_CLUSTER_LEVEL } from "./constants.js";
 import { PolicyError } from "./errors.js";
+import { locate, withoutLines, type Located } from "./policy-lines.js";
+import { readChoices, type ChoiceSection } from "./policy-sections.js";
+
+export { locate, type Located } from "./policy-lines.js";
+export type { ChoiceKind, ChoiceSection } from "./policy-sections.js";
 
 /**
  * enforce: refuse a start that lacks the filter; audit: log it and let it start; watch: let it
@@ -11,6 +16,11 @@ import { PolicyError } from "./errors.js";
  */
 export type OnMissing = "enforce" | "audit" | "watch";
 export type OnExisting = "keep" | "replace";
+/**
+ * trust: a domain's metadata may exempt its NICs and choose their filters and parameters;
+ * ignore: the policy file is the only judge (for hosts whose domain writers are not its admins).
+ */
+export type DomainMetadata = "trust" | "ignore";
 
 export interface Policy {
   /** Where the policy came from: a path, or "(built-in defaults)". */
@@ -22,6 +32,9 @@ export interface Policy {
   onExisting: OnExisting;
   /** Seconds between the watcher's full resyncs. */
   resyncInterval: number;
+  domainMetadata: DomainMetadata;
+  /** [network:NAME], [bridge:NAME] and [domain:GLOB], in file order. */
+  sections: ChoiceSection[];
   exempt: {
     domains: string[];
     networks: string[];
@@ -39,6 +52,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   onMissing: "enforce",
   onExisting: "keep",
   resyncInterval: 600,
+  domainMetadata: "trust",
+  sections: Object.freeze([]) as unknown as ChoiceSection[],
   exempt: Object.freeze({ domains: [], networks: [], bridges: [], macs: [] }),
 });
 
@@ -63,7 +78,7 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** libvirt nwfilter names; also keeps the name safe inside an XML attribute. */
 export const FILTER_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 
-type Kind = "boolean" | "version" | "filter" | "onMissing" | "onExisting" | "seconds" | "list" | "macs";
+type Kind = "boolean" | "version" | "filter" | "onMissing" | "onExisting" | "seconds" | "domainMetadata" | "list" | "macs";
 
 /** ResyncInterval's range: often enough to matter, rarely enough not to load the daemon. */
 export const RESYNC_MIN_SECONDS = 10;
@@ -77,6 +92,7 @@ const SCHEMA: Record<string, Record<string, Kind>> = {
     OnMissing: "onMissing",
     OnExisting: "onExisting",
     ResyncInterval: "seconds",
+    DomainMetadata: "domainMetadata",
   },
   exempt: {
     Domains: "list",
@@ -85,56 +101,6 @@ const SCHEMA: Record<string, Record<string, Kind>> = {
     MACs: "macs",
   },
 };
-
-export interface Located {
-  line: number;
-  name: string;
-}
-
-/**
- * Section and key names as `ini` sees them, with the line each stands on. The grammar is ini's
- * decoder's, `^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$` on each line, so that what we report is what
- * it read; it is written out with string operations because the hook reads the policy at every
- * VM start, where compiling those expressions cost more than the rest of the parse.
- */
-export function locate(text: string, file: string): { sections: Map<string, Located>; keys: Map<string, Located> } {
-  const sections = new Map<string, Located>();
-  const keys = new Map<string, Located>();
-  let section = "";
-  let line = 0;
-  for (let start = 0; start <= text.length;) {
-    // Lines end at \r\n, \n or \r.
-    let end = start;
-    while (end < text.length && text[end] !== "\n" && text[end] !== "\r") end++;
-    const raw = text.slice(start, end);
-    start = end + (text[end] === "\r" && text[end + 1] === "\n" ? 2 : 1);
-    line++;
-    const trimmed = raw.trim();
-    if (trimmed === "" || trimmed[0] === ";" || trimmed[0] === "#") continue;
-    const where = { file, line };
-    const unreadable = () => new PolicyError(`cannot read line: ${JSON.stringify(trimmed)} (expected "[section]" or "key = value")`, where);
-    if (raw[0] === "[") {
-      const body = raw.trimEnd();
-      if (!body.endsWith("]") || body.indexOf("]") !== body.length - 1) throw unreadable();
-      section = body.slice(1, -1).trim().toLowerCase();
-      if (!sections.has(section)) sections.set(section, { line, name: section });
-      continue;
-    }
-    if (trimmed[0] === "[") throw unreadable();
-    const eq = raw.indexOf("=");
-    // "." matches no line separator: ini cannot read a value that holds one.
-    if (eq === 0 || (eq !== -1 && (raw.includes("\u2028", eq) || raw.includes("\u2029", eq)))) throw unreadable();
-    const key = (eq === -1 ? raw : raw.slice(0, eq)).trim();
-    // ini reads a bare key as true; here every key needs a value.
-    if (eq === -1) throw new PolicyError(`${key}: needs a value (key = value)`, where);
-    const id = `${section}\0${key.toLowerCase()}`;
-    if (keys.has(id)) {
-      throw new PolicyError(`key '${key}' is set more than once in [${section}] (first on line ${keys.get(id)?.line})`, where);
-    }
-    keys.set(id, { line, name: key });
-  }
-  return { sections, keys };
-}
 
 /**
  * What ini's decode() gives (with bracketedArray false) for a policy written the plain way, or
@@ -200,27 +166,36 @@ function splitList(value: string): string[] {
  * case; everything unknown or malformed is a PolicyError naming the file, line and key.
  */
 export function parsePolicy(text: string, file: string): Policy {
-  const { sections, keys } = locate(text, file);
-  const decoded = decodePlain(text) ?? decode(text, { bracketedArray: false });
+  const { sections, keys, choices, choiceLines } = locate(text, file);
+  // ini reads what is left once the choice sections' lines are emptied (policy-sections.ts).
+  const rest = withoutLines(text, choiceLines);
+  const decoded = decodePlain(rest) ?? decode(rest, { bracketedArray: false });
 
   const policy: Policy = {
     ...DEFAULT_POLICY,
     source: file,
+    sections: choices.length === 0 ? [] : readChoices(choices, file, FILTER_NAME_RE),
     exempt: { domains: [], networks: [], bridges: [], macs: [] },
   };
 
   for (const [sectionName, sectionValue] of Object.entries(decoded)) {
     if (sectionValue === null || typeof sectionValue !== "object" || Array.isArray(sectionValue)) {
       const at = keys.get(`\0${sectionName.toLowerCase()}`);
-      throw new PolicyError(`key '${sectionName}' is outside any section (expected under [filtering] or [exempt])`, {
-        file,
-        line: at?.line,
-      });
+      throw new PolicyError(
+        `key '${sectionName}' is outside any section (expected under [filtering], [exempt] or a [network:NAME], [bridge:NAME] or [domain:GLOB])`,
+        {
+          file,
+          line: at?.line,
+        },
+      );
     }
     const known = lookup(SCHEMA, sectionName);
     const sectionLine = sections.get(sectionName.toLowerCase())?.line ?? findNestedSectionLine(sections, sectionName.toLowerCase());
     if (known === undefined) {
-      throw new PolicyError(`unknown section [${sectionName}] (known: [filtering], [exempt])`, { file, line: sectionLine });
+      throw new PolicyError(`unknown section [${sectionName}] (known: [filtering], [exempt], [network:NAME], [bridge:NAME], [domain:GLOB])`, {
+        file,
+        line: sectionLine,
+      });
     }
     const schema = SCHEMA[known] ?? {};
     for (const [keyName, value] of Object.entries(sectionValue as Record<string, unknown>)) {
@@ -285,6 +260,12 @@ function applyKey(policy: Policy, key: string, kind: Kind, value: unknown, where
       const n = Number(text);
       if (n < RESYNC_MIN_SECONDS || n > RESYNC_MAX_SECONDS) fail(`expected ${RESYNC_MIN_SECONDS} to ${RESYNC_MAX_SECONDS} seconds, got ${n}`);
       policy.resyncInterval = n;
+      return;
+    }
+    case "domainMetadata": {
+      const v = text.toLowerCase();
+      if (v !== "trust" && v !== "ignore") fail(`expected trust or ignore, got '${text}'`);
+      policy.domainMetadata = v as DomainMetadata;
       return;
     }
     case "list": {

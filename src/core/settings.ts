@@ -1,10 +1,12 @@
-// Where the hook and the CLI find the policy and the host facts: the defaults, or the
-// NWFILTER_HOOK_* overrides for tests and unusual installs.
+// Where the hook and the CLI find the policy, the host facts and the custom filters: the
+// defaults, or the NWFILTER_HOOK_* overrides for tests and unusual installs.
 import {
+  DEFAULT_FILTERS_DIR,
   DEFAULT_NETWORK_DIRS,
   DEFAULT_NWFILTER_DIR,
   DEFAULT_POLICY_PATH,
   DEFAULT_SYSFS_NET,
+  ENV_FILTERS_DIR,
   ENV_NETWORK_DIRS,
   ENV_NWFILTER_DIR,
   ENV_POLICY,
@@ -16,6 +18,8 @@ export interface Settings {
   networkDirs: string[];
   nwfilterDir: string;
   sysfsNet: string;
+  /** The admin's custom filters (/etc/nwfilter-hook/filters). */
+  filtersDir: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -33,5 +37,6 @@ export function settingsFromEnv(env: Env): Settings {
         .filter((d) => d !== "") ?? DEFAULT_NETWORK_DIRS,
     nwfilterDir: set(ENV_NWFILTER_DIR) ?? DEFAULT_NWFILTER_DIR,
     sysfsNet: set(ENV_SYSFS_NET) ?? DEFAULT_SYSFS_NET,
+    filtersDir: set(ENV_FILTERS_DIR) ?? DEFAULT_FILTERS_DIR,
   };
 }

@@ -2,9 +2,11 @@
 // compiled code for them (scripts/build.mjs): the installed hook then starts without compiling
 // its own code. The sample host (policy, nwfilter, sysfs, networks, stdin) is a temporary
 // directory, so that the code that reads them is recorded as well; only the build runs this.
-// The sample policy has no Domains globs: picomatch's compiled code would make up a third of the
-// cache, which every call deserializes, for a feature few hosts use (those that do compile it
-// when they need it, about 2 ms).
+// The sample policy has no Domains globs and no [domain:GLOB] section: picomatch's compiled code
+// would make up a third of the cache, which every call deserializes, for a feature few hosts use
+// (those that do compile it when they need it, about 2 ms). It has a [network:NAME] choice with
+// parameters, and the sample filters include others and use variables, so that the choice and the
+// walk of filter definitions are warm too.
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,19 +24,36 @@ OnExisting = keep
 Networks = trunk
 Bridges = br-trunk
 MACs = 52:54:00:aa:bb:cc
+
+[network:default]
+Filter = clean-traffic
+Parameters = CTRL_IP_LEARNING=any
 `;
+
+/** The shipped filter and those it includes, and a filter whose IP libvirt learns, as small stand-ins. */
+const SAMPLE_FILTERS: Record<string, string> = {
+  [DEFAULT_FILTER]: `<filter name='${DEFAULT_FILTER}' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n  <filterref filter='no-arp-mac-spoofing'/>\n</filter>\n`,
+  "no-mac-spoofing": "<filter name='no-mac-spoofing' chain='mac'>\n  <rule action='return' direction='out'><mac srcmacaddr='$MAC'/></rule>\n</filter>\n",
+  "no-arp-mac-spoofing":
+    "<filter name='no-arp-mac-spoofing' chain='arp-mac'>\n  <rule action='return' direction='out'><arp arpsrcmacaddr='$MAC'/></rule>\n</filter>\n",
+  "clean-traffic":
+    "<filter name='clean-traffic' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n  <rule action='return' direction='out'><ip srcipaddr='$IP[@0]'/></rule>\n</filter>\n",
+};
 
 const SAMPLE_NETWORK = `<network><name>default</name><forward mode='nat'/><bridge name='virbr0'/>
 <portgroup name='pg' default='yes'/></network>`;
 
 function sampleDomain(filterref: boolean): string {
   const ref = filterref ? "\n      <filterref filter='vdsm-no-mac-spoofing'/>" : "";
+  const chosen = filterref ? "\n      <filterref filter='clean-traffic'>\n        <parameter name='CTRL_IP_LEARNING' value='any'/>\n      </filterref>" : "";
   return `<?xml version="1.0"?>
 <domain type='kvm' id='1'>
   <name>sample</name>
   <metadata>
     <nwfh:policy xmlns:nwfh="urn:nwfilter-hook:1">
-      <nwfh:interface mac="52:54:00:00:00:09" exempt="false"/>
+      <nwfh:interface mac="52:54:00:00:00:09" exempt="false" filter="clean-traffic">
+        <nwfh:parameter name="IP" value="192.0.2.9"/>
+      </nwfh:interface>
     </nwfh:policy>
   </metadata>
   <devices>
@@ -46,7 +65,7 @@ function sampleDomain(filterref: boolean): string {
     </interface>
     <interface type='network'>
       <mac address='52:54:00:00:00:02'/>
-      <source network='default'/>${ref}
+      <source network='default'/>${chosen}
     </interface>
   </devices>
 </domain>
@@ -61,7 +80,7 @@ export function warmUp(): void {
       writeFileSync(join(dir, rel), text, { mode: 0o644 });
     };
     put("policy.ini", SAMPLE_POLICY);
-    put(`nwfilter/${DEFAULT_FILTER}.xml`, `<filter name='${DEFAULT_FILTER}' chain='root'/>\n`);
+    for (const [name, text] of Object.entries(SAMPLE_FILTERS)) put(`nwfilter/${name}.xml`, text);
     put("networks/default.xml", SAMPLE_NETWORK);
     mkdirSync(join(dir, "net/br0/bridge"), { recursive: true });
     put("compliant.xml", sampleDomain(true));

@@ -1,6 +1,6 @@
 // HostFacts read from the file system: libvirt's network definitions, sysfs, nwfilter files.
 // Reading files only: a hook must never call libvirt, which would deadlock the daemon.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HostError } from "../core/errors.js";
 import type { BridgeKind, HostFacts } from "../core/host-facts.js";
@@ -40,6 +40,17 @@ export function nodeHostFacts(settings: Settings): HostFacts {
     filterDefined(name) {
       return safeName(name) && existsSync(join(settings.nwfilterDir, `${name}.xml`));
     },
+    filter(name) {
+      if (!safeName(name)) return undefined;
+      const path = join(settings.nwfilterDir, `${name}.xml`);
+      try {
+        return { path, text: readFileSync(path, "utf8") };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+        throw new HostError(`cannot read the nwfilter definition: ${(error as Error).message}`, { file: path });
+      }
+    },
   };
 }
 
@@ -49,4 +60,19 @@ function bridgeKind(sysfsNet: string, name: string): BridgeKind {
   const dev = join(sysfsNet, name);
   if (!statSync(dev, { throwIfNoEntry: false })) return "absent";
   return statSync(join(dev, "bridge"), { throwIfNoEntry: false }) ? "linux" : "other";
+}
+
+/** The names of the networks defined here (NAME.xml in the network directories), each once, sorted. */
+export function networkNames(settings: Settings): string[] {
+  const names = new Set<string>();
+  for (const dir of settings.networkDirs) {
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      continue; // a directory that is not there holds no networks
+    }
+    for (const f of files) if (f.endsWith(".xml") && safeName(f.slice(0, -4))) names.add(f.slice(0, -4));
+  }
+  return [...names].sort();
 }

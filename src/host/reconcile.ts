@@ -38,10 +38,10 @@ export function reasonText(nic: NicReport): string | undefined {
   return nic.detail ?? REASONS[nic.reason] ?? nic.reason;
 }
 
-export const STATUSES: readonly NicStatus[] = ["compliant", "missing", "exempt", "ineligible", "other-filter"];
+export const STATUSES: readonly NicStatus[] = ["compliant", "missing", "stale", "exempt", "ineligible", "other-filter"];
 
 export function countStatuses(nics: readonly NicReport[]): Record<NicStatus, number> {
-  const counts = { compliant: 0, missing: 0, exempt: 0, ineligible: 0, "other-filter": 0 };
+  const counts = { compliant: 0, missing: 0, stale: 0, exempt: 0, ineligible: 0, "other-filter": 0 };
   for (const n of nics) counts[n.status]++;
   return counts;
 }

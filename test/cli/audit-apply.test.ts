@@ -41,7 +41,7 @@ describe("audit", () => {
       web1    running   live    52:54:00:00:01:01  bridge  br0     -                     missing
       web1    running   live    52:54:00:00:01:02  bridge  br0     vdsm-no-mac-spoofing  compliant
       web1    running   live    52:54:00:00:01:03  user    vnet2   -                     ineligible (libvirt ignores filterref on type 'user')
-      audit: 3 domains, 8 interfaces (persistent and live views): 3 compliant, 2 missing, 1 exempt, 2 ineligible, 0 other-filter; filter 'vdsm-no-mac-spoofing', policy <tmp>/policy.ini (absent: built-in defaults)
+      audit: 3 domains, 8 interfaces (persistent and live views): 3 compliant, 2 missing, 0 stale, 1 exempt, 2 ineligible, 0 other-filter; filter 'vdsm-no-mac-spoofing', policy <tmp>/policy.ini (absent: built-in defaults)
       audit: fix with: nwfilter-hook apply --live web1
       "
     `);
@@ -51,7 +51,7 @@ describe("audit", () => {
     const r = await h.run(["audit", "--json", "web1"]);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { policy: unknown; summary: unknown; domains: [{ live: { status: string }[] }] };
-    expect(doc.summary).toEqual({ domains: 1, interfaces: 6, compliant: 2, missing: 2, exempt: 0, ineligible: 2, "other-filter": 0 });
+    expect(doc.summary).toEqual({ domains: 1, interfaces: 6, compliant: 2, missing: 2, stale: 0, exempt: 0, ineligible: 2, "other-filter": 0 });
     expect(doc.domains[0]).toMatchObject({ name: "web1", state: "running", persistent: true, error: null });
     expect(doc.domains[0].live.map((n: { status: string }) => n.status)).toEqual(["missing", "compliant", "ineligible"]);
     expect(doc.domains[0].live[2]).toEqual({

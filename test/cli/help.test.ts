@@ -32,12 +32,13 @@ describe("nwfilter-hook --help", () => {
         nwfilter-hook install               install the hook, the default policy (when there is none) and
                                             the filter; reload the daemon; self-test
         nwfilter-hook uninstall             remove what install put there
-        nwfilter-hook define-filter [file]  define or update the nwfilter, reusing the UUID of an existing
-                                            definition
-        nwfilter-hook check                 validate the policy and print it; check the hook, the daemon
-                                            and the filter (exit 0 only when all hold)
-        nwfilter-hook inject [file]         add the filterref to a domain XML (or, with --device, to one
-                                            <interface>) and print it
+        nwfilter-hook define-filter [file]  define or update the nwfilters (the shipped one and the custom
+                                            ones), reusing the UUID of an existing definition
+        nwfilter-hook check                 validate the policy and print it with what each section
+                                            chooses; check the hook, the daemon and the filters (exit 0
+                                            only when all hold)
+        nwfilter-hook inject [file]         add each NIC's chosen filterref to a domain XML (or, with
+                                            --device, to one <interface>) and print it
         nwfilter-hook audit [domains..]     report every NIC of every (or the named) domain: persistent
                                             and live; exit 1 when any is missing the filter
         nwfilter-hook apply [domains..]     add the filter to persistent definitions (and with --live to
@@ -68,7 +69,7 @@ describe("nwfilter-hook --help", () => {
 
       Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
       NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-      LIBVIRT_DEFAULT_URI (overridden by --connect).
+      NWFILTER_HOOK_FILTERS_DIR, LIBVIRT_DEFAULT_URI (overridden by --connect).
       "
     `);
   });
@@ -85,7 +86,7 @@ describe("nwfilter-hook --help", () => {
     expect((await h.run(["inject", "--help"])).stdout).toMatchInlineSnapshot(`
       "nwfilter-hook inject [file]
 
-      add the filterref to a domain XML (or, with --device, to one <interface>) and print it
+      add each NIC's chosen filterref to a domain XML (or, with --device, to one <interface>) and print it
 
       Positionals:
         file  XML file, or - for stdin                                           [string] [default: stdin]

@@ -147,6 +147,43 @@ describe("inject", () => {
     `);
   });
 
+  it("writes each NIC's chosen filterref: a section's filter and parameters, the domain's metadata with --domain", async () => {
+    const policy = join(h.root, "choices.ini");
+    writeFileSync(policy, "[bridge:br0]\nFilter = clean-traffic\nParameters = CTRL_IP_LEARNING=none\n[domain:gw*]\nFilter = clean-traffic-gateway\n");
+    chmodSync(policy, 0o644);
+    writeFileSync(join(h.state, "nwfilters", "clean-traffic.xml"), "<filter name='clean-traffic' chain='root'/>\n");
+    writeFileSync(
+      join(h.state, "nwfilters", "clean-traffic-gateway.xml"),
+      "<filter name='clean-traffic-gateway'><rule action='accept' direction='in'><mac srcmacaddr='$GATEWAY_MAC'/></rule></filter>\n",
+    );
+    const nic = "<interface type='bridge'>\n  <mac address='52:54:00:00:00:07'/>\n  <source bridge='br0'/>\n</interface>\n";
+    h.domain(
+      "web7",
+      domainXml("web7", []).replace(
+        "</name>",
+        "</name>\n  <metadata>\n    <n:policy xmlns:n='urn:nwfilter-hook:1'>\n      <n:interface mac='52:54:00:00:00:07'>\n        <n:parameter name='IP' value='192.0.2.7'/>\n      </n:interface>\n    </n:policy>\n  </metadata>",
+      ),
+    );
+    const plain = await h.run(["inject", "--device", "--policy", policy, "-"], { stdin: nic });
+    expect(plain.stdout).toBe(
+      nic.replace("</interface>", "  <filterref filter='clean-traffic'>\n    <parameter name='CTRL_IP_LEARNING' value='none'/>\n  </filterref>\n</interface>"),
+    );
+    expect(plain.stderr).toBe(
+      "nwfilter-hook: added filterref 'clean-traffic' (CTRL_IP_LEARNING=none) from [bridge:br0] to 52:54:00:00:00:07 (type bridge, source br0)\n",
+    );
+    const forDomain = await h.run(["inject", "--device", "--domain", "web7", "--policy", policy, "-"], { stdin: nic });
+    expect(forDomain.stdout).toContain(
+      "  <filterref filter='clean-traffic'>\n    <parameter name='IP' value='192.0.2.7'/>\n    <parameter name='CTRL_IP_LEARNING' value='none'/>\n  </filterref>\n",
+    );
+    // A domain whose choice libvirt could not instantiate: written as chosen, with a warning saying what is missing.
+    h.domain("gw1", domainXml("gw1", []));
+    const gw = await h.run(["inject", "--device", "--domain", "gw1", "--policy", policy, "-"], { stdin: nic });
+    expect(gw.stdout).toContain("<filterref filter='clean-traffic-gateway'/>");
+    expect(gw.stderr).toContain(
+      "nwfilter-hook: warning: 52:54:00:00:00:07 (type bridge, source br0): nwfilter 'clean-traffic-gateway' needs GATEWAY_MAC, which is not given (libvirt would fail: \"Cannot instantiate filter due to unresolvable variables\"); give it in [domain:gw*] (Parameters = GATEWAY_MAC=VALUE) or in the interface's metadata",
+    );
+  });
+
   it("warns when the filter is not defined on this host", async () => {
     const r = await h.run(["inject", dom], { env: { NWFILTER_HOOK_NWFILTER_DIR: join(h.root, "empty") } });
     expect(r.code).toBe(0);

@@ -342,6 +342,7 @@ describe("check", () => {
       OnMissing = enforce
       OnExisting = keep
       ResyncInterval = 600
+      DomainMetadata = trust
 
       [exempt]
       Domains =
@@ -372,6 +373,7 @@ describe("check", () => {
       OnMissing = audit
       OnExisting = keep
       ResyncInterval = 600
+      DomainMetadata = trust
 
       [exempt]
       Domains = lab-*, router
@@ -499,3 +501,140 @@ function readFileSyncDir(dir: string): string[] {
 function startupIdOf(text: string): string {
   return /^const startupId = "([0-9a-f]{16})";$/m.exec(text)?.[1] ?? "none";
 }
+
+describe("custom filters (/etc/nwfilter-hook/filters)", () => {
+  const customDir = () => h.env.NWFILTER_HOOK_FILTERS_DIR as string;
+  const custom = (name: string, body = "  <filterref filter='no-mac-spoofing'/>\n", file = `${name}.xml`) => {
+    mkdirSync(customDir(), { recursive: true });
+    writeFileSync(join(customDir(), file), `<filter name='${name}' chain='root'>\n${body}</filter>\n`);
+  };
+
+  it("define-filter without FILE defines the shipped filter and every custom one, in name order", async () => {
+    custom("site-b");
+    custom("site-a", "  <filterref filter='clean-traffic'/>\n");
+    writeFileSync(join(customDir(), "README"), "not a filter\n");
+    const first = await h.run(["define-filter"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.replace(/\(uuid [^)]*\)/g, "(uuid U)")).toBe(
+      "nwfilter 'vdsm-no-mac-spoofing': created (uuid U)\nnwfilter 'site-a': created (uuid U)\nnwfilter 'site-b': created (uuid U)\n",
+    );
+    expect((await h.run(["define-filter"])).stdout).toMatch(
+      /^nwfilter 'vdsm-no-mac-spoofing': unchanged .*\nnwfilter 'site-a': unchanged .*\nnwfilter 'site-b': unchanged .*\n$/,
+    );
+    custom("site-b", "  <filterref filter='no-arp-mac-spoofing'/>\n");
+    expect((await h.run(["define-filter"])).stdout).toMatch(/\nnwfilter 'site-b': updated /);
+  });
+
+  it("a file whose name is not its filter's is refused before anything is defined", async () => {
+    custom("site-a");
+    custom("other", undefined, "site-z.xml");
+    expect(await h.run(["define-filter"])).toEqual({
+      code: 3,
+      stdout: "",
+      stderr:
+        "nwfilter-hook: <tmp>/filters/site-z.xml: defines nwfilter 'other', but a custom filter NAME.xml must define <filter name='NAME'>: rename it other.xml\n",
+    });
+    expect(h.calls().filter((c) => c.startsWith("nwfilter-define"))).toEqual([]);
+    rmSync(join(customDir(), "site-z.xml"));
+    custom("vdsm-no-mac-spoofing");
+    expect((await h.run(["define-filter"])).stderr).toBe(
+      "nwfilter-hook: <tmp>/filters/vdsm-no-mac-spoofing.xml: defines the shipped nwfilter 'vdsm-no-mac-spoofing': give your own filter another name\n",
+    );
+  });
+
+  it("install defines them too, and warns of a filter the policy names that nothing defines", async () => {
+    custom("site-a");
+    writeFileSync(h.policyPath, "[network:prod]\nFilter = site-a\n[bridge:br9]\nFilter = nowhere\n", { mode: 0o644 });
+    const r = await install();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^nwfilter 'vdsm-no-mac-spoofing': created .*\nnwfilter 'site-a': created /m);
+    expect(r.stdout).toContain(
+      "warning: the policy's filter 'nowhere' is not defined in libvirt: put its definition in <tmp>/filters/nowhere.xml and run nwfilter-hook define-filter\n",
+    );
+    expect(r.stdout).not.toContain("'site-a' is not defined");
+    expect((await install()).stdout).toMatch(/\nnwfilter 'site-a': unchanged /);
+  });
+});
+
+describe("check: the choice sections", () => {
+  const GATEWAY =
+    "<filter name='clean-traffic-gateway' chain='root'>\n  <rule action='accept' direction='in'><mac srcmacaddr='$GATEWAY_MAC'/></rule>\n</filter>\n";
+  const IPV6_NET =
+    "<network>\n  <name>prod</name>\n  <forward mode='nat'/>\n  <bridge name='virbr7'/>\n  <ip address='192.0.2.1' netmask='255.255.255.0'/>\n  <ip family='ipv6' address='2001:db8::1' prefix='64'/>\n</network>\n";
+
+  it("prints each section with what it chooses, the mode, and warns where libvirt could not carry a choice out", async () => {
+    writeFileSync(join(h.state, "nwfilters", "clean-traffic-gateway.xml"), GATEWAY);
+    writeFileSync(join(h.state, "nwfilters", "clean-traffic.xml"), "<filter name='clean-traffic' chain='root'/>\n");
+    writeFileSync(join(h.networksDir, "prod.xml"), IPV6_NET);
+    writeFileSync(
+      h.policyPath,
+      [
+        "[filtering]",
+        "DomainMetadata = ignore",
+        "[domain:gw-*]",
+        "Filter = clean-traffic-gateway",
+        "[network:prod]",
+        "Filter = clean-traffic",
+        "Parameters = IP=192.0.2.10, IP=192.0.2.11",
+        "[bridge:virbr7]",
+        "Parameters = CTRL_IP_LEARNING=dhcp",
+        "[bridge:br-open]",
+        "Filter = none",
+        "[domain:db-*]",
+        "Parameters = X=1",
+        "",
+      ].join("\n"),
+      { mode: 0o644 },
+    );
+    expect((await install()).code).toBe(0);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(r.stdout).toContain(
+      [
+        "DomainMetadata = ignore   ; the policy file is the only judge: metadata choices and exemptions are ignored",
+        "",
+        "[exempt]",
+        "Domains =",
+        "Networks =",
+        "Bridges =",
+        "MACs =",
+        "",
+        "# [domain:GLOB] sections are asked in this order: the first whose glob matches a domain's name wins.",
+        "",
+        "[domain:gw-*]",
+        "Filter = clean-traffic-gateway",
+        "# -> nwfilter 'clean-traffic-gateway' from [domain:gw-*]",
+        "",
+        "[network:prod]",
+        "Filter = clean-traffic",
+        "Parameters = IP=192.0.2.10, IP=192.0.2.11",
+        "# -> nwfilter 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) from [network:prod]",
+        "",
+        "[bridge:virbr7]",
+        "Parameters = CTRL_IP_LEARNING=dhcp",
+        "# -> nwfilter 'vdsm-no-mac-spoofing' (CTRL_IP_LEARNING=dhcp)",
+        "",
+        "[bridge:br-open]",
+        "Filter = none",
+        "# -> no filter (Filter = none from [bridge:br-open])",
+        "",
+        "[domain:db-*]",
+        "Parameters = X=1",
+        "# -> nwfilter 'vdsm-no-mac-spoofing' (X=1)",
+        "warning: [domain:gw-*] chooses nwfilter 'clean-traffic-gateway', which needs GATEWAY_MAC: give it there (Parameters = ...) or a more specific section, or libvirt fails the start of every NIC it concerns",
+        "warning: network 'prod' has IPv6 addresses, but its NICs get nwfilter 'clean-traffic' (from [network:prod]): it lets only IPv4 and ARP through and drops all IPv6",
+        "",
+      ].join("\n"),
+    );
+    expect(r.stdout).toContain("nwfilter 'clean-traffic-gateway' (from [domain:gw-*]): ok (defined)\n");
+    expect(r.stdout).toContain("nwfilter 'clean-traffic' (from [network:prod]): ok (defined)\n");
+    expect(r.code, r.stdout).toBe(0);
+  });
+
+  it("fails for a filter a section names that libvirt does not have", async () => {
+    writeFileSync(h.policyPath, "[bridge:br0]\nFilter = nowhere\n", { mode: 0o644 });
+    expect((await install()).code).toBe(0);
+    const r = await h.run(["check", "--hooks-dir", h.hooksDir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("nwfilter 'nowhere' (from [bridge:br0]): FAILED: not defined: run nwfilter-hook define-filter\n");
+  });
+});

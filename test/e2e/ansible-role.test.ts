@@ -145,4 +145,62 @@ describe.skipIf(!HAVE)("the Ansible role on this host", () => {
     const again = await play({ nwfilter_hook_on_missing: "audit" });
     expect(again.changed, again.output).toBe(0);
   });
+
+  it("sections and a custom filter: the filter is copied and defined, the policy names it, a second run changes nothing", async () => {
+    const customName = "nwfh-e2e-ansible-site";
+    const customPath = `/etc/nwfilter-hook/filters/${customName}.xml`;
+    const custom = join(dir, `${customName}.xml`);
+    writeFileSync(
+      custom,
+      `<filter name='${customName}' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n  <filterref filter='no-ip-spoofing'/>\n</filter>\n`,
+    );
+    const extra = {
+      nwfilter_hook_domain_metadata: "ignore",
+      nwfilter_hook_sections: [
+        {
+          kind: "network",
+          name: "nwfh-e2e-ansible-net",
+          filter: customName,
+          parameters: [
+            { name: "IP", value: "192.0.2.10" },
+            { name: "IP", value: "192.0.2.11" },
+          ],
+        },
+        { kind: "bridge", name: "nwfh-br0.100", filter: "none" },
+      ],
+      nwfilter_hook_custom_filters: [custom],
+    };
+    try {
+      const bad = await play({ ...extra, nwfilter_hook_sections: [{ kind: "bridge", name: "b", parameters: [{ name: "MAC", value: "52:54:00:00:00:01" }] }] });
+      expect(bad.failed).toBe(1);
+      expect(bad.changed).toBe(0);
+      expect(bad.output).toContain("nwfilter_hook: nwfilter_hook_sections: expected kind");
+      expect(existsSync(customPath)).toBe(false);
+
+      const r = await play(extra);
+      expect(r.code, r.output).toBe(0);
+      expect(readFileSync(customPath, "utf8")).toBe(readFileSync(custom, "utf8"));
+      expect(virsh("nwfilter-dumpxml", customName)).toContain("no-ip-spoofing");
+      const policy = readFileSync(POLICY, "utf8");
+      expect(policy).toMatch(/^DomainMetadata = ignore$/m);
+      expect(policy).toContain(`\n[network:nwfh-e2e-ansible-net]\nFilter = ${customName}\nParameters = IP=192.0.2.10, IP=192.0.2.11\n`);
+      expect(policy).toContain("\n[bridge:nwfh-br0.100]\nFilter = none\n");
+      const check = run("/usr/bin/nwfilter-hook", ["check"]);
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect(check.stdout).toContain(`nwfilter '${customName}' (from [network:nwfh-e2e-ansible-net]): ok (defined)`);
+
+      const again = await play(extra);
+      expect(again.changed, again.output).toBe(0);
+      const dry = await play(extra, "--check");
+      expect(dry.changed, dry.output).toBe(0);
+    } finally {
+      // The admin's files stay on a purge, as dpkg leaves them: this suite's own go here.
+      rmSync(customPath, { force: true });
+      try {
+        virsh("nwfilter-undefine", customName);
+      } catch {
+        // not defined
+      }
+    }
+  });
 });

@@ -71,6 +71,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
       "./usr/lib/nwfilter-hook/package.json",
       "./usr/share/nwfilter-hook/vdsm-no-mac-spoofing.xml",
       "./etc/nwfilter-hook/policy.ini",
+      "./etc/nwfilter-hook/filters/",
       "./lib/systemd/system/nwfilter-hook-watch.service",
       "./usr/share/man/man8/nwfilter-hook.8.gz",
       "./usr/share/doc/nwfilter-hook/copyright",

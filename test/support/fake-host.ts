@@ -8,8 +8,10 @@ export interface FakeHostSpec {
   networks?: Record<string, string>;
   /** Bridge name -> kind; names not listed are absent. "ovs" is an alias for "other". */
   bridges?: Record<string, "linux" | "other" | "ovs">;
-  /** Filters defined on the host; default: the default filter only. */
+  /** Filters defined on the host; default: the default filter only. Each is an empty filter unless `filterDefs` has it. */
   filters?: string[];
+  /** Definitions (<filter> XML) of filters, defined on the host as well. */
+  filterDefs?: Record<string, string>;
   /** Answer for networks not listed (default: not found). */
   anyNetwork?: (name: string) => string | undefined;
   /** Answer for bridges not listed (default: absent). */
@@ -17,13 +19,14 @@ export interface FakeHostSpec {
 }
 
 export interface FakeHost extends HostFacts {
-  /** Every question asked, as "network:NAME", "bridge:NAME" or "filter:NAME". */
+  /** Every question asked, as "network:NAME", "bridge:NAME", "filter:NAME" or "definition:NAME". */
   readonly asked: string[];
 }
 
 export function fakeHost(spec: FakeHostSpec = {}): FakeHost {
   const asked: string[] = [];
-  const filters = new Set(spec.filters ?? [DEFAULT_FILTER]);
+  const defs = spec.filterDefs ?? {};
+  const filters = new Set([...(spec.filters ?? [DEFAULT_FILTER]), ...Object.keys(defs)]);
   return {
     asked,
     network(name) {
@@ -40,6 +43,11 @@ export function fakeHost(spec: FakeHostSpec = {}): FakeHost {
     filterDefined(name) {
       asked.push(`filter:${name}`);
       return filters.has(name);
+    },
+    filter(name) {
+      asked.push(`definition:${name}`);
+      if (!filters.has(name)) return undefined;
+      return { path: `/fake/nwfilter/${name}.xml`, text: Object.hasOwn(defs, name) ? (defs[name] as string) : `<filter name='${name}' chain='root'/>\n` };
     },
   };
 }

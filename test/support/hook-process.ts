@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DEFAULT_FILTER } from "../../src/core/constants.js";
+import { writeIncludedFilters } from "./builtin-filters.js";
 import { DIST_QEMU, REPO_ROOT } from "./paths.js";
 
 export interface SandboxSpec {
@@ -23,8 +24,14 @@ export interface SandboxSpec {
   persistentNetworks?: Record<string, string | Buffer>;
   /** sysfs: a Linux bridge is a directory with a bridge/ subdirectory, an OVS bridge one without. */
   bridges?: Record<string, "linux" | "ovs">;
-  /** Filters defined on the host (files NAME.xml in the nwfilter directory). */
+  /**
+   * Filters defined on the host (files NAME.xml in the nwfilter directory): the shipped
+   * definition for the default filter (with the two libvirt filters it includes), an empty
+   * filter for any other name.
+   */
   filters?: string[];
+  /** Filter definitions written as given (NAME -> XML), besides `filters`. */
+  filterDefs?: Record<string, string | Buffer>;
 }
 
 export interface LogEntry {
@@ -78,7 +85,9 @@ export function makeSandbox(spec: SandboxSpec = {}): Sandbox {
   const filterXml = readFileSync(join(REPO_ROOT, "nwfilter", `${DEFAULT_FILTER}.xml`));
   for (const name of spec.filters ?? [DEFAULT_FILTER]) {
     writeFileSync(join(nwfilter, `${name}.xml`), name === DEFAULT_FILTER ? filterXml : `<filter name='${name}' chain='root'/>\n`);
+    if (name === DEFAULT_FILTER) writeIncludedFilters(nwfilter);
   }
+  for (const [name, xml] of Object.entries(spec.filterDefs ?? {})) writeFileSync(join(nwfilter, `${name}.xml`), xml);
   // One record per message: the arguments separated by US (0x1f), ended by a newline, and with
   // --prio-prefix (the installed hook's shell line) each line read from stdin after them.
   // The hook leaves logger running in the background, so a record may come after the test has

@@ -1,9 +1,14 @@
-// `check`: like `nginx -t`. Validates the policy and prints it as it takes effect, then checks
-// that the hook is installed and executable, that the daemon runs it, and that the filter is
-// defined. Exit 0 only when all of that holds.
+// `check`: like `nginx -t`. Validates the policy and prints it as it takes effect (with the
+// choice each section makes, and warnings about choices libvirt could not carry out), then checks
+// that the hook is installed and executable, that the daemon runs it, and that the filters the
+// policy names and the custom ones are defined. Exit 0 only when all of that holds.
 import { accessSync, constants } from "node:fs";
 import { DEFAULT_FILTER } from "../../core/constants.js";
 import { NwfilterHookError, formatError } from "../../core/errors.js";
+import { reviewPolicy, type PolicyReview } from "../../core/policy-review.js";
+import { settingsFromEnv } from "../../core/settings.js";
+import { customFilterFiles } from "../../host/nwfilter-define.js";
+import { networkNames, nodeHostFacts } from "../../host/node-host-facts.js";
 import { compareVersions, type Policy } from "../../core/policy.js";
 import type { Context } from "../context.js";
 import { describeDaemon, hooksDirProblem, notOnThisHost } from "../daemon.js";
@@ -43,10 +48,22 @@ export async function check(ctx: Context, options: CheckOptions): Promise<number
   try {
     policy = readPolicy(ctx, location);
     say(`policy ${location.path}: ok${policy.source === location.path ? "" : " (absent: built-in defaults)"} [${location.origin}]`);
-    ctx.stdout(policyText(policy));
   } catch (error) {
     if (!(error instanceof NwfilterHookError)) throw error;
     fail("policy", formatError(error)); // the message names the file
+  }
+  if (policy) {
+    // What each section chooses, as the hook will see this host's filters and networks.
+    let review: PolicyReview | undefined;
+    try {
+      const settings = settingsFromEnv(ctx.env);
+      review = reviewPolicy(policy, nodeHostFacts(settings), networkNames(settings));
+    } catch (error) {
+      if (!(error instanceof NwfilterHookError)) throw error;
+      fail("policy review", formatError(error));
+    }
+    ctx.stdout(policyText(policy, review?.effects));
+    for (const w of review?.warnings ?? []) say(`warning: ${w}`);
   }
 
   // 2. The hook.
@@ -99,18 +116,29 @@ export async function check(ctx: Context, options: CheckOptions): Promise<number
     fail("daemon", formatError(error));
   }
 
-  // 4. The filter.
-  const filter = policy?.filter ?? DEFAULT_FILTER;
-  if (!reachable) {
-    fail(`nwfilter '${filter}'`, "cannot tell: libvirt is not reachable");
-  } else {
+  // 4. The filters: the default, those the sections name, and the custom ones.
+  const named = new Map<string, string>([[policy?.filter ?? DEFAULT_FILTER, ""]]);
+  for (const section of policy?.sections ?? []) {
+    if (typeof section.filter === "string" && !named.has(section.filter)) named.set(section.filter, ` (from [${section.kind}:${section.name}])`);
+  }
+  try {
+    for (const f of customFilterFiles(settingsFromEnv(ctx.env).filtersDir)) if (!named.has(f.name)) named.set(f.name, ` (custom, ${f.path})`);
+  } catch (error) {
+    if (!(error instanceof NwfilterHookError)) throw error;
+    fail("custom filters", formatError(error));
+  }
+  for (const [filter, from] of named) {
+    if (!reachable) {
+      fail(`nwfilter '${filter}'${from}`, "cannot tell: libvirt is not reachable");
+      continue;
+    }
     try {
       const xml = await virsh.nwfilterXml(filter);
-      if (xml === undefined) fail(`nwfilter '${filter}'`, "not defined: run nwfilter-hook define-filter");
-      else say(`nwfilter '${filter}': ok (defined)`);
+      if (xml === undefined) fail(`nwfilter '${filter}'${from}`, "not defined: run nwfilter-hook define-filter");
+      else say(`nwfilter '${filter}'${from}: ok (defined)`);
     } catch (error) {
       if (!(error instanceof NwfilterHookError)) throw error;
-      fail(`nwfilter '${filter}'`, formatError(error));
+      fail(`nwfilter '${filter}'${from}`, formatError(error));
     }
   }
 

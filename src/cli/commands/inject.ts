@@ -1,9 +1,12 @@
 // `inject [--device] [--diff] [FILE|-]`: the transformation on a domain XML, or on one
-// <interface> for hot-plug, printed (or shown as a unified diff). Pure: libvirt is not called.
+// <interface> for hot-plug, printed (or shown as a unified diff): each NIC gets the filterref the
+// policy chooses for it (with --domain, as in that domain: its name and metadata count). Without
+// --domain, libvirt is not called.
 import { closeSync, openSync } from "node:fs";
 import { MAX_XML_BYTES } from "../../core/constants.js";
 import { XmlError } from "../../core/errors.js";
 import { describeNic } from "../../core/decide.js";
+import { problemText, wantedText, whereToGive } from "../../core/filter-messages.js";
 import { nodeHostFacts } from "../../host/node-host-facts.js";
 import { settingsFromEnv } from "../../core/settings.js";
 import { nodeUtf8, readAllLimited } from "../../host/stdio.js";
@@ -72,16 +75,26 @@ export async function inject(ctx: Context, options: InjectOptions): Promise<numb
   const out = result.xml;
   ctx.stdout(typeof out === "string" ? unifiedDiff(input.name, input.doc.text, out) : out);
 
+  const warnings = new Set<string>();
   for (const nic of result.nics) {
-    if (nic.action === "injected") note(`added filterref '${result.filter}' to ${describeNic(nic)}`);
-    else if (nic.action === "replaced") note(`replaced filter '${nic.filter}' with '${result.filter}' on ${describeNic(nic)}`);
+    const w = nic.wanted;
+    if (nic.action === "injected" && w) note(`added filterref ${wantedText(w)} to ${describeNic(nic)}`);
+    else if (nic.action === "replaced" && w) note(`replaced filter '${nic.filter}' with '${w.filter}' on ${describeNic(nic)}`);
+    else if (nic.action === "rewritten" && w) note(`rewrote filterref '${nic.filter}' as ${wantedText(w)} on ${describeNic(nic)}`);
     else if (nic.status === "exempt" || nic.status === "ineligible") note(`left alone: ${describeNic(nic)}: ${nic.status} (${reasonText(nic)})`);
     else if (nic.status === "other-filter") note(`left alone: ${describeNic(nic)}: references another filter (OnExisting=keep)`);
+    if (nic.ignored !== undefined) note(`${describeNic(nic)}: ignored ${nic.ignored}`);
+    // What libvirt would refuse in what it is given, once per filter.
+    const p = nic.problem;
+    if (!p || !(nic.status === "compliant" || nic.action !== undefined)) continue;
+    if (p.kind === "undefined" && p.missing === p.filter) {
+      warnings.add(`warning: nwfilter '${p.filter}' is not defined on this host: libvirt will refuse the XML until it is (nwfilter-hook define-filter)`);
+    } else {
+      const hint = p.kind === "variables" && w ? `; ${whereToGive(w, p.missing, policy.domainMetadata)}` : "";
+      warnings.add(`warning: ${describeNic(nic)}: ${problemText(p)}${hint}`);
+    }
   }
   if (!result.changed) note(`no change${result.nics.length === 0 ? " (no interfaces)" : ""}`);
-  const references = result.nics.some((n) => n.status === "compliant" || n.action !== undefined);
-  if (references && !host.filterDefined(result.filter)) {
-    note(`warning: nwfilter '${result.filter}' is not defined on this host: libvirt will refuse the XML until it is (nwfilter-hook define-filter)`);
-  }
+  for (const warning of warnings) note(warning);
   return EXIT.OK;
 }

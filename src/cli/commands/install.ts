@@ -1,5 +1,6 @@
 // `install`: the hook into the hooks directory, the default policy when there is none, the
-// filter into libvirt, a reload so that the daemon notices the hook, and a self-test.
+// filters into libvirt (the shipped one and the custom ones), a reload so that the daemon
+// notices the hook, and a self-test.
 // Idempotent: whatever is already as it should be is left alone and reported "unchanged".
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
@@ -18,7 +19,7 @@ import { recordStartupCache, withStartupCache } from "../startup-cache.js";
 import { installWatchService } from "../watch-service.js";
 import { packageVersion } from "../version.js";
 import { hooksDirProblem, notOnThisHost } from "../daemon.js";
-import { defineFilter, describeDefine } from "./define-filter.js";
+import { defineFilterFile, describeDefine, filtersToDefine } from "./define-filter.js";
 
 export interface InstallOptions {
   hooksDir: string;
@@ -59,7 +60,9 @@ export async function install(ctx: Context, options: InstallOptions): Promise<nu
   } catch (error) {
     throw fsError(error, "read the built hook (run: npm run build)", bundlePath);
   }
-  const filterPath = shippedFilterPath(ctx);
+  const settings = settingsFromEnv(ctx.env);
+  // The shipped filter and the admin's custom ones, every file checked before anything changes.
+  const filters = filtersToDefine(shippedFilterPath(ctx), settings.filtersDir);
   let down = false;
   let libvirtVersion: string;
   try {
@@ -142,18 +145,26 @@ export async function install(ctx: Context, options: InstallOptions): Promise<nu
     changed = true;
   }
 
-  // 3. The filter.
+  // 3. The filters: the shipped one and the custom ones.
   if (down) {
-    const left = leaveFilterForStart(filterPath, settingsFromEnv(ctx.env).nwfilterDir);
-    say(left.message);
-    if (left.written) changed = true;
+    for (const file of filters) {
+      const left = leaveFilterForStart(file.path, settings.nwfilterDir);
+      say(left.message);
+      if (left.written) changed = true;
+    }
   } else {
-    const defined = await defineFilter(virsh, filterPath);
-    say(describeDefine(defined));
-    if (defined.outcome !== "unchanged") changed = true;
+    for (const file of filters) {
+      const defined = await defineFilterFile(virsh, file);
+      say(describeDefine(defined));
+      if (defined.outcome !== "unchanged") changed = true;
+    }
     const effective = policy ?? readPolicy(ctx, location);
-    if (effective.filter !== defined.name && (await virsh.nwfilterXml(effective.filter)) === undefined) {
-      say(`warning: the policy's Filter '${effective.filter}' is not defined in libvirt: define it (nwfilter-hook define-filter FILE)`);
+    const named = [effective.filter, ...effective.sections.map((sec) => sec.filter).filter((f): f is string => typeof f === "string")];
+    for (const name of new Set(named)) {
+      if (filters.some((f) => f.name === name) || (await virsh.nwfilterXml(name)) !== undefined) continue;
+      say(
+        `warning: the policy's filter '${name}' is not defined in libvirt: put its definition in ${settings.filtersDir}/${name}.xml and run nwfilter-hook define-filter`,
+      );
     }
   }
 

@@ -9,6 +9,7 @@ import type { DaemonControl } from "../../../src/cli/daemon.js";
 import { runCli } from "../../../src/cli/main.js";
 import { HOOK_ENV } from "../../../src/cli/self-test.js";
 import { Virsh, processVirsh } from "../../../src/host/virsh.js";
+import { writeIncludedFilters } from "../../support/builtin-filters.js";
 import { DIST, FAKE_VIRSH_DIR, REPO_ROOT, ensureBuilt } from "./build.js";
 
 export interface Outcome {
@@ -48,6 +49,8 @@ export function makeHarness(): Harness {
   const sysfsNet = join(root, "sys-class-net");
   for (const d of [state, join(state, "nwfilters"), join(state, "domains"), join(state, "live"), hooksDir, networksDir, sysfsNet])
     mkdirSync(d, { recursive: true });
+  // libvirt's own filters that the shipped one includes are defined, as on a libvirt host.
+  writeIncludedFilters(join(state, "nwfilters"));
   // A Linux bridge br0 and an Open vSwitch bridge ovs0, as sysfs shows them.
   mkdirSync(join(sysfsNet, "br0", "bridge"), { recursive: true });
   mkdirSync(join(sysfsNet, "ovs0"), { recursive: true });
@@ -57,6 +60,8 @@ export function makeHarness(): Harness {
     NWFILTER_HOOK_NETWORK_DIRS: networksDir,
     NWFILTER_HOOK_NWFILTER_DIR: join(state, "nwfilters"),
     NWFILTER_HOOK_SYSFS_NET: sysfsNet,
+    // The custom filters: none unless a test puts some there.
+    NWFILTER_HOOK_FILTERS_DIR: join(root, "filters"),
     NWFILTER_HOOK_CACHE_DIR: join(root, "cache"),
     // The same artefact whatever Node runs the tests (the default depends on the Node).
     NWFILTER_HOOK_STARTUP: "code-cache",

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { XmlError } from "../../../src/core/errors.js";
 import { EXIT_ERROR, EXIT_OK, EXIT_REFUSED, LISTED_NICS, decide, describeNic } from "../../../src/core/decide.js";
-import { DEFAULT_POLICY, type Policy } from "../../../src/core/policy.js";
+import { DEFAULT_POLICY, parsePolicy, type Policy } from "../../../src/core/policy.js";
 import { NETWORKS, fakeHost, type FakeHostSpec } from "../../support/fake-host.js";
 
 type Op = Parameters<typeof decide>[0];
@@ -190,7 +190,7 @@ describe.each<Op>(["migrate", "restore"])("%s", (op) => {
 
 describe("describeNic", () => {
   const span = { start: 0, end: 0 };
-  const base = { index: 2, line: 1, type: "bridge", status: "missing" as const, input: span, output: span };
+  const base = { index: 2, line: 1, type: "bridge", parameters: [], status: "missing" as const, input: span, output: span };
   it.each([
     [{ ...base, mac: "52:54:00:00:00:01", source: "br0", filter: undefined }, "52:54:00:00:00:01 (type bridge, source br0)"],
     [{ ...base, mac: undefined, source: undefined, filter: undefined }, "interface #3 (type bridge)"],
@@ -228,5 +228,105 @@ describe("long lists of NICs", () => {
     const o = go("migrate", many(LISTED_NICS));
     expect(o.log?.message).not.toContain("more");
     expect(o.log?.message.match(/added /g)).toHaveLength(LISTED_NICS);
+  });
+});
+
+describe("chosen filters", () => {
+  const GATEWAY = "<filter name='clean-traffic-gateway'>\n  <rule action='accept' direction='in'><mac srcmacaddr='$GATEWAY_MAC'/></rule>\n</filter>\n";
+  const CHOICE_HOST: FakeHostSpec = {
+    ...HOST,
+    networks: { prod: NETWORKS.nat("prod", "virbr7") },
+    bridges: { br0: "linux", virbr7: "linux" },
+    filters: ["vdsm-no-mac-spoofing", "clean-traffic"],
+    filterDefs: { "clean-traffic-gateway": GATEWAY },
+  };
+  const netNic = (m: string, extra = "") =>
+    `    <interface type='network'>\n      <mac address='${m}'/>\n      <source network='prod'/>\n${extra}    </interface>\n`;
+  const withPolicy = (text: string, changes: Partial<Policy> = {}) => ({ ...parsePolicy(text, "/etc/nwfilter-hook/policy.ini"), ...changes });
+  const PROD = withPolicy("[network:prod]\nFilter = clean-traffic\nParameters = IP=192.0.2.10, IP=192.0.2.11\n");
+  const GW = withPolicy("[bridge:br0]\nFilter = clean-traffic-gateway\n");
+  const gwRef = "      <filterref filter='clean-traffic-gateway'/>\n";
+
+  it("prepare names what each NIC lacks: the filter, its parameters and the level that chose it", () => {
+    const o = go("prepare", domain(netNic("52:54:00:00:00:01")), PROD, CHOICE_HOST);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toBe(
+      "nwfilter-hook: refusing to start domain 'vm1': 1 interface(s) lack nwfilter 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) from [network:prod]: 52:54:00:00:00:01 (type network, source prod); fix with: nwfilter-hook apply vm1 (policy /etc/nwfilter-hook/policy.ini)",
+    );
+  });
+
+  it("NICs that lack different things are named each with its own", () => {
+    const o = go("prepare", domain(netNic("52:54:00:00:00:01") + bridgeNic("52:54:00:00:00:02")), PROD, CHOICE_HOST);
+    expect(o.stderr).toContain(
+      "2 interface(s) lack their nwfilter: 52:54:00:00:00:01 (type network, source prod) lacks nwfilter 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) from [network:prod]; 52:54:00:00:00:02 (type bridge, source br0) lacks nwfilter 'vdsm-no-mac-spoofing'; fix with",
+    );
+  });
+
+  it("a stale NIC (a filter the policy manages, but not its choice) is refused under OnExisting = keep", () => {
+    const o = go("prepare", domain(netNic("52:54:00:00:00:01", `      ${F}\n`)), PROD, CHOICE_HOST);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toContain("52:54:00:00:00:01 (type network, source prod, filter vdsm-no-mac-spoofing)");
+  });
+
+  it.each(["enforce", "audit", "watch"] as const)(
+    "OnMissing=%s: a start libvirt would fail for a variable not given is refused, naming domain, NIC, filter, variable and where to give it",
+    (onMissing) => {
+      const o = decide("prepare", "vm1", domain(bridgeNic("52:54:00:00:00:01", gwRef)), { ...GW, onMissing }, fakeHost(CHOICE_HOST), () => ({
+        healthy: true,
+        detail: "ok",
+      }));
+      expect(o.exitCode).toBe(EXIT_REFUSED);
+      expect(o.stderr).toBe(
+        "nwfilter-hook: refusing to start domain 'vm1': 1 interface(s) cannot get their nwfilter: 52:54:00:00:00:01 (type bridge, source br0, filter clean-traffic-gateway) with nwfilter 'clean-traffic-gateway' from [bridge:br0]: nwfilter 'clean-traffic-gateway' needs GATEWAY_MAC, which is not given (libvirt would fail: \"Cannot instantiate filter due to unresolvable variables\"); give it in [bridge:br0] (Parameters = GATEWAY_MAC=VALUE) or in the interface's metadata (<nwfh:parameter name='GATEWAY_MAC' value='VALUE'/>) (policy /etc/nwfilter-hook/policy.ini)",
+      );
+    },
+  );
+
+  it("migrate and restore refuse to write a filterref libvirt would fail on, whatever OnMissing says", () => {
+    for (const op of ["migrate", "restore"] as const) {
+      const o = go(op, domain(bridgeNic("52:54:00:00:00:01")), { ...GW, onMissing: "audit" }, CHOICE_HOST);
+      expect(o.exitCode).toBe(EXIT_REFUSED);
+      expect(o.stdout).toBeUndefined();
+      expect(o.stderr).toMatch(new RegExp(`^nwfilter-hook: refusing to ${op} domain 'vm1': 1 interface\\(s\\) cannot get their nwfilter: .*needs GATEWAY_MAC`));
+    }
+  });
+
+  it("a NIC that lacks a filter libvirt could not instantiate says so, with the rest of the refusal", () => {
+    const o = go("prepare", domain(bridgeNic("52:54:00:00:00:01")), GW, CHOICE_HOST);
+    expect(o.exitCode).toBe(EXIT_REFUSED);
+    expect(o.stderr).toContain(
+      "lacks nwfilter 'clean-traffic-gateway' from [bridge:br0], but nwfilter 'clean-traffic-gateway' needs GATEWAY_MAC, which is not given",
+    );
+    // Under audit it starts, since libvirt starts a NIC without a filterref; the warning says what is wrong.
+    const a = go("prepare", domain(bridgeNic("52:54:00:00:00:01")), { ...GW, onMissing: "audit" }, CHOICE_HOST);
+    expect(a.exitCode).toBe(EXIT_OK);
+    expect(a.stderr).toContain("needs GATEWAY_MAC");
+  });
+
+  it("a chosen filter that is not defined here is refused as the default one is, naming it", () => {
+    const gone = withPolicy("[network:prod]\nFilter = gone\n");
+    const compliant = domain(netNic("52:54:00:00:00:01", "      <filterref filter='gone'/>\n"));
+    expect(go("prepare", compliant, gone, CHOICE_HOST).stderr).toBe(
+      "nwfilter-hook: refusing to start domain 'vm1' references nwfilter 'gone', which is not defined on this host; define it with: nwfilter-hook define-filter",
+    );
+    expect(go("prepare", compliant, { ...gone, onMissing: "audit" }, CHOICE_HOST).exitCode).toBe(EXIT_OK);
+    const m = go("migrate", domain(netNic("52:54:00:00:00:01")), gone, CHOICE_HOST);
+    expect(m.exitCode).toBe(EXIT_REFUSED);
+    expect(m.stderr).toBe(
+      "nwfilter-hook: refusing to migrate domain 'vm1': nwfilter 'gone' is not defined on this host; define it with: nwfilter-hook define-filter",
+    );
+  });
+
+  it("migrate logs what it wrote on each NIC", () => {
+    const xml = domain(
+      netNic("52:54:00:00:00:01") + netNic("52:54:00:00:00:02", "      <filterref filter='clean-traffic'><parameter name='IP' value='1.1.1.1'/></filterref>\n"),
+    );
+    const o = go("migrate", xml, PROD, CHOICE_HOST);
+    expect(o.exitCode).toBe(EXIT_OK);
+    expect(o.log).toEqual({
+      priority: "notice",
+      message:
+        "migrate of domain 'vm1': added 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) on 52:54:00:00:00:01 (type network, source prod); rewrote filter clean-traffic as 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) on 52:54:00:00:00:02 (type network, source prod, filter clean-traffic)",
+    });
   });
 });

@@ -84,6 +84,8 @@ describe("values", () => {
       onMissing: "audit",
       onExisting: "replace",
       resyncInterval: 600,
+      domainMetadata: "trust",
+      sections: [],
       exempt: {
         domains: ["lab-*", "nested-router"],
         networks: ["trunk", "storage"],
@@ -249,7 +251,9 @@ describe("locate follows ini's grammar line for line", () => {
 
   function byLocate(text: string): ReturnType<typeof byExpression> {
     try {
-      return locate(text, FILE);
+      // The choice sections' own lines are another grammar (policy-sections.ts): these texts have none.
+      const { sections, keys } = locate(text, FILE);
+      return { sections, keys };
     } catch (error) {
       if (!(error instanceof PolicyError)) throw error;
       return `${error.where?.line}: ${error.message}`;

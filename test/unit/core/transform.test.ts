@@ -75,7 +75,9 @@ describe("interface types", () => {
         type,
         source,
         filter: undefined,
+        parameters: [],
         status: "missing",
+        wanted: { filter: "vdsm-no-mac-spoofing", parameters: [], chosen: [], from: "the default Filter" },
         action: "injected",
         input: { start, end },
         output: { start, end: end + inserted },
@@ -136,7 +138,7 @@ describe("networks and bridges", () => {
   it("asks the host for the network, then for the network's bridge", () => {
     const host = fakeHost(HOST);
     transform(netNic("default"), policy(), host, { file: "f" });
-    expect(host.asked).toEqual(["network:default", "bridge:virbr0"]);
+    expect(host.asked).toEqual(["network:default", "bridge:virbr0", "definition:vdsm-no-mac-spoofing"]);
   });
 
   it("a network NIC without a network name is reported as not found, without asking the host", () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostError } from "../../../src/core/errors.js";
 import type { HostFacts } from "../../../src/core/host-facts.js";
-import { nodeHostFacts } from "../../../src/host/node-host-facts.js";
+import { networkNames, nodeHostFacts } from "../../../src/host/node-host-facts.js";
 import { settingsFromEnv } from "../../../src/core/settings.js";
 
 let dir: string;
@@ -79,6 +79,20 @@ describe("filterDefined", () => {
   });
 });
 
+describe("filter", () => {
+  it("reads the definition from the nwfilter directory; an unknown or unsafe name is undefined", () => {
+    expect(host.filter("vdsm-no-mac-spoofing")).toEqual({ path: join(dir, "nwfilter", "vdsm-no-mac-spoofing.xml"), text: "<filter/>" });
+    for (const name of ["clean-traffic", "../secret", ""]) expect(host.filter(name)).toBeUndefined();
+  });
+});
+
+describe("networkNames", () => {
+  it("every NAME.xml of the network directories, once, sorted; a missing directory holds none", () => {
+    const settings = settingsFromEnv({ NWFILTER_HOOK_NETWORK_DIRS: `${join(dir, "run")}:${join(dir, "missing-dir")}:${join(dir, "etc")}` });
+    expect(networkNames(settings)).toEqual(["both", "isdir", "persistent-only"]);
+  });
+});
+
 describe("settingsFromEnv", () => {
   it("defaults to libvirt's own paths", () => {
     expect(settingsFromEnv({})).toEqual({
@@ -86,6 +100,7 @@ describe("settingsFromEnv", () => {
       networkDirs: ["/run/libvirt/network", "/etc/libvirt/qemu/networks"],
       nwfilterDir: "/etc/libvirt/nwfilter",
       sysfsNet: "/sys/class/net",
+      filtersDir: "/etc/nwfilter-hook/filters",
     });
   });
   it("empty variables count as unset; empty entries of the directory list are dropped", () => {

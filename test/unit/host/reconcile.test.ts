@@ -8,7 +8,13 @@ import { parsePolicy } from "../../../src/core/policy.js";
 import { reconcileDomain } from "../../../src/host/reconcile.js";
 import { Virsh, type VirshResult } from "../../../src/host/virsh.js";
 
-const host: HostFacts = { network: () => undefined, bridge: () => "linux", filterDefined: () => true };
+const host: HostFacts = {
+  network: () => undefined,
+  bridge: () => "linux",
+  filterDefined: () => true,
+  // Defined, with no variables to give.
+  filter: (name) => ({ path: `/etc/libvirt/nwfilter/${name}.xml`, text: `<filter name='${name}' chain='root'/>` }),
+};
 const policy = parsePolicy("", "(defaults)");
 const REF = "<filterref filter='vdsm-no-mac-spoofing'/>";
 const domain = (description: string, filter = false) =>

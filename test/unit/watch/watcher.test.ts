@@ -20,7 +20,13 @@ import { WRITE_DEADLINE_MS } from "../../../src/host/virsh.js";
 const STOPPED_ANSWERING = "the libvirt daemon stopped answering during 'virsh version --daemon' (no answer to virsh's keepalive): is it stopped or hung?";
 
 const START = 1_800_000_000_000;
-const host: HostFacts = { network: () => undefined, bridge: () => "linux", filterDefined: () => true };
+const host: HostFacts = {
+  network: () => undefined,
+  bridge: () => "linux",
+  filterDefined: () => true,
+  // Defined, with no variables to give.
+  filter: (name) => ({ path: `/etc/libvirt/nwfilter/${name}.xml`, text: `<filter name='${name}' chain='root'/>` }),
+};
 
 function setup(policyText = "[filtering]\nOnMissing = watch\n") {
   const { clock, advance } = fakeClock(START);
@@ -42,7 +48,13 @@ function setup(policyText = "[filtering]\nOnMissing = watch\n") {
       uri: "test:///fake",
       policyPath: "/etc/nwfilter-hook/policy.ini",
       policy,
-      settings: { policyPath: "/etc/nwfilter-hook/policy.ini", networkDirs: [], nwfilterDir: "/etc/libvirt/nwfilter", sysfsNet: "/sys/class/net" },
+      settings: {
+        policyPath: "/etc/nwfilter-hook/policy.ini",
+        networkDirs: [],
+        nwfilterDir: "/etc/libvirt/nwfilter",
+        sysfsNet: "/sys/class/net",
+        filtersDir: "/etc/nwfilter-hook/filters",
+      },
       statusPath: "/run/nwfilter-hook/watch.json",
       shippedFilter: "nwfilter/vdsm-no-mac-spoofing.xml",
       configDir: "/etc/libvirt/qemu",

@@ -14,9 +14,11 @@ import { readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { Script } from "node:vm";
 import { CODE_FILENAME, codeCacheHead, fileIdentity } from "../core/hook-payload.js";
 import type { NodeFacts } from "../core/startup-choice.js";
+import type { hookOutcome } from "./main.js";
+import { warmUp } from "./warm-up.js";
 
 interface HookExports {
-  warmUp(): Promise<void>;
+  hookOutcome: typeof hookOutcome;
 }
 type HookModule = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
 
@@ -48,10 +50,10 @@ function head(id: string): string {
 
 /**
  * Compiles the hook's code as the loader does (src/hook/loader.ts), warms it up on a sample host
- * (the code's own `warmUp`: src/hook/warm-up.ts) and writes V8's cache for it behind the line the
- * loader compares with its own Node.
+ * with the code's own `hookOutcome` (src/hook/warm-up.ts) and writes V8's cache for it behind the
+ * line the loader compares with its own Node.
  */
-async function recordCodeCache(out: string, codeFile: string, id: string): Promise<void> {
+function recordCodeCache(out: string, codeFile: string, id: string): void {
   const script = new Script(readFileSync(codeFile, "utf8"), { filename: CODE_FILENAME });
   const m = { exports: {} as HookExports };
   const argv = process.argv;
@@ -61,27 +63,26 @@ async function recordCodeCache(out: string, codeFile: string, id: string): Promi
   } finally {
     process.argv = argv;
   }
-  await m.exports.warmUp();
+  warmUp(m.exports.hookOutcome);
   writeFileSync(out, Buffer.concat([Buffer.from(`${head(id)}\n`, "latin1"), script.createCachedData()]), { mode: 0o600 });
 }
 
-async function main(args: string[]): Promise<string> {
+function main(args: string[]): string {
   const [command, ...rest] = args;
   if (command === "facts" && rest.length === 0) return JSON.stringify(facts());
   if (command === "file-identity" && rest[0] !== undefined) return fileIdentity(statSync(rest[0]));
   if (command === "head" && rest[0] !== undefined) return `${process.version}\n${head(rest[0])}`;
   if (command === "code-cache" && rest.length === 3) {
     const [out = "", codeFile = "", id = ""] = rest;
-    await recordCodeCache(out, codeFile, id);
+    recordCodeCache(out, codeFile, id);
     return "";
   }
   throw new Error(`usage: startup-recorder facts | file-identity FILE | head ID | code-cache OUT CODE-FILE ID (got: ${args.join(" ")})`);
 }
 
-main(process.argv.slice(2)).then(
-  (answer) => process.stdout.write(answer),
-  (error: unknown) => {
-    process.stderr.write(`startup-recorder: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+try {
+  process.stdout.write(main(process.argv.slice(2)));
+} catch (error) {
+  process.stderr.write(`startup-recorder: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

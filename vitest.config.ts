@@ -21,6 +21,9 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          // After the build (the root's setup, which this project extends): the test bridge and
+          // /dev/kvm, made when missing and undone afterwards.
+          globalSetup: ["test/e2e/global-setup.ts"],
           pool: "forks",
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,

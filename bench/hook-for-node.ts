@@ -5,7 +5,7 @@
 //   node hook-for-node.js BUNDLE NODE DIR [KIND]   prints {"hook", "kind", "message"} as JSON
 import { spawnSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DEFAULT_POLICY_PATH } from "../src/core/constants.js";
 import { hookContent } from "../src/cli/hook-file.js";
 import { ENV_STARTUP, recordStartupCache, withStartupCache, type StartupContext } from "../src/cli/startup-cache.js";
@@ -13,6 +13,8 @@ import { ENV_STARTUP, recordStartupCache, withStartupCache, type StartupContext 
 const [bundlePath = "", nodePath = "", dir = "", kind = ""] = process.argv.slice(2);
 const ctx: StartupContext = {
   env: { ...(kind ? { [ENV_STARTUP]: kind } : {}) },
+  // As install finds it: the startup recorder beside the built hook.
+  bundleDir: dirname(resolve(bundlePath)),
   euid: process.geteuid?.(),
   runFile(path, args, o) {
     const r = spawnSync(path, [...args], { input: o.input, env: o.env, cwd: o.cwd, timeout: o.timeoutMs, encoding: "utf8" });

@@ -10,10 +10,8 @@ const which = hookOp(op, subop);
 // the main module ends (0.6 ms later for the official build, 1.4 ms for Debian's; Node 20, 0.03 ms).
 if (which !== undefined) runHook(domain, which);
 
-/** Used by the build only: runs the decision paths on a sample so that their code can be cached. */
-export function warmUp(): Promise<void> {
-  return import("../src/hook/warm-up.js").then((m) => m.warmUp());
-}
+/** For the startup recorder (src/hook/startup-recorder.ts): it warms the hook's code up with it (src/hook/warm-up.ts). */
+export { hookOutcome } from "../src/hook/main.js";
 
 /** Used by `install` only, in the entry of a startup snapshot: see src/hook/snapshot.ts. */
 export function prepareSnapshot(): Promise<void> {

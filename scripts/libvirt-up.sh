@@ -3,7 +3,10 @@
 #   - /dev/kvm usable by the libvirt-qemu user (otherwise libvirt re-probes qemu for ~30 s at
 #     every call),
 #   - virtlogd and libvirtd (monolithic daemon), each started only when not already running,
-#   - the Linux test bridge nwfh-br0.
+#   - the Linux test bridge nwfh-br0 (forward_delay 0, STP off: a port forwards at once).
+# With --no-daemons, only /dev/kvm and the bridge: what the end-to-end suites' setup
+# (test/e2e/global-setup.ts) makes for themselves where a libvirtd runs already, under systemd
+# or not, whose daemons are not this script's to start.
 # Idempotent. Everything this script changes is recorded in $STATE_DIR/started.pids so that
 # scripts/libvirt-down.sh undoes exactly that (daemons are stopped by pid, never by name).
 # Needs root.
@@ -18,8 +21,17 @@ WAIT_SECONDS=${NWFH_LIBVIRT_WAIT:-60}
 die() { echo "libvirt-up: $*" >&2; exit 1; }
 say() { echo "libvirt-up: $*"; }
 
+DAEMONS=1
+case "${1:-}" in
+  --no-daemons) DAEMONS=0 ;;
+  "") ;;
+  *) die "usage: libvirt-up.sh [--no-daemons]" ;;
+esac
+
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-for cmd in virsh libvirtd virtlogd ip; do
+needed=(virsh ip)
+((DAEMONS)) && needed+=(libvirtd virtlogd)
+for cmd in "${needed[@]}"; do
   command -v "$cmd" >/dev/null || die "$cmd not found (install libvirt-daemon-system libvirt-clients iproute2)"
 done
 
@@ -75,19 +87,27 @@ start_daemon() {
   die "$name did not stay up; log: $(tail -n 20 "$STATE_DIR/$name.log" 2>/dev/null)"
 }
 
-# 1. /dev/kvm: the qemu processes run as libvirt-qemu, which is not in group kvm here.
-if [ -c /dev/kvm ]; then
-  old_mode=$(stat -c %a /dev/kvm)
-  if [ "$old_mode" != 666 ]; then
-    chmod 0666 /dev/kvm
-    record "kvm-mode $old_mode"
-    say "chmod 0666 /dev/kvm (was $old_mode)"
+# 1. /dev/kvm: the qemu processes run as libvirt-qemu, which may not be in its group. Where
+# that user cannot be asked (no such user, no runuser), the device's mode decides.
+kvm_usable() {
+  if id -u libvirt-qemu >/dev/null 2>&1 && command -v runuser >/dev/null; then
+    runuser -u libvirt-qemu -- test -r /dev/kvm -a -w /dev/kvm
+  else
+    [ "$(stat -c %a /dev/kvm)" = 666 ]
   fi
+}
+if [ -c /dev/kvm ] && ! kvm_usable; then
+  old_mode=$(stat -c %a /dev/kvm)
+  chmod 0666 /dev/kvm
+  record "kvm-mode $old_mode"
+  say "chmod 0666 /dev/kvm (was $old_mode)"
 fi
 
 # 2. Daemons. virtlogd first: libvirtd hands every qemu's console log to it.
-start_daemon virtlogd
-start_daemon libvirtd
+if ((DAEMONS)); then
+  start_daemon virtlogd
+  start_daemon libvirtd
+fi
 
 deadline=$((SECONDS + WAIT_SECONDS))
 until out=$(timeout 20 virsh -c "$URI" version 2>&1); do
@@ -105,7 +125,7 @@ if [ -d "/sys/class/net/$BRIDGE" ]; then
   [ -d "/sys/class/net/$BRIDGE/bridge" ] || die "$BRIDGE exists but is not a Linux bridge"
   say "bridge $BRIDGE already exists, leaving it alone"
 else
-  ip link add "$BRIDGE" type bridge
+  ip link add "$BRIDGE" type bridge forward_delay 0 stp_state 0
   record "bridge $BRIDGE"
   say "created bridge $BRIDGE"
 fi

@@ -1,6 +1,7 @@
 // Builds dist/nwfilter-hook_VERSION_all.deb from the built dist/ and packaging/deb/ with dpkg-deb
 // alone (run `npm run package`, which builds first). Layout, as Debian installs Node programs:
-//   /usr/lib/nwfilter-hook/            package.json, dist/{nwfilter-hook,qemu}, nwfilter -> the filter
+//   /usr/lib/nwfilter-hook/            package.json, dist/{nwfilter-hook,qemu,startup-recorder.js},
+//                                      nwfilter -> the filter
 //   /usr/bin/nwfilter-hook             -> ../lib/nwfilter-hook/dist/nwfilter-hook (#!/usr/bin/node)
 //   /usr/share/nwfilter-hook/          vdsm-no-mac-spoofing.xml
 //   /etc/nwfilter-hook/policy.ini      conffile: the defaults, commented out
@@ -44,7 +45,7 @@ const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const version = values.version ?? pkg.version;
 if (!/^[0-9][A-Za-z0-9.+~]*$/.test(version)) fail(`not a native Debian version: ${version}`);
 
-for (const f of ["dist/qemu", "dist/nwfilter-hook"]) if (!existsSync(f)) fail(`${f} is missing: run npm run build first`);
+for (const f of ["dist/qemu", "dist/nwfilter-hook", "dist/startup-recorder.js"]) if (!existsSync(f)) fail(`${f} is missing: run npm run build first`);
 const root = mkdtempSync(join(tmpdir(), "nwfilter-hook-deb-"));
 try {
   const lib = `usr/lib/${NAME}`;
@@ -54,6 +55,8 @@ try {
   put(`${lib}/package.json`, `${JSON.stringify({ name: NAME, version, description: pkg.description, license: pkg.license, private: true }, null, 2)}\n`);
   put(`${lib}/dist/package.json`, readFileSync("dist/package.json"));
   put(`${lib}/dist/qemu`, readFileSync("dist/qemu"), 0o755);
+  // Run by the hook's Node when install records its startup cache (src/hook/startup-recorder.ts).
+  put(`${lib}/dist/startup-recorder.js`, readFileSync("dist/startup-recorder.js"));
   // The installed hook names the Node that runs the CLI: the nodejs package's, whatever Node built this.
   const cli = readFileSync("dist/nwfilter-hook", "utf8");
   if (!cli.startsWith("#!/usr/bin/env node\n")) fail("dist/nwfilter-hook does not start with #!/usr/bin/env node");

@@ -5,7 +5,7 @@
 // which has no startup snapshot of its own, a call then costs less than its `node -e 0`.
 import { startupSnapshot } from "node:v8";
 import { hookOp } from "../core/hook-op.js";
-import { runHook } from "./main.js";
+import { hookOutcome, runHook } from "./main.js";
 import { warmUp } from "./warm-up.js";
 
 /** Called by the snapshot's entry while Node builds the snapshot: warm up, then set the entry point. */
@@ -16,7 +16,7 @@ export function prepareSnapshot(): void {
   const standIn = object.hasOwn === undefined;
   if (standIn) object.hasOwn = (o, key) => Object.prototype.hasOwnProperty.call(o, key);
   try {
-    warmUp();
+    warmUp(hookOutcome);
   } finally {
     if (standIn) delete object.hasOwn;
   }

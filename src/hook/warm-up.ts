@@ -1,7 +1,10 @@
-// Runs the hook's prepare and migrate paths on a sample, so that the build can record V8's
-// compiled code for them (scripts/build.mjs): the installed hook then starts without compiling
-// its own code. The sample host (policy, nwfilter, sysfs, networks, stdin) is a temporary
-// directory, so that the code that reads them is recorded as well; only the build runs this.
+// Runs the hook's prepare and migrate paths on a sample, so that V8 has compiled the code a call
+// runs: the startup recorder (src/hook/startup-recorder.ts) then records V8's code cache for it, for
+// the build and for `install`, and a startup snapshot holds it compiled (src/hook/snapshot.ts). The
+// sample host (policy, nwfilter, sysfs, networks, stdin) is a temporary directory, so that the code
+// that reads them is compiled as well. It is given the hook's own `hookOutcome`: the recorder runs
+// it against the hook's code compiled apart, so that its own functions stay out of the code cache
+// that every call loads.
 // The sample policy has no Domains globs and no [domain:GLOB] section: picomatch's compiled code
 // would make up a third of the cache, which every call deserializes, for a feature few hosts use
 // (those that do compile it when they need it, about 2 ms). It has a [network:NAME] choice with
@@ -11,7 +14,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "../core/constants.js";
-import { hookOutcome } from "./main.js";
+import type { hookOutcome } from "./main.js";
 
 const SAMPLE_POLICY = `[filtering]
 EnableMACAntiSpoofingFilterRules = true
@@ -72,7 +75,7 @@ function sampleDomain(filterref: boolean): string {
 `;
 }
 
-export function warmUp(): void {
+export function warmUp(outcome: typeof hookOutcome): void {
   const dir = mkdtempSync(join(tmpdir(), "nwfilter-hook-warm-up-"));
   try {
     const put = (rel: string, text: string) => {
@@ -99,7 +102,7 @@ export function warmUp(): void {
     for (const [op, file] of calls) {
       const fd = openSync(join(dir, `${file}.xml`), "r");
       try {
-        hookOutcome("sample", op, env, fd);
+        outcome("sample", op, env, fd);
       } finally {
         closeSync(fd);
       }

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs"
 import { dirname } from "node:path";
 import { PolicyError } from "../core/errors.js";
 import { DEFAULT_POLICY, parsePolicy, type Policy } from "../core/policy.js";
+import { distrust } from "./trust.js";
 
 const MAX_POLICY_BYTES = 1024 * 1024;
 
@@ -40,15 +41,9 @@ export function loadPolicy(path: string, options: LoadOptions): Policy {
 }
 
 function checkOwnership(path: string, mode: number, uid: number, what: string, options: LoadOptions): void {
-  const octal = (mode & 0o7777).toString(8).padStart(4, "0");
-  if (mode & 0o022) {
-    throw new PolicyError(
-      `refusing a policy whose ${what} is writable by group or others (mode ${octal}): whoever can write it can switch the protection off (chmod go-w)`,
-      { file: path },
-    );
-  }
-  if (options.euid === 0 && uid !== 0) {
-    throw new PolicyError(`refusing a policy whose ${what} is owned by uid ${uid}, not root (chown root)`, { file: path });
+  const bad = distrust({ mode, uid }, options.euid);
+  if (bad) {
+    throw new PolicyError(`refusing a policy whose ${what} is ${bad.reason}: whoever can write it can switch the protection off (${bad.fix})`, { file: path });
   }
 }
 

@@ -1,13 +1,15 @@
 // The startup snapshot and code cache that `install` records (src/cli/startup-cache.ts): the
 // installed hook uses them when they are as install left them, and otherwise starts the plain
 // way with the same results: a group-writable, corrupted or foreign one is never used.
-import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeStartupCache, hookCode, preferredKind, recordStartupCache, removeStartupCache, startupCacheOf } from "../../src/cli/startup-cache.js";
-import { SNAPSHOT_V8_FLAGS } from "../../src/cli/startup-shared.js";
+import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
+import { SNAPSHOT_V8_FLAGS, hookContent, withStartupCache } from "../../src/core/hook-header.js";
+import { fileIdentity, payloadPart, payloadStart, payloadText, startupIdLine, startupIdOf } from "../../src/core/hook-payload.js";
+import { codeId } from "../../src/host/code-id.js";
 import { makeSandbox, runQemu, type Sandbox } from "../support/hook-process.js";
 import { installedHook, startupContext, type InstalledHook } from "../support/installed-hook.js";
 import { DIST_QEMU } from "../support/paths.js";
@@ -189,7 +191,7 @@ describe("another version of the hook", () => {
     expect(upgraded.cache?.file).not.toBe(first.recorded.cache?.file);
     expect(existsSync(first.recorded.cache?.file ?? "")).toBe(true);
     // Once the new hook is in place, the old files go.
-    const text = `const startupCache = ${JSON.stringify([upgraded.cache?.file, upgraded.cache?.identity]).replace(",", ", ")};\n`;
+    const text = withStartupCache(hookContent({ bundle: next, nodePath: process.execPath, policyPath: DEFAULT_POLICY_PATH, version: "test" }), upgraded.cache);
     recordStartupCache(startupContext(), { ...options, installed: text });
     expect(existsSync(first.recorded.cache?.file ?? "")).toBe(false);
     expect(existsSync(upgraded.cache?.file ?? "")).toBe(true);
@@ -199,12 +201,9 @@ describe("another version of the hook", () => {
 /** The built hook with other code of the same length, and the id that goes with it. */
 function otherVersion(bundle: string, edit: (code: string) => string): string {
   const other = edit(hookCode(bundle)?.code ?? "");
-  const id = createHash("sha256").update(other).digest("hex").slice(0, 16);
-  const start = bundle.indexOf("/*CODE\n") + 7;
-  return (bundle.slice(0, start) + other.replaceAll("*/", "*\x01/") + bundle.slice(bundle.indexOf("\nCODE*/"))).replace(
-    /^const startupId = "[0-9a-f]{16}";$/m,
-    `const startupId = "${id}";`,
-  );
+  const payload = payloadText(other, payloadPart(bundle, "CACHE") ?? "");
+  const id = startupIdOf(bundle) ?? "";
+  return `${bundle.slice(0, payloadStart(bundle))}${payload}\n`.replace(startupIdLine(id), startupIdLine(codeId(other)));
 }
 
 describe("code cache", () => {
@@ -239,12 +238,9 @@ describe("code cache", () => {
     chmodSync(file, mode);
     chmodSync(i.cacheDir, 0o755);
     if (!recorded) return;
-    const st = statSync(file);
-    const text = readFileSync(i.hook, "utf8").replace(
-      /^const startupCache = .*$/m,
-      `const startupCache = ${JSON.stringify([file, `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}`]).replace(",", ", ")};`,
-    );
-    writeFileSync(i.hook, text);
+    const bundle = readFileSync(DIST_QEMU, "utf8");
+    const plain = hookContent({ bundle, nodePath: process.execPath, policyPath: DEFAULT_POLICY_PATH, version: "test" });
+    writeFileSync(i.hook, withStartupCache(plain, { kind: "code-cache", file, identity: fileIdentity(statSync(file)) }));
   };
 
   const checked = () => describeStartupCache(startupContext(), readFileSync(i.hook, "utf8"), process.execPath);

@@ -68,6 +68,7 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     for (const path of [
       "./usr/lib/nwfilter-hook/dist/nwfilter-hook",
       "./usr/lib/nwfilter-hook/dist/qemu",
+      "./usr/lib/nwfilter-hook/dist/startup-recorder.js",
       "./usr/lib/nwfilter-hook/package.json",
       "./usr/share/nwfilter-hook/vdsm-no-mac-spoofing.xml",
       "./etc/nwfilter-hook/policy.ini",
@@ -92,6 +93,8 @@ describe.skipIf(!HAVE)("the Debian package, installed, upgraded, removed and pur
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(`hook ${HOOK_PATH}: installed (interpreter /usr/bin/node)`);
     expect(r.stdout).toContain(`policy ${POLICY}: exists, left alone`);
+    // The packaged startup recorder ran with the package's Node.
+    expect(r.stdout).toMatch(/^startup cache \/var\/cache\/nwfilter-hook\/[0-9a-f]{16}\.(blob|cache): (recorded|unchanged) \(/m);
     expect(r.stdout).toMatch(/self-test: ok/);
     expect(r.stdout).toMatch(/^install: done$/m);
     const hook = readFileSync(HOOK_PATH, "utf8");

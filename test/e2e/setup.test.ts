@@ -1,9 +1,11 @@
-// The real-libvirt test environment itself: the daemon answers, the test bridge exists, and a
-// tiny domain with a bridge NIC defines, starts and goes away again. When this fails, the other
-// end-to-end suites cannot be trusted either.
+// The real-libvirt test environment itself: the daemon answers, the test bridge exists (the e2e
+// setup, test/e2e/global-setup.ts, makes it when it is missing), and a tiny domain with a bridge
+// NIC defines, starts and goes away again. When this fails, the other end-to-end suites cannot be
+// trusted either.
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { METADATA_NS } from "../../src/core/constants.js";
 import {
   bindingList,
   bridgeNic,
@@ -32,12 +34,15 @@ describe.skipIf(!HAVE_LIBVIRT)("real libvirt test environment", () => {
     expect(virsh("version")).toMatch(/Running hypervisor: QEMU/);
   });
 
-  it(`has the Linux test bridge ${TEST_BRIDGE}`, () => {
+  it(`has the Linux test bridge ${TEST_BRIDGE}, whose ports forward at once (STP off)`, () => {
     expect(existsSync(`/sys/class/net/${TEST_BRIDGE}/bridge`)).toBe(true);
+    expect(readFileSync(`/sys/class/net/${TEST_BRIDGE}/bridge/stp_state`, "utf8").trim()).toBe("0");
   });
 
   it("defines, starts, destroys and undefines a tiny domain with a bridge NIC", () => {
-    const xml = tinyDomainXml({ name: NAME, nics: [bridgeNic({ mac: MAC })] });
+    // Exempt, so that it starts where nwfilter-hook is installed (README's first command) too.
+    const metadata = `<nwfh:policy xmlns:nwfh="${METADATA_NS}" exempt="true"/>`;
+    const xml = tinyDomainXml({ name: NAME, nics: [bridgeNic({ mac: MAC })], metadata });
     defineDomain(xml);
     expect(domainExists(NAME)).toBe(true);
     expect(domState(NAME)).toBe("shut off");

@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
 import { hookContent } from "../../src/cli/hook-file.js";
 import { ENV_STARTUP, recordStartupCache, withStartupCache, type Recorded, type StartupContext, type StartupKind } from "../../src/cli/startup-cache.js";
+import { DIST } from "./build.js";
 import { DIST_QEMU } from "./paths.js";
 
 export const startupContext = (env: Record<string, string> = {}): StartupContext => ({
   env,
+  bundleDir: DIST,
   euid: process.geteuid?.(),
   runFile(path, args, o) {
     const r = spawnSync(path, [...args], { input: o.input, env: o.env, cwd: o.cwd, timeout: o.timeoutMs, encoding: "utf8" });

@@ -1,8 +1,8 @@
 // End-to-end helpers for the Debian package: build it (scripts/package.mjs over the built dist/),
 // run dpkg, say whether the tools are there, and list the host's files to compare before and after.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
 import { attempts } from "./attempt.js";
@@ -158,6 +158,9 @@ const ETC_DIR = "/etc/nwfilter-hook";
 export function saveHost(domains: string[]): { filterBefore: string | undefined; restore(): void } {
   const hooks = new Map<string, Buffer | undefined>();
   for (const path of [HOOK_PATH, MAIN_HOOK_PATH]) hooks.set(path, existsSync(path) ? readFileSync(path) : undefined);
+  // A hook from an earlier install (README's first command) would make the package's install an
+  // update and its removal a loss: the suites start without it, and it comes back afterwards.
+  for (const path of hooks.keys()) rmSync(path, { force: true });
   const filterBefore = filterXml();
   for (const name of domains) destroyAndUndefine(name);
   // A policy left by an earlier manual install would become the package's and go with its purge:
@@ -181,7 +184,11 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
       for (const [path, content] of hooks) {
         attempt(`restore ${path}`, () => {
           if (content === undefined) rmSync(path, { force: true });
-          else writeFileSync(path, content, { mode: 0o755 });
+          else {
+            // The package's purge takes qemu.d with it when it is empty.
+            mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+            writeFileSync(path, content, { mode: 0o755 });
+          }
         });
       }
       attempt(`filter ${FILTER}`, () => {

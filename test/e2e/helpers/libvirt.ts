@@ -1,5 +1,6 @@
 // Helpers for end-to-end suites that drive a real libvirtd (qemu:///system) through virsh.
-// Node built-ins only. Start the daemons with `bash scripts/libvirt-up.sh` (CI does).
+// Node built-ins only. The daemons must run (`bash scripts/libvirt-up.sh` starts them, as CI
+// does); the test bridge and /dev/kvm are the e2e setup's (test/e2e/global-setup.ts).
 //
 // A suite that needs libvirt:
 //   const HAVE_LIBVIRT = requireLibvirt();
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
 export const URI = "qemu:///system";
-/** Linux bridge created by scripts/libvirt-up.sh. */
+/** The Linux bridge the suites' NICs use: made by the e2e setup when missing (test/e2e/global-setup.ts). */
 export const TEST_BRIDGE = "nwfh-br0";
 
 /** virsh failed: the message carries virsh's own stderr. */

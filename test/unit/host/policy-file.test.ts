@@ -102,11 +102,15 @@ describe("loadPolicy", () => {
   it.runIf(isRoot)("as root, refuses a file or directory not owned by root", () => {
     write("[filtering]\n");
     chownSync(path, 1234, 0);
-    expect(loadError(0).message).toBe("refusing a policy whose file is owned by uid 1234, not root (chown root)");
+    expect(loadError(0).message).toBe(
+      "refusing a policy whose file is owned by uid 1234, not root: whoever can write it can switch the protection off (chown root)",
+    );
     // Another user running the CLI may read a file they do not own.
     expect(loadPolicy(path, { euid: 1000 }).enabled).toBe(true);
     chownSync(path, 0, 0);
     chownSync(etc, 1234, 0);
-    expect(loadError(0).message).toBe("refusing a policy whose directory is owned by uid 1234, not root (chown root)");
+    expect(loadError(0).message).toBe(
+      "refusing a policy whose directory is owned by uid 1234, not root: whoever can write it can switch the protection off (chown root)",
+    );
   });
 });

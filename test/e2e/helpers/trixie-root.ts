@@ -26,7 +26,7 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VirshError } from "./libvirt.js";
-import { PrivateDaemon, SYSTEM_CAPABILITIES, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
+import { PrivateDaemon, SYSTEM_CAPABILITIES, claimStateDir, ownedByAnotherRun, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
 
 /** Where scripts/trixie-root.sh caches the root (NWFH_TRIXIE_CACHE overrides it there and here). */
 export const TRIXIE_CACHE = process.env.NWFH_TRIXIE_CACHE ?? "/var/cache/nwfilter-hook-test";
@@ -108,6 +108,7 @@ export class TrixieHost {
     TrixieHost.cleanLeftovers();
     mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
     const host = new TrixieHost(label, mkdtempSync(join(STATE_ROOT, `${label}-`)));
+    claimStateDir(host.dir);
     try {
       for (const d of [host.root, host.upper, host.work]) mkdirSync(d);
       execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${CACHED_ROOT},upperdir=${host.upper},workdir=${host.work}`, host.root], {
@@ -128,10 +129,20 @@ export class TrixieHost {
     return host;
   }
 
-  /** Stops what an interrupted run left under STATE_ROOT (by its recorded pids), unmounts its overlay and deletes its bridge. */
+  /**
+   * Stops what an interrupted run left under STATE_ROOT (by its recorded pids), unmounts its
+   * overlay and deletes its bridge; what another test run that still runs uses is left alone.
+   */
   static cleanLeftovers(): void {
-    if (existsSync(STATE_ROOT)) for (const entry of readdirSync(STATE_ROOT)) new TrixieHost(`leftover ${entry}`, join(STATE_ROOT, entry)).stop();
-    if (existsSync(`/sys/class/net/${TRIXIE_BRIDGE}`)) execFileSync("ip", ["link", "del", TRIXIE_BRIDGE], { stdio: "pipe" });
+    let othersRun = false;
+    if (existsSync(STATE_ROOT)) {
+      for (const entry of readdirSync(STATE_ROOT)) {
+        const dir = join(STATE_ROOT, entry);
+        if (ownedByAnotherRun(dir)) othersRun = true;
+        else new TrixieHost(`leftover ${entry}`, dir).stop();
+      }
+    }
+    if (!othersRun && existsSync(`/sys/class/net/${TRIXIE_BRIDGE}`)) execFileSync("ip", ["link", "del", TRIXIE_BRIDGE], { stdio: "pipe" });
   }
 
   /** The daemon's own host_uuid (libvirt refuses to migrate to the same host) and no cgroups of its own. */

@@ -389,10 +389,46 @@ export class PrivateDaemon {
   }
 }
 
+/** This process, as the owner file of a state directory names it: pid and start time (pid reuse). */
+function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22, starttime, counted after COMM's closing parenthesis (COMM may hold spaces).
+    const starttime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return starttime === undefined ? undefined : `${pid} ${starttime}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Marks a new state directory as this process's, so that another test run leaves it alone. */
+export function claimStateDir(dir: string): void {
+  writeFileSync(join(dir, "owner"), `${processIdentity(process.pid) ?? process.pid}\n`);
+}
+
+/**
+ * Whether a state directory belongs to another test process that still runs (another vitest run
+ * on the same machine, using its daemons now): only what a dead run left may be cleaned up. A
+ * directory of this process is a leftover of an earlier suite (the e2e suites run one at a time).
+ */
+export function ownedByAnotherRun(dir: string): boolean {
+  let owner: string;
+  try {
+    owner = readFileSync(join(dir, "owner"), "utf8").trim();
+  } catch {
+    return false;
+  }
+  const pid = Number.parseInt(owner, 10);
+  if (!Number.isInteger(pid) || pid === process.pid) return false;
+  return processIdentity(pid) === owner;
+}
+
 /** A new daemon with a directory of its own under STATE_ROOT (nothing written in it yet). */
 function newDaemon(label: string, watchStatus = false): PrivateDaemon {
   mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-  return new PrivateDaemon(label, mkdtempSync(join(STATE_ROOT, `${label}-`)), watchStatus);
+  const dir = mkdtempSync(join(STATE_ROOT, `${label}-`));
+  claimStateDir(dir);
+  return new PrivateDaemon(label, dir, watchStatus);
 }
 
 /**
@@ -459,11 +495,19 @@ export class TwoDaemons {
     return two;
   }
 
-  /** Stops daemons that an interrupted run left under STATE_ROOT (by their recorded pids), and its bridge. */
+  /**
+   * Stops daemons that an interrupted run left under STATE_ROOT (by their recorded pids), and its
+   * bridge; those of another test run that still runs are left alone, and the bridge with them.
+   */
   static cleanLeftovers(): void {
     if (!existsSync(STATE_ROOT)) return;
-    for (const entry of readdirSync(STATE_ROOT)) new PrivateDaemon(`leftover ${entry}`, join(STATE_ROOT, entry)).stop();
-    if (existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) execFileSync("ip", ["link", "del", MIGRATION_BRIDGE], { stdio: "pipe" });
+    let othersRun = false;
+    for (const entry of readdirSync(STATE_ROOT)) {
+      const dir = join(STATE_ROOT, entry);
+      if (ownedByAnotherRun(dir)) othersRun = true;
+      else new PrivateDaemon(`leftover ${entry}`, dir).stop();
+    }
+    if (!othersRun && existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) execFileSync("ip", ["link", "del", MIGRATION_BRIDGE], { stdio: "pipe" });
   }
 
   /** Runs `fn` at stop(), before the daemons go (last registered first). */

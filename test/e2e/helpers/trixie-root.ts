@@ -26,7 +26,8 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VirshError } from "./libvirt.js";
-import { PrivateDaemon, SYSTEM_CAPABILITIES, claimStateDir, ownedByAnotherRun, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
+import { VirshHost } from "./virsh-host.js";
+import { PrivateDaemon, claimStateDir, startPrivateDaemon, ownedByAnotherRun, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
 
 /** Where scripts/trixie-root.sh caches the root (NWFH_TRIXIE_CACHE overrides it there and here). */
 export const TRIXIE_CACHE = process.env.NWFH_TRIXIE_CACHE ?? "/var/cache/nwfilter-hook-test";
@@ -78,7 +79,6 @@ interface RunOptions {
 const isLibvirtd = (c: string) => c === "libvirtd";
 const isVirtlogd = (c: string) => c === "virtlogd";
 const isQemu = (c: string) => c.startsWith("qemu-system");
-const GONE = /failed to get domain|Domain not found|domain is not running|no domain with matching/i;
 
 function mounted(path: string): boolean {
   return readFileSync("/proc/self/mountinfo", "utf8")
@@ -86,7 +86,7 @@ function mounted(path: string): boolean {
     .some((line) => line.split(" ")[4] === path);
 }
 
-export class TrixieHost {
+export class TrixieHost extends VirshHost {
   /** The merged root, as this process sees it (files under /run, /proc, /dev and /sys are the namespace's: see runPath()). */
   readonly root: string;
   private readonly upper: string;
@@ -98,6 +98,7 @@ export class TrixieHost {
     readonly label: string,
     readonly dir: string,
   ) {
+    super();
     this.root = join(dir, "root");
     this.upper = join(dir, "upper");
     this.work = join(dir, "work");
@@ -292,22 +293,17 @@ export class TrixieHost {
     this.cleanups.push(fn);
   }
 
+  protected readonly where = "inside the trixie root";
+
+  protected get qemuLogDir(): string {
+    return join(this.root, "var", "log", "libvirt", "qemu");
+  }
+
   /** `virsh ARGS` inside the root (trixie's virsh, its daemon); throws VirshError with virsh's stderr. */
   virsh(...args: string[]): string {
     const r = this.run(["virsh", ...args]);
     if (r.code !== 0) throw new VirshError(args, r.code, r.stderr);
     return r.stdout;
-  }
-
-  /** A virsh command that must fail; returns its error. */
-  virshFails(...args: string[]): VirshError {
-    try {
-      this.virsh(...args);
-    } catch (error) {
-      if (error instanceof VirshError) return error;
-      throw error;
-    }
-    throw new Error(`virsh ${args.join(" ")} succeeded inside the trixie root; it was expected to fail`);
   }
 
   /** Writes `content` to a file of the root's /tmp; returns its path as the root sees it. */
@@ -324,29 +320,6 @@ export class TrixieHost {
       return this.virsh(subcommand, file, ...extra);
     } finally {
       rmSync(join(this.root, "tmp", name), { force: true });
-    }
-  }
-
-  domState(name: string): string {
-    return this.virsh("domstate", name).trim();
-  }
-
-  /** The domain's qemu log, as the root's libvirt wrote it. */
-  qemuLog(name: string): string {
-    return readFileSync(join(this.root, "var", "log", "libvirt", "qemu", `${name}.log`), "utf8");
-  }
-
-  /** Destroys and undefines the domain where it exists. */
-  removeDomain(name: string): void {
-    for (const args of [
-      ["destroy", name],
-      ["undefine", "--managed-save", name],
-    ]) {
-      try {
-        this.virsh(...args);
-      } catch (error) {
-        if (!(error instanceof VirshError && GONE.test(error.stderr))) throw error;
-      }
     }
   }
 
@@ -414,18 +387,7 @@ export class TrixieHost {
  * Stops what an interrupted run left there first; stop() it when done.
  */
 export function startOldDaemon(label: string): PrivateDaemon {
-  if (existsSync(OLD_STATE_ROOT)) for (const entry of readdirSync(OLD_STATE_ROOT)) new PrivateDaemon(`leftover ${entry}`, join(OLD_STATE_ROOT, entry)).stop();
-  mkdirSync(OLD_STATE_ROOT, { recursive: true, mode: 0o700 });
-  const daemon = new PrivateDaemon(label, mkdtempSync(join(OLD_STATE_ROOT, `${label}-`)));
-  try {
-    daemon.prepare(SYSTEM_CAPABILITIES);
-    daemon.start();
-  } catch (error) {
-    const more = daemon.stop();
-    if (more.length > 0) (error as Error).message += `\n(cleanup: ${more.join("; ")})`;
-    throw error;
-  }
-  return daemon;
+  return startPrivateDaemon(label, { stateRoot: OLD_STATE_ROOT });
 }
 
 /** Stops the daemon and removes OLD_STATE_ROOT once empty; returns what failed. */

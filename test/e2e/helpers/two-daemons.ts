@@ -28,7 +28,8 @@ import { randomUUID } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { VirshError, onPath, sleep, virshWith } from "./libvirt.js";
+import { onPath, sleep, virshWith } from "./libvirt.js";
+import { VirshHost } from "./virsh-host.js";
 
 /** Where the private daemons' directories go (one per daemon, named by the helper). */
 export const STATE_ROOT = "/tmp/nwfh-two-daemons";
@@ -124,10 +125,8 @@ const isVirtlogd = (c: string) => c === "virtlogd";
 const VIRTLOGD = 'LIBVIRT_LOG_OUTPUTS="3:file:$d/virtlogd.log" virtlogd -d -p "$d/virtlogd.pid"';
 const LIBVIRTD = 'LIBVIRT_LOG_OUTPUTS="3:file:$d/libvirtd.log" libvirtd -d -p "$d/libvirtd.pid"';
 
-const GONE = /failed to get domain|Domain not found|domain is not running|no domain with matching/i;
-
 /** One private virtlogd + libvirtd pair. */
-export class PrivateDaemon {
+export class PrivateDaemon extends VirshHost {
   readonly uri: string;
   readonly socket: string;
   /** Its /etc/libvirt/hooks, as seen from outside: pass it to `install --hooks-dir`. */
@@ -148,6 +147,7 @@ export class PrivateDaemon {
     readonly dir: string,
     readonly watchStatus = false,
   ) {
+    super();
     this.watchStatusFile = join(dir, WATCH_RUN, "watch.json");
     this.socket = join(dir, "run", "libvirt", "libvirt-sock");
     this.uri = `qemu+unix:///system?socket=${this.socket}`;
@@ -280,23 +280,20 @@ export class PrivateDaemon {
     }
   }
 
+  protected get where(): string {
+    return `against ${this.uri}`;
+  }
+
+  protected get qemuLogDir(): string {
+    return join(this.dir, "var", "log", "libvirt", "qemu");
+  }
+
   virsh(...args: string[]): string {
     return virshWith({ uri: this.uri }, ...args);
   }
 
   virshWithTimeout(timeoutMs: number, ...args: string[]): string {
     return virshWith({ uri: this.uri, timeoutMs }, ...args);
-  }
-
-  /** A virsh command that must fail; returns its error. */
-  virshFails(...args: string[]): VirshError {
-    try {
-      this.virsh(...args);
-    } catch (error) {
-      if (error instanceof VirshError) return error;
-      throw error;
-    }
-    throw new Error(`virsh -c ${this.uri} ${args.join(" ")} succeeded; it was expected to fail`);
   }
 
   /** `virsh SUBCOMMAND FILE [extra...]` with `xml` in a file. */
@@ -307,29 +304,6 @@ export class PrivateDaemon {
       return this.virsh(subcommand, file, ...extra);
     } finally {
       rmSync(file, { force: true });
-    }
-  }
-
-  domState(name: string): string {
-    return this.virsh("domstate", name).trim();
-  }
-
-  /** The domain's qemu log as this daemon wrote it. */
-  qemuLog(name: string): string {
-    return readFileSync(join(this.dir, "var", "log", "libvirt", "qemu", `${name}.log`), "utf8");
-  }
-
-  /** Destroys and undefines the domain where it exists. */
-  removeDomain(name: string): void {
-    for (const args of [
-      ["destroy", name],
-      ["undefine", "--managed-save", name],
-    ]) {
-      try {
-        this.virsh(...args);
-      } catch (error) {
-        if (!(error instanceof VirshError && GONE.test(error.stderr))) throw error;
-      }
     }
   }
 
@@ -423,21 +397,38 @@ export function ownedByAnotherRun(dir: string): boolean {
   return processIdentity(pid) === owner;
 }
 
-/** A new daemon with a directory of its own under STATE_ROOT (nothing written in it yet). */
-function newDaemon(label: string, watchStatus = false): PrivateDaemon {
-  mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(join(STATE_ROOT, `${label}-`));
+/** A new daemon with a directory of its own under `root` (nothing written in it yet). */
+function newDaemon(label: string, watchStatus = false, root = STATE_ROOT): PrivateDaemon {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(join(root, `${label}-`));
   claimStateDir(dir);
   return new PrivateDaemon(label, dir, watchStatus);
 }
 
 /**
+ * Stops the daemons that an interrupted run left under `root` (by their recorded pids); those of
+ * another test run that still runs are left alone. Returns whether there were such.
+ */
+export function cleanDaemonsLeftIn(root: string): boolean {
+  if (!existsSync(root)) return false;
+  let othersRun = false;
+  for (const entry of readdirSync(root)) {
+    const dir = join(root, entry);
+    if (ownedByAnotherRun(dir)) othersRun = true;
+    else new PrivateDaemon(`leftover ${entry}`, dir).stop();
+  }
+  return othersRun;
+}
+
+/**
  * Cleans up after an interrupted run, then starts one private daemon; stop() it when done. With
  * `watchStatus`, its namespace has a /run/nwfilter-hook of its own (watchStatusFile from outside).
+ * With `stateRoot`, its directory is there instead of under STATE_ROOT, and only that is cleaned.
  */
-export function startPrivateDaemon(label: string, options: { watchStatus?: boolean } = {}): PrivateDaemon {
-  TwoDaemons.cleanLeftovers();
-  const daemon = newDaemon(label, options.watchStatus);
+export function startPrivateDaemon(label: string, options: { watchStatus?: boolean; stateRoot?: string } = {}): PrivateDaemon {
+  if (options.stateRoot === undefined) TwoDaemons.cleanLeftovers();
+  else cleanDaemonsLeftIn(options.stateRoot);
+  const daemon = newDaemon(label, options.watchStatus, options.stateRoot);
   try {
     daemon.prepare(SYSTEM_CAPABILITIES);
     daemon.start();
@@ -500,13 +491,7 @@ export class TwoDaemons {
    * bridge; those of another test run that still runs are left alone, and the bridge with them.
    */
   static cleanLeftovers(): void {
-    if (!existsSync(STATE_ROOT)) return;
-    let othersRun = false;
-    for (const entry of readdirSync(STATE_ROOT)) {
-      const dir = join(STATE_ROOT, entry);
-      if (ownedByAnotherRun(dir)) othersRun = true;
-      else new PrivateDaemon(`leftover ${entry}`, dir).stop();
-    }
+    const othersRun = cleanDaemonsLeftIn(STATE_ROOT);
     if (!othersRun && existsSync(`/sys/class/net/${MIGRATION_BRIDGE}`)) execFileSync("ip", ["link", "del", MIGRATION_BRIDGE], { stdio: "pipe" });
   }
 

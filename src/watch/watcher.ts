@@ -12,6 +12,7 @@
 import { WATCH_CONNECT_GRACE_MS, WATCH_HEARTBEAT_MS } from "../core/constants.js";
 import { NwfilterHookError, formatError } from "../core/errors.js";
 import { ENV_WATCH_DEBUG, STOP_WAIT_MS, STUCK_MARGIN_MS, connectionLost, describe, type WatcherDeps, type WatcherOptions } from "./watcher-deps.js";
+import { managedFilters } from "../core/filter-choice.js";
 import type { Policy } from "../core/policy.js";
 import { Virsh, classify, type DomainInfo, type VirshRunner } from "../host/virsh.js";
 import { Connection } from "./connection.js";
@@ -304,7 +305,7 @@ export class Watcher {
 
   // --- signals -----------------------------------------------------------------------------
 
-  /** SIGHUP: reads the policy again; a bad one is logged and the last good one kept. */
+  /** SIGHUP: reads the policy again (a bad one is logged and the last good one kept); NICs move to their new choice live. */
   reload(): void {
     if (this.stopping) return;
     let policy: Policy;
@@ -315,11 +316,10 @@ export class Watcher {
       this.writeStatus();
       return;
     }
-    this.policy = policy;
+    this.policy = { ...policy, formerFilters: [...managedFilters(this.policy, new Map())] };
     this.log("info", `policy: reloaded ${policy.source} (OnMissing=${policy.onMissing}, resync every ${policy.resyncInterval} s); resyncing`);
     this.scheduleResyncs();
     this.writeStatus();
-    // Running NICs whose choice changed are moved to it live, as apply --live does.
     if (this.connection.state === "watching") void this.requestResync("policy reloaded");
   }
 

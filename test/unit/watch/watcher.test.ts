@@ -277,6 +277,14 @@ describe("Watcher", () => {
     expect(t.log).toContain(
       "notice: vm1: running: set filter 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) from [bridge:br0] on 52:54:00:00:00:01 (type bridge, source br0), was 'vdsm-no-mac-spoofing'",
     );
+    // A further change moves it off clean-traffic, which the new policy no longer names (not kept
+    // as foreign); under DomainMetadata = trust the filterref's own parameters stay, as on replace.
+    t.libvirt.filters.set("site-web", "<filter name='site-web' chain='root'/>\n");
+    t.setPolicy("[bridge:br0]\nFilter = site-web\n");
+    t.watcher.reload();
+    await t.advance(100);
+    expect(d.live).toContain("<filterref filter='site-web'>");
+    expect(d.config).toContain("<filterref filter='site-web'>");
     // Done once: the next resync has nothing to do.
     const writes = t.libvirt.calls.filter((c) => c.startsWith("define") || c.startsWith("update-device")).length;
     await t.advance(600_000);

@@ -1,5 +1,6 @@
 // Text for people: tables, NIC statuses, unified diffs, a progress bar on a terminal.
 import { FILE_HEADERS_ONLY, createTwoFilesPatch } from "diff";
+import { parametersText, type FilterParameter } from "../core/filter-params.js";
 import type { NicReport } from "../core/transform.js";
 import { reasonText } from "../host/reconcile.js";
 
@@ -9,6 +10,11 @@ export { reasonText };
 export function statusText(nic: NicReport): string {
   const why = reasonText(nic);
   return why === undefined ? nic.status : `${nic.status} (${why})`;
+}
+
+/** A filterref in a table cell: `clean-traffic(IP=192.0.2.10, IP=192.0.2.11)`, or the filter alone. */
+export function filterText(filter: string, parameters: readonly FilterParameter[]): string {
+  return parameters.length === 0 ? filter : `${filter}(${parametersText(parameters)})`;
 }
 
 /** A unified diff (--- / +++ / @@), three lines of context; "" when the texts are equal. */

@@ -120,6 +120,7 @@ export function resolve(levels: readonly Level[]): Choice {
 export function managedFilters(policy: Policy, metadata: ReadonlyMap<string, NicMetadata>): Set<string> {
   const out = new Set<string>([policy.filter, DEFAULT_FILTER]);
   for (const s of policy.sections) if (typeof s.filter === "string") out.add(s.filter);
+  for (const f of policy.formerFilters ?? []) out.add(f);
   for (const m of metadata.values()) if (typeof m.filter === "string") out.add(m.filter);
   return out;
 }

@@ -35,6 +35,11 @@ export interface Policy {
   domainMetadata: DomainMetadata;
   /** [network:NAME], [bridge:NAME] and [domain:GLOB], in file order. */
   sections: ChoiceSection[];
+  /**
+   * Filters an earlier policy chose (the watcher's, across reloads): a NIC that still carries one
+   * is stale, not foreign, so that the new choice reaches it.
+   */
+  formerFilters?: readonly string[];
   exempt: {
     domains: string[];
     networks: string[];

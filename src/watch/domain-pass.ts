@@ -1,27 +1,34 @@
-// The watcher's work on libvirt, without its bookkeeping: making sure the policy's filter is
-// there, and one domain's pass (what `apply --live` does for it, src/host/reconcile.ts).
-import { DEFAULT_FILTER } from "../core/constants.js";
+// The watcher's work on libvirt, without its bookkeeping: keeping the shipped and the custom
+// filters defined, and one domain's pass (what `apply --live` does for it, src/host/reconcile.ts).
+import { HostError, XmlError, formatError } from "../core/errors.js";
 import type { HostFacts } from "../core/host-facts.js";
 import type { Policy } from "../core/policy.js";
 import { delay, type Clock } from "../host/clock.js";
-import { defineFilter, describeDefine } from "../host/nwfilter-define.js";
+import { defineFilterFile, describeDefine, filtersToDefine, readFilterFile, type FilterFile } from "../host/nwfilter-define.js";
 import { reconcileDomain } from "../host/reconcile.js";
 import type { Virsh } from "../host/virsh.js";
 import type { Logger } from "./log.js";
 
 /**
- * Defines the shipped filter where it is missing or differs (nothing when it is the same); a
- * custom filter can only be looked for. Resolves with whether the policy's filter is there;
- * rejects when virsh fails.
+ * Defines the shipped filter and every custom filter of `customDir` that is missing in libvirt or
+ * differs (as VDSM redefines its filter at every start), reusing UUIDs; nothing is written for
+ * one that is the same. A custom file that is not a valid filter is said, and the shipped filter
+ * still defined. Rejects when virsh fails.
  */
-export async function ensureFilter(virsh: Virsh, policy: Policy, shippedFilter: string, log: Logger): Promise<boolean> {
-  if (policy.filter === DEFAULT_FILTER) {
-    const r = await defineFilter(virsh, shippedFilter);
-    if (r.outcome !== "unchanged") log("notice", describeDefine(r));
-    else if (r.wrote) log("notice", `nwfilter '${r.name}': defined again from ${shippedFilter} (libvirt's definition differed)`);
-    return true;
+export async function ensureFilters(virsh: Virsh, shippedFilter: string, customDir: string, log: Logger): Promise<void> {
+  let files: FilterFile[];
+  try {
+    files = filtersToDefine(shippedFilter, customDir);
+  } catch (error) {
+    if (!(error instanceof XmlError) && !(error instanceof HostError)) throw error;
+    log("err", `custom filters: ${formatError(error)}; defining the shipped filter only until it is fixed`);
+    files = [readFilterFile(shippedFilter)];
   }
-  return (await virsh.nwfilterXml(policy.filter)) !== undefined;
+  for (const file of files) {
+    const r = await defineFilterFile(virsh, file);
+    if (r.outcome !== "unchanged") log("notice", `${describeDefine(r)} from ${file.path}`);
+    else if (r.wrote) log("notice", `nwfilter '${r.name}': defined again from ${file.path} (libvirt's definition differed)`);
+  }
 }
 
 export interface PassOptions {
@@ -49,8 +56,11 @@ export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Prom
           await delay(o.clock, hold);
         }
       : undefined;
-  const changed = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
-    if (/: (added|changed by someone else)/.test(line)) o.log("notice", line);
+  const { changed } = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
+    if (/: (added|set|changed by someone else)/.test(line)) o.log("notice", line);
+    // A NIC whose chosen filter is missing is left alone (a reference to it would make the domain
+    // unstartable), and the watcher says so at every pass until it is there.
+    else if (/: left alone/.test(line)) o.log("warning", line);
   });
   return { name: d.name, changed };
 }

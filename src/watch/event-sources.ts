@@ -1,7 +1,8 @@
 // What tells the watcher where to look between resyncs: libvirt's events (`LC_ALL=C virsh event
 // --all --loop --timestamp`, one line per event, src/watch/events.ts) and changes to the files of
 // the persistent definitions (libvirt rewrites /etc/libvirt/qemu/NAME.xml on every persistent
-// change, `attach-device --config` included, which fires no event) and of the policy's filter.
+// change, `attach-device --config` included, which fires no event), of libvirt's filters and of
+// the admin's custom filters.
 // Both only name things: the watcher looks them up and decides.
 import type { Clock } from "../host/clock.js";
 import type { FileWatcher } from "../host/file-watch.js";
@@ -86,6 +87,10 @@ export interface DefinitionFilesOptions {
   domain(name: string): void;
   /** A filter's file changed and has settled (libvirt writes it before it is done with the definition). */
   filter(name: string): void;
+  /** The admin's custom filters (NAME.xml); watched when the directory exists. */
+  customDir: string;
+  /** A custom filter's file changed and has settled. */
+  custom(name: string): void;
   warning(message: string): void;
   settleMs?: number;
 }
@@ -100,22 +105,28 @@ export class DefinitionFiles {
   start(): void {
     const { options } = this;
     this.watch(options.configDir, (name) => options.domain(name));
-    this.watch(options.nwfilterDir, (name) => {
-      if (this.settling.has(name)) return;
-      this.settling.set(
-        name,
-        options.clock.setTimeout(() => {
-          this.settling.delete(name);
-          options.filter(name);
-        }, options.settleMs ?? 200),
-      );
-    });
+    this.watch(options.nwfilterDir, (name) => this.settle(`nwfilter\0${name}`, () => options.filter(name)));
+    // A host without custom filters may have no such directory: nothing to watch, nothing to say.
+    this.watch(options.customDir, (name) => this.settle(`custom\0${name}`, () => options.custom(name)), true);
   }
 
-  private watch(dir: string, onName: (name: string) => void): void {
+  /** Calls `fn` once the file has been quiet for a while, once per burst of writes. */
+  private settle(key: string, fn: () => void): void {
+    if (this.settling.has(key)) return;
+    this.settling.set(
+      key,
+      this.options.clock.setTimeout(() => {
+        this.settling.delete(key);
+        fn();
+      }, this.options.settleMs ?? 200),
+    );
+  }
+
+  private watch(dir: string, onName: (name: string) => void, optional = false): void {
     try {
-      this.watchers.push(this.options.files.watch(dir, (file) => file.endsWith(".xml") && onName(file.slice(0, -4))));
+      this.watchers.push(this.options.files.watch(dir, (file) => file.endsWith(".xml") && !file.startsWith(".") && onName(file.slice(0, -4))));
     } catch (error) {
+      if (optional && (error as NodeJS.ErrnoException).code === "ENOENT") return;
       this.options.warning(`cannot watch ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)} (events and resyncs still apply)`);
     }
   }

@@ -7,10 +7,12 @@
 // is asynchronous with a deadline, so the event loop turns throughout: the heartbeat (status.ts)
 // keeps the status fresh and the watchdog fed while the watcher works, and a daemon that stops
 // answering costs a deadline, after which the connection (connection.ts) is made again, then a
-// resync.
+// resync. Every resync first defines the shipped and the custom filters that are missing or
+// differ; a policy reload resyncs, which moves running NICs to their new choice live.
 import { WATCH_CONNECT_GRACE_MS, WATCH_HEARTBEAT_MS } from "../core/constants.js";
 import { NwfilterHookError, formatError } from "../core/errors.js";
 import { ENV_WATCH_DEBUG, STOP_WAIT_MS, STUCK_MARGIN_MS, connectionLost, describe, type WatcherDeps, type WatcherOptions } from "./watcher-deps.js";
+import { managedFilters } from "../core/filter-choice.js";
 import type { Policy } from "../core/policy.js";
 import { Virsh, classify, type DomainInfo, type VirshRunner } from "../host/virsh.js";
 import { Connection } from "./connection.js";
@@ -18,7 +20,7 @@ import { DefinitionFiles, EventStream } from "./event-sources.js";
 import type { Logger } from "./log.js";
 import { NameLookup, lookupText, namesText } from "./name-lookup.js";
 import { ReconcileQueue } from "./queue.js";
-import { ensureFilter, passOver } from "./domain-pass.js";
+import { ensureFilters, passOver } from "./domain-pass.js";
 import { ResyncTracker, type ResyncSummary } from "./resync.js";
 import { Heartbeat, StatusFile } from "./status.js";
 
@@ -38,7 +40,8 @@ export class Watcher {
   /** What the last failed pass said, for the queue's failure report. */
   private lastFailed = "";
   private stopping = false;
-  private filterOk = false;
+  /** Why a resync was asked for while one ran: it runs again once that one ends. */
+  private again: string | undefined;
   private readonly stopped: Promise<number>;
   private resolveStopped!: (code: number) => void;
 
@@ -108,7 +111,9 @@ export class Watcher {
       configDir: options.configDir,
       nwfilterDir: options.settings.nwfilterDir,
       domain: (name) => this.hint(name),
-      filter: (name) => void this.filterChanged(name),
+      filter: (name) => void this.filterChanged(`nwfilter '${name}' changed`),
+      customDir: options.settings.filtersDir,
+      custom: (name) => void this.filterChanged(`custom filter ${name}.xml changed`),
       warning: (message) => this.log("warning", message),
     });
     this.heartbeat = new Heartbeat({
@@ -187,6 +192,7 @@ export class Watcher {
     this.events.stop();
     this.lookup.clear();
     this.resync.abandon();
+    this.again = undefined;
     this.runner.close();
     this.connection.lost();
   }
@@ -210,34 +216,30 @@ export class Watcher {
     this.lookup.add(name);
   }
 
-  // --- the filter --------------------------------------------------------------------------
+  // --- filters and passes -------------------------------------------------------------------
 
-  /** Whether the policy's filter is there (the shipped one is defined where it is missing or differs). */
-  private async checkFilter(): Promise<boolean> {
+  /** A NIC whose chosen filter is still missing after this is left alone by its pass, which says so. */
+  private async defineFilters(): Promise<void> {
     try {
-      this.filterOk = await ensureFilter(this.virsh, this.policy, this.options.shippedFilter, this.options.log);
-      if (!this.filterOk) {
-        const define = "define it with: nwfilter-hook define-filter FILE";
-        this.logFailure(`nwfilter '${this.policy.filter}' is not defined in libvirt: domains are left alone until it is (${define})`);
-      }
+      await ensureFilters(this.virsh, this.options.shippedFilter, this.options.settings.filtersDir, this.options.log);
     } catch (error) {
-      this.trouble(error, `nwfilter '${this.policy.filter}'`);
-      this.filterOk = false;
+      this.trouble(error, "nwfilters");
     }
-    return this.filterOk;
   }
 
-  /** The filter's file changed: a filter that has just come back makes domains fixable again. */
-  private async filterChanged(name: string): Promise<void> {
-    if (name !== this.policy.filter || this.connection.state !== "watching" || this.stopping) return;
-    const was = this.filterOk;
-    if ((await this.checkFilter()) && !was && !this.resync.running && this.status.status.lastResync !== null) await this.startResync("filter defined");
+  /** A filter's definition or a custom filter's file changed: define what differs, resync (NICs may now be fixable). */
+  private async filterChanged(why: string): Promise<void> {
+    if (this.connection.state === "watching" && !this.stopping && this.status.status.lastResync !== null) await this.requestResync(why);
   }
 
-  // --- passes ------------------------------------------------------------------------------
+  /** A resync now, or once the one that runs has ended. */
+  private async requestResync(why: string): Promise<void> {
+    if (this.resync.running) this.again = why;
+    else await this.startResync(why);
+  }
 
   private async startResync(why: string): Promise<void> {
-    if (!(await this.checkFilter())) return;
+    await this.defineFilters();
     let domains: DomainInfo[];
     try {
       domains = await this.virsh.domainsByUuid();
@@ -258,13 +260,16 @@ export class Watcher {
     this.log("info", `resync: ${r.domains} domain${r.domains === 1 ? "" : "s"}: ${r.changed} changed, ${r.failed} failed (${r.ms} ms)`);
     this.connection.covered();
     this.writeStatus();
+    const again = this.again;
+    this.again = undefined;
+    if (again !== undefined && this.connection.state === "watching" && !this.stopping) void this.startResync(again);
   }
 
   /** One domain, as `apply --live` does it. Resolves false when it failed (retried later). */
   private async pass(uuid: string): Promise<boolean> {
     if (this.stopping) return true;
     // Not connected: the resync after the reconnect covers it.
-    if (this.connection.state !== "watching" || !this.filterOk) {
+    if (this.connection.state !== "watching") {
       this.resynced(this.resync.done(uuid, { changed: false, failed: false }));
       return true;
     }
@@ -300,7 +305,7 @@ export class Watcher {
 
   // --- signals -----------------------------------------------------------------------------
 
-  /** SIGHUP: reads the policy again; a bad one is logged and the last good one kept. */
+  /** SIGHUP: reads the policy again (a bad one is logged and the last good one kept); NICs move to their new choice live. */
   reload(): void {
     if (this.stopping) return;
     let policy: Policy;
@@ -311,11 +316,11 @@ export class Watcher {
       this.writeStatus();
       return;
     }
-    this.policy = policy;
+    this.policy = { ...policy, formerFilters: [...managedFilters(this.policy, new Map())] };
     this.log("info", `policy: reloaded ${policy.source} (OnMissing=${policy.onMissing}, resync every ${policy.resyncInterval} s); resyncing`);
     this.scheduleResyncs();
     this.writeStatus();
-    if (this.connection.state === "watching") void this.startResync("policy reloaded");
+    if (this.connection.state === "watching") void this.requestResync("policy reloaded");
   }
 
   /** Stops after the pass that runs now (waiting for it at most STOP_WAIT_MS), so never between a read and its define. */

@@ -56,7 +56,8 @@ describe("nwfilter-hook --help", () => {
       Exit codes:
         0   success (check: everything holds; audit: no interface lacks the filter)
         1   the command found or left a problem: check failed, audit found a 'missing'
-            interface, apply failed for some domain, install or uninstall did not complete
+            or 'stale' interface, apply failed or left an interface alone, install or
+            uninstall did not complete
         2   bad command line
         3   invalid policy file or XML
         4   libvirt or host error: virsh missing, daemon not running, domain not found,
@@ -117,7 +118,8 @@ describe("nwfilter-hook --help", () => {
       Exit codes:
         0   success (check: everything holds; audit: no interface lacks the filter)
         1   the command found or left a problem: check failed, audit found a 'missing'
-            interface, apply failed for some domain, install or uninstall did not complete
+            or 'stale' interface, apply failed or left an interface alone, install or
+            uninstall did not complete
         2   bad command line
         3   invalid policy file or XML
         4   libvirt or host error: virsh missing, daemon not running, domain not found,

@@ -12,7 +12,7 @@ import { defineThenStartPath, hotPlugPath, phasesPath, restorePath, systemDaemon
 import { checkRun, type Expectation } from "./helpers/attack-report.js";
 import { ATTACK_BRIDGE, Victim } from "./helpers/attack-victim.js";
 import { E2eHost, cliOk } from "./helpers/cli.js";
-import { requireLibvirt } from "./helpers/libvirt.js";
+import { requireLibvirt, virsh } from "./helpers/libvirt.js";
 import { WatcherProcess, saveStatus, stopAll } from "./helpers/watcher.js";
 
 const CAN_RUN = requireLibvirt() && requireAttack();
@@ -72,13 +72,21 @@ const ROWS: Row[] = [
     want: { ...MAC_FILTER, continuous: true, unprotectedBefore: true },
   },
   {
-    // The filterref is given by hand until the policy can choose clean-traffic per bridge; then
-    // the NIC goes without it, the policy gets `[bridge:nwfh-atk0]` with `Filter = clean-traffic`
-    // and `Parameters = IP=${GUEST_IP}`, and `beforeStart` runs `apply` as in the second row.
-    title: "clean-traffic with the guest's IP",
-    policy: ENFORCE,
-    path: (ctx, _host, name, mac) =>
-      phasesPath(ctx, systemDaemon, { name, nic: attackNic({ mac, bridge: ATTACK_BRIDGE, filter: "clean-traffic", parameters: { IP: GUEST_IP } }) }),
+    // The policy path: two lines for the attack bridge choose clean-traffic with the guest's IP;
+    // the NIC is defined without a filterref, and `apply` writes the chosen one before the start.
+    title: "clean-traffic with the guest's IP, chosen by `[bridge:nwfh-atk0]` and written by `apply`",
+    policy: `${ENFORCE}\n[bridge:${ATTACK_BRIDGE}]\nFilter = clean-traffic\nParameters = IP=${GUEST_IP}\n`,
+    path: (ctx, host, name, mac) =>
+      phasesPath(ctx, systemDaemon, {
+        name,
+        nic: nic(mac),
+        beforeStart: () => {
+          cliOk(["apply", name, "--policy", host.policy]);
+          // What apply wrote, not a hand-written filterref, is what protects the guest.
+          const ref = /<filterref filter='clean-traffic'>\s*<parameter name='IP' value='([^']*)'\/>\s*<\/filterref>/.exec(virsh("dumpxml", "--inactive", name));
+          if (ref?.[1] !== GUEST_IP) throw new Error(`apply did not write clean-traffic with IP=${GUEST_IP}:\n${virsh("dumpxml", "--inactive", name)}`);
+        },
+      }),
     want: { blocked: [...SPOOFED], passes: [], continuous: false },
   },
 ];

@@ -37,8 +37,9 @@ describe.skipIf(!HAVE_LIBVIRT)("OnMissing=audit, audit, apply --live, save and r
 
     const table = cli(["audit", name, "--policy", host.policy]);
     expect(table.code, table.stdout + table.stderr).toBe(1);
-    expect(table.stdout).toMatch(new RegExp(`${name}\\s+running\\s+config\\s+${MAC}\\s+bridge\\s+nwfh-br0\\s+-\\s+missing`));
-    expect(table.stdout).toMatch(new RegExp(`${name}\\s+running\\s+live\\s+${MAC}\\s+bridge\\s+nwfh-br0\\s+-\\s+missing`));
+    // WANTED is the policy's filter, ACTUAL none.
+    expect(table.stdout).toMatch(new RegExp(`${name}\\s+running\\s+config\\s+${MAC}\\s+bridge\\s+nwfh-br0\\s+${FILTER}\\s+-\\s+missing`));
+    expect(table.stdout).toMatch(new RegExp(`${name}\\s+running\\s+live\\s+${MAC}\\s+bridge\\s+nwfh-br0\\s+${FILTER}\\s+-\\s+missing`));
     expect(table.stdout).toContain(`fix with: nwfilter-hook apply --live ${name}`);
 
     const json = cli(["audit", "--json", name, "--policy", host.policy]);

@@ -1,6 +1,6 @@
-// `apply DOMAIN... | --all [--live] [--dry-run]`: the filter into persistent definitions
-// (dumpxml --inactive --security-info, transform, define) and, with --live, into the running
-// NICs (update-device --live with the NIC's live XML plus the filterref), one domain at a time
+// `apply DOMAIN... | --all [--live] [--dry-run]`: each NIC's chosen filterref into persistent
+// definitions (dumpxml --inactive --security-info, transform, define) and, with --live, into the
+// running NICs that lack it or carry a stale one (update-device --live), one domain at a time
 // by src/host/reconcile.ts, which the watcher shares. Domains that need nothing are not touched.
 import { HostError, NwfilterHookError, formatError } from "../../core/errors.js";
 import { isTimeout } from "../../host/virsh.js";
@@ -43,13 +43,18 @@ export async function apply(ctx: Context, options: ApplyOptions): Promise<number
   const progress = new Progress(ctx.stderrIsTTY && domains.length >= PROGRESS_FROM ? ctx.stderr : undefined, domains.length);
   let changed = 0;
   let failed = 0;
+  let leftAlone = 0;
+  /** Domains not changed only because some of their NICs had to be left alone. */
+  let held = 0;
   for (const d of domains) {
     progress.step(d.name);
     try {
       const say = (line: string) => progress.log(out, line);
       const showChange = (label: string, before: string, after: string) => say(unifiedDiff(label, before, after).trimEnd());
       const result = await reconcileDomain(virsh, d, policy, host, { live: options.live, dryRun: options.dryRun, showChange }, say);
-      if (result) changed++;
+      if (result.changed) changed++;
+      leftAlone += result.leftAlone;
+      if (!result.changed && result.leftAlone > 0) held++;
     } catch (error) {
       // A daemon that does not answer would not answer for the next domain either: stop here.
       if (!(error instanceof NwfilterHookError) || isTimeout(error)) throw error;
@@ -61,8 +66,9 @@ export async function apply(ctx: Context, options: ApplyOptions): Promise<number
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
   out(
     `apply: ${plural(domains.length, "domain")}: ${changed} ${options.dryRun ? "to change" : "changed"}, ` +
-      `${domains.length - changed - failed} already compliant or exempt, ${failed} failed` +
+      `${domains.length - changed - failed - held} already compliant or exempt, ${failed} failed` +
+      (leftAlone > 0 ? `; ${plural(leftAlone, "interface")} left alone (their filter cannot be instantiated)` : "") +
       (options.dryRun ? " (dry run: nothing was changed)" : ""),
   );
-  return failed > 0 ? EXIT.FINDINGS : EXIT.OK;
+  return failed > 0 || leftAlone > 0 ? EXIT.FINDINGS : EXIT.OK;
 }

@@ -47,7 +47,7 @@ describe("reconcileDomain", () => {
   it("a definition changed between the read and the define: read again, their change kept, the filter added on top", async () => {
     const f = fake([domain("ours"), domain("theirs"), domain("theirs"), domain("theirs")]);
     const said: string[] = [];
-    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toBe(true);
+    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({ changed: true, leftAlone: 0 });
     expect(f.calls).toEqual([
       `dumpxml --inactive --security-info ${d.uuid}`,
       `dumpxml --inactive --security-info ${d.uuid}`,
@@ -88,7 +88,7 @@ describe("reconcileDomain", () => {
   it("a compliant definition gets no write", async () => {
     const f = fake([domain("ours", true)]);
     const said: string[] = [];
-    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toBe(false);
+    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({ changed: false, leftAlone: 0 });
     expect(f.calls).toEqual([`dumpxml --inactive --security-info ${d.uuid}`]);
     expect(said).toEqual(["web1: definition: nothing to do (1 compliant)"]);
   });

@@ -98,18 +98,21 @@ describe("DefinitionFiles", () => {
     const f = fakeFiles({ failFor });
     const domains: string[] = [];
     const filters: string[] = [];
+    const custom: string[] = [];
     const warnings: string[] = [];
     const d = new DefinitionFiles({
       files: f.files,
       clock,
       configDir: "/etc/libvirt/qemu",
       nwfilterDir: "/etc/libvirt/nwfilter",
+      customDir: "/etc/nwfilter-hook/filters",
       domain: (n) => domains.push(n),
       filter: (n) => filters.push(n),
+      custom: (n) => custom.push(n),
       warning: (m) => warnings.push(m),
     });
     d.start();
-    return { d, f, advance, domains, filters, warnings };
+    return { d, f, advance, domains, filters, custom, warnings };
   };
 
   it("a changed NAME.xml names the domain; other files are ignored", () => {
@@ -130,6 +133,23 @@ describe("DefinitionFiles", () => {
     expect(t.filters).toEqual(["vdsm-no-mac-spoofing"]);
     await t.advance(1_000);
     expect(t.filters).toEqual(["vdsm-no-mac-spoofing"]);
+  });
+
+  it("a custom filter's file: reported once it settles, apart from libvirt's filter of the same name; editors' dot files are ignored", async () => {
+    const t = setup();
+    t.f.change("/etc/nwfilter-hook/filters", "site-web.xml");
+    t.f.change("/etc/libvirt/nwfilter", "site-web.xml");
+    t.f.change("/etc/nwfilter-hook/filters", ".site-web.xml");
+    t.f.change("/etc/nwfilter-hook/filters", "site-web.xml~");
+    await t.advance(200);
+    expect(t.custom).toEqual(["site-web"]);
+    expect(t.filters).toEqual(["site-web"]);
+  });
+
+  it("no custom filters' directory: nothing to watch there, and nothing said", () => {
+    const t = setup(["/etc/nwfilter-hook/filters"]);
+    expect(t.warnings).toEqual([]);
+    expect(t.f.watched.has("/etc/libvirt/nwfilter")).toBe(true);
   });
 
   it("a directory that cannot be watched is a warning, not a failure; stop() closes the rest and drops a settling filter", async () => {

@@ -4,7 +4,12 @@
 // the first resync fixes what lacks the filter and ends the wait; a storm of slow calls never lets
 // the status go stale; a daemon that stops answering costs one deadline, after which the watcher
 // is connecting, says why, and keeps beating; once the daemon answers again it reconnects and
-// resyncs; events lead to passes; stop() waits for the pass that runs.
+// resyncs; events lead to passes; stop() waits for the pass that runs; a policy reload moves
+// running NICs to their new choice live; a NIC whose chosen filter is missing is left alone while
+// the others are fixed; a custom filter put in the filters directory is defined, and then used.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { WATCH_HEARTBEAT_MS, WATCH_STALE_MS } from "../../../src/core/constants.js";
 import type { HostFacts } from "../../../src/core/host-facts.js";
@@ -20,17 +25,20 @@ import { WRITE_DEADLINE_MS } from "../../../src/host/virsh.js";
 const STOPPED_ANSWERING = "the libvirt daemon stopped answering during 'virsh version --daemon' (no answer to virsh's keepalive): is it stopped or hung?";
 
 const START = 1_800_000_000_000;
-const host: HostFacts = {
-  network: () => undefined,
-  bridge: () => "linux",
-  filterDefined: () => true,
-  // Defined, with no variables to give.
-  filter: (name) => ({ path: `/etc/libvirt/nwfilter/${name}.xml`, text: `<filter name='${name}' chain='root'/>` }),
-};
 
-function setup(policyText = "[filtering]\nOnMissing = watch\n") {
+/** The host's view of libvirt's filters, as the hook reads /etc/libvirt/nwfilter: the fake's. */
+function hostOf(libvirt: FakeLibvirt): HostFacts {
+  const filter = (name: string) => {
+    const text = libvirt.filters.get(name);
+    return text === undefined ? undefined : { path: `/etc/libvirt/nwfilter/${name}.xml`, text };
+  };
+  return { network: () => undefined, bridge: () => "linux", filterDefined: (name) => libvirt.filters.has(name), filter };
+}
+
+function setup(policyText = "[filtering]\nOnMissing = watch\n", filtersDir = "/etc/nwfilter-hook/filters") {
   const { clock, advance } = fakeClock(START);
   const libvirt = new FakeLibvirt(clock);
+  const host = hostOf(libvirt);
   const { spawner, children } = fakeSpawner();
   const files = fakeFiles();
   const notes: string[] = [];
@@ -53,7 +61,7 @@ function setup(policyText = "[filtering]\nOnMissing = watch\n") {
         networkDirs: [],
         nwfilterDir: "/etc/libvirt/nwfilter",
         sysfsNet: "/sys/class/net",
-        filtersDir: "/etc/nwfilter-hook/filters",
+        filtersDir,
       },
       statusPath: "/run/nwfilter-hook/watch.json",
       shippedFilter: "nwfilter/vdsm-no-mac-spoofing.xml",
@@ -246,5 +254,89 @@ describe("Watcher", () => {
     const writes = t.writes.length;
     await t.advance(60_000);
     expect(t.writes).toHaveLength(writes);
+  });
+
+  it("SIGHUP: a new choice for the bridge, with parameters, reaches the running NIC and the definition", async () => {
+    const t = setup();
+    t.libvirt.filters.set(
+      "clean-traffic",
+      "<filter name='clean-traffic' chain='root'>\n  <rule action='drop' direction='out'>\n    <ip srcipaddr='$IP' match='no'/>\n  </rule>\n</filter>\n",
+    );
+    const d = t.libvirt.add(1, { live: true, filter: true });
+    void t.watcher.start();
+    await t.advance(100);
+    expect(t.libvirt.calls.filter((c) => c.startsWith("define") || c.startsWith("update-device"))).toEqual([]);
+    t.setPolicy("[bridge:br0]\nFilter = clean-traffic\nParameters = IP=192.0.2.10, IP=192.0.2.11\n");
+    t.watcher.reload();
+    await t.advance(100);
+    const wanted =
+      "<filterref filter='clean-traffic'>\n        <parameter name='IP' value='192.0.2.10'/>\n        <parameter name='IP' value='192.0.2.11'/>\n      </filterref>";
+    expect(d.live).toContain(wanted);
+    expect(d.config).toContain(wanted);
+    expect(d.live).not.toContain(FILTER_REF);
+    expect(t.log).toContain(
+      "notice: vm1: running: set filter 'clean-traffic' (IP=192.0.2.10, IP=192.0.2.11) from [bridge:br0] on 52:54:00:00:00:01 (type bridge, source br0), was 'vdsm-no-mac-spoofing'",
+    );
+    // A further change moves it off clean-traffic, which the new policy no longer names (not kept
+    // as foreign); under DomainMetadata = trust the filterref's own parameters stay, as on replace.
+    t.libvirt.filters.set("site-web", "<filter name='site-web' chain='root'/>\n");
+    t.setPolicy("[bridge:br0]\nFilter = site-web\n");
+    t.watcher.reload();
+    await t.advance(100);
+    expect(d.live).toContain("<filterref filter='site-web'>");
+    expect(d.config).toContain("<filterref filter='site-web'>");
+    // Done once: the next resync has nothing to do.
+    const writes = t.libvirt.calls.filter((c) => c.startsWith("define") || c.startsWith("update-device")).length;
+    await t.advance(600_000);
+    expect(t.libvirt.calls.filter((c) => c.startsWith("define") || c.startsWith("update-device"))).toHaveLength(writes);
+  });
+
+  it("a NIC whose chosen filter is missing is left alone, said at warning; the other domains are fixed; a custom filter file defines it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nwfh-watch-filters-"));
+    try {
+      const t = setup("[domain:vm1]\nFilter = site-web\n", dir);
+      const left = t.libvirt.add(1, { live: true });
+      const fixed = t.libvirt.add(2, { live: true });
+      void t.watcher.start();
+      await t.advance(100);
+      expect(fixed.live).toContain(FILTER_REF);
+      expect(left.live).not.toContain("filterref");
+      expect(left.config).not.toContain("filterref");
+      expect(t.log).toContain(
+        "warning: vm1: running: 52:54:00:00:00:01 (type bridge, source br0): wants nwfilter 'site-web' from [domain:vm1], but nwfilter 'site-web' is not defined on this host: left alone; define it first (nwfilter-hook define-filter)",
+      );
+      expect(t.log.filter((l) => l.startsWith("err:"))).toEqual([]);
+      // The admin adds the filter's file; the watcher defines it and works on the NIC.
+      writeFileSync(join(dir, "site-web.xml"), "<filter name='site-web' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n</filter>\n");
+      t.files.change(dir, "site-web.xml");
+      await t.advance(300);
+      expect(t.libvirt.calls).toContain("nwfilter-define FILE");
+      expect(t.libvirt.filters.get("site-web")).toContain("<filter name='site-web'");
+      expect(t.log).toContain(`notice: nwfilter 'site-web': created from ${join(dir, "site-web.xml")}`);
+      expect(left.live).toContain("<filterref filter='site-web'/>");
+      expect(left.config).toContain("<filterref filter='site-web'/>");
+      // Unchanged afterwards: not defined again at the next resync.
+      const defines = t.libvirt.calls.filter((c) => c.startsWith("nwfilter-define")).length;
+      await t.advance(600_000);
+      expect(t.libvirt.calls.filter((c) => c.startsWith("nwfilter-define"))).toHaveLength(defines);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a custom filter that libvirt's definition no longer matches is defined again, reusing its UUID", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nwfh-watch-filters-"));
+    try {
+      writeFileSync(join(dir, "site-web.xml"), "<filter name='site-web' chain='root'>\n  <filterref filter='no-mac-spoofing'/>\n</filter>\n");
+      const t = setup("[filtering]\nOnMissing = watch\n", dir);
+      t.libvirt.filters.set("site-web", "<filter name='site-web' chain='root'>\n  <uuid>5a1b2c3d-0000-4000-8000-0000000000aa</uuid>\n</filter>\n");
+      void t.watcher.start();
+      await t.advance(100);
+      expect(t.libvirt.filters.get("site-web")).toContain("<uuid>5a1b2c3d-0000-4000-8000-0000000000aa</uuid>");
+      expect(t.libvirt.filters.get("site-web")).toContain("no-mac-spoofing");
+      expect(t.log.some((l) => l.startsWith("notice: nwfilter 'site-web': updated (uuid 5a1b2c3d-0000-4000-8000-0000000000aa)"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../../../../src/host/clock.js";
 import { DEFAULT_DEADLINE_MS, deadlineError, type InFlight, type RunOptions, type VirshResult, type VirshRunner } from "../../../../src/host/virsh.js";
+import { INCLUDED_BY_DEFAULT } from "../../../support/builtin-filters.js";
 import { REPO_ROOT } from "../../../support/paths.js";
 
 export const FILTER_REF = "<filterref filter='vdsm-no-mac-spoofing'/>";
@@ -24,8 +25,8 @@ export interface FakeDomain {
 export const uuidOf = (n: number) => `00000000-0000-4000-8000-${n.toString().padStart(12, "0")}`;
 export const macOf = (n: number) => `52:54:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, "0")}:${(n & 0xff).toString(16).padStart(2, "0")}`;
 
-export function domainXml(name: string, uuid: string, mac: string, filter = false): string {
-  const ref = filter ? `\n      ${FILTER_REF}` : "";
+export function domainXml(name: string, uuid: string, mac: string, filter: boolean | string = false): string {
+  const ref = filter === true ? `\n      ${FILTER_REF}` : typeof filter === "string" ? `\n      ${filter}` : "";
   return `<domain type='kvm'>\n  <name>${name}</name>\n  <uuid>${uuid}</uuid>\n  <devices>\n    <interface type='bridge'>\n      <mac address='${mac}'/>\n      <source bridge='br0'/>${ref}\n    </interface>\n  </devices>\n</domain>\n`;
 }
 
@@ -39,13 +40,15 @@ export class FakeLibvirt {
   /** Extra time a command takes, by its first word. */
   latency: Record<string, number> = {};
   hung = false;
+  /** Defined nwfilters by name: the shipped one and the built-ins it includes, to begin with. */
+  readonly filters = new Map<string, string>([["vdsm-no-mac-spoofing", SHIPPED_FILTER], ...Object.entries(INCLUDED_BY_DEFAULT)]);
   private readonly out = new Set<InFlight>();
   closed = 0;
 
   constructor(private readonly clock: Clock) {}
 
-  /** A domain lacking the filter (running when `live`), numbered n. */
-  add(n: number, options: { live?: boolean; filter?: boolean; name?: string } = {}): FakeDomain {
+  /** A domain lacking the filter (running when `live`), numbered n; `filter`: the shipped filterref, or this one. */
+  add(n: number, options: { live?: boolean; filter?: boolean | string; name?: string } = {}): FakeDomain {
     const name = options.name ?? `vm${n}`;
     const uuid = uuidOf(n);
     const xml = domainXml(name, uuid, macOf(n), options.filter);
@@ -141,8 +144,16 @@ export class FakeLibvirt {
         d.live = d.live.replace(new RegExp(`<interface[^>]*>(?:(?!</interface>)[\\s\\S])*${mac}[\\s\\S]*?</interface>`), device);
         return ok("Device updated successfully\n\n");
       }
-      case "nwfilter-dumpxml":
-        return words[0] === "vdsm-no-mac-spoofing" ? ok(SHIPPED_FILTER) : fail(`Network filter not found: no nwfilter with matching name '${words[0]}'`);
+      case "nwfilter-dumpxml": {
+        const xml = this.filters.get(words[0] as string);
+        return xml !== undefined ? ok(xml) : fail(`Network filter not found: no nwfilter with matching name '${words[0]}'`);
+      }
+      case "nwfilter-define": {
+        const xml = readFileSync(words[0] as string, "utf8");
+        const name = /<filter[^>]*name=['"]([^'"]*)['"]/.exec(xml)?.[1] as string;
+        this.filters.set(name, xml);
+        return ok(`Network filter ${name} defined from FILE\n\n`);
+      }
       default:
         return fail(`unknown command: '${args.join(" ")}'`);
     }

@@ -14,7 +14,7 @@
 //   hook's syslog messages go nowhere.
 // - For each Node given with --node (default: the one running this script), makes the hook as
 //   `install` would install it for that Node: its absolute path on the shell line, and the
-//   startup snapshot or code cache that install records for it (src/cli/startup-cache.ts,
+//   startup snapshot or code cache that install records for it (src/host/startup-cache.ts,
 //   through bench/hook-for-node.ts; --startup snapshot|code-cache|none overrides the choice).
 //   Every Node is measured in the same run, its scenarios shuffled among the others'.
 // - Runs the hook as a separate process, executed directly through its `#!` line as libvirt

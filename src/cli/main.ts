@@ -2,7 +2,6 @@
 // commands/, prints, and maps failures to one line and an exit code. Unlike the hook, it may
 // call libvirt (through virsh).
 import "./cwd.js";
-import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
@@ -19,10 +18,12 @@ import { install } from "./commands/install.js";
 import { uninstall } from "./commands/uninstall.js";
 import { watch } from "./commands/watch.js";
 import type { Context } from "./context.js";
-import { systemDaemonControl } from "./daemon.js";
+import { systemDaemonControl } from "../host/daemon.js";
+import { nodeHostFiles } from "../host/host-files.js";
+import { runFileSync } from "../host/run-file.js";
 import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
 import { DEFAULT_HOOKS_DIR, DEFAULT_URI } from "./paths.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../host/package-version.js";
 
 // yargs through require(): esbuild then bundles its CommonJS build, whose help text wraps at word
 // boundaries (the ESM build's cliui breaks words in the middle).
@@ -97,6 +98,7 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
             default: false,
             describe: "when the libvirt daemon is not running, install anyway: the hook and the filter take effect when it starts",
           })
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 install", "install for the system libvirt")
           .example("$0 install --policy /etc/nwfilter-hook/lab.ini", "install with a policy elsewhere (the hook is told where)")
           .epilog(
@@ -106,7 +108,15 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
           ),
       (a) =>
         run(() =>
-          install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect, deferIfDown: a["defer-if-down"] }),
+          install(ctx, {
+            hooksDir: a["hooks-dir"],
+            policy: a.policy,
+            reload: a.reload,
+            force: a.force,
+            uri: a.connect,
+            deferIfDown: a["defer-if-down"],
+            json: a.json,
+          }),
         ),
     )
     .command(
@@ -116,10 +126,11 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
         y
           .option("purge", { type: "boolean", default: false, describe: "also remove the policy, and undefine the filter when no domain references it" })
           .option("reload", { type: "boolean", default: true, describe: "reload the daemon (--no-reload: don't)" })
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 uninstall", "remove the hook; running VMs keep running")
           .example("$0 uninstall --purge", "remove the hook, the policy and the filter")
           .epilog(epilog()),
-      (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect })),
+      (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect, json: a.json })),
     )
     .command(
       "define-filter [file]",
@@ -141,10 +152,12 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
       "validate the policy and print it with what each section chooses; check the hook, the daemon and the filters (exit 0 only when all hold)",
       (y) =>
         y
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 check", "after editing the policy, like nginx -t")
+          .example("$0 check --json | jq '.findings[] | select(.status == \"failed\")'", "what failed, for a script")
           .example("$0 check --policy new.ini", "check a policy file before putting it in place")
           .epilog(epilog()),
-      (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect })),
+      (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect, json: a.json })),
     )
     .command(
       "inject [file]",
@@ -312,16 +325,8 @@ export function processContext(): Context {
     // One virsh session per connection for all of a command's calls (src/host/virsh-session.ts).
     virsh: (uri) => new Virsh(processVirshSession({ uri })),
     daemon: systemDaemonControl(),
-    runFile(path, args, options) {
-      const r = spawnSync(path, args, {
-        input: options.input,
-        env: options.env,
-        cwd: options.cwd,
-        timeout: options.timeoutMs,
-        encoding: "utf8",
-      });
-      return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(r.error ? { error: r.error } : {}) };
-    },
+    files: nodeHostFiles,
+    runFile: runFileSync,
     sleep,
   };
 }

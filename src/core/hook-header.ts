@@ -15,7 +15,7 @@
 // own Node in place of `node` (libvirt runs hooks with a minimal PATH), adds the marker line that
 // says the file is ours, the policy line when the policy is not at its default path (libvirt scrubs
 // the hook's environment, so the variable cannot reach it), and the startup cache it recorded
-// (src/cli/startup-cache.ts): a snapshot's check on the shell line, or a code cache's line here.
+// (src/host/startup-cache.ts): a snapshot's check on the shell line, or a code cache's line here.
 import { DEFAULT_POLICY_PATH, ENV_LOG_FD, ENV_POLICY, PRODUCT } from "./constants.js";
 import { HostError } from "./errors.js";
 import { payloadText, startupIdLine } from "./hook-payload.js";

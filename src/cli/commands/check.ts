@@ -49,6 +49,8 @@ export async function check(ctx: Context, options: CheckOptions): Promise<number
   const result = await runCheck(ctx, options, out.emit);
   out.say(checkSummary(result));
   const { policy, review } = result;
+  // The listing of the policy is the "policy" object in JSON.
+  const shown = result.findings.filter((f) => f.listing === undefined);
   out.finish({
     policy: policy
       ? {
@@ -60,8 +62,8 @@ export async function check(ctx: Context, options: CheckOptions): Promise<number
           sections: (review?.effects ?? []).map((e) => ({ kind: e.section.kind, name: e.section.name, filter: e.section.filter ?? null, effect: e.effect })),
         }
       : null,
-    findings: result.findings.filter((f) => f.listing === undefined).map(findingJson),
-    summary: countFindings(result.findings),
+    findings: shown.map(findingJson),
+    summary: countFindings(shown),
     ok: checkExit(result) === EXIT.OK,
   });
   return checkExit(result);

@@ -45,7 +45,8 @@ else /etc/nwfilter-hook/policy.ini.
 
 Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
 NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-NWFILTER_HOOK_FILTERS_DIR, LIBVIRT_DEFAULT_URI (overridden by --connect).`;
+NWFILTER_HOOK_FILTERS_DIR, NWFILTER_HOOK_METRICS_FILE (watch --metrics-file), LIBVIRT_DEFAULT_URI
+(overridden by --connect).`;
 
 /** A command's epilog: its own note, then the exit codes. */
 function epilog(note?: string): string {
@@ -231,6 +232,11 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
         y
           .option("status-file", { type: "string", describe: "where the watcher keeps its status", defaultDescription: "/run/nwfilter-hook/watch.json" })
           .option("syslog", { type: "boolean", default: true, describe: "also log to syslog (--no-syslog: stderr only)" })
+          .option("metrics-file", {
+            type: "string",
+            describe: "also write the watcher's state in Prometheus text format there, for node_exporter's textfile collector",
+            defaultDescription: "$NWFILTER_HOOK_METRICS_FILE, else none",
+          })
           .example("$0 watch", "in the foreground; systemd runs it as nwfilter-hook-watch.service")
           .example("kill -HUP PID", "re-read the policy (a bad one is refused and the last good one kept)")
           .epilog(
@@ -238,7 +244,17 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
               "Resyncs every domain at start, after every reconnect and every ResyncInterval (policy), and follows libvirt's events and the definitions' files in between, fixing what lacks the filter as 'apply --live' does. With OnMissing = watch, the hook lets a start through while this runs and is healthy.",
             ),
           ),
-      (a) => run(() => watch(ctx, { policy: a.policy, hooksDir: a["hooks-dir"], uri: a.connect, statusFile: a["status-file"], syslog: a.syslog })),
+      (a) =>
+        run(() =>
+          watch(ctx, {
+            policy: a.policy,
+            hooksDir: a["hooks-dir"],
+            uri: a.connect,
+            statusFile: a["status-file"],
+            syslog: a.syslog,
+            metricsFile: a["metrics-file"],
+          }),
+        ),
     )
     .demandCommand(1, "name a command")
     .strict()

@@ -81,3 +81,42 @@ export function lineFinding(code: string, line: string, status: FindingStatus, c
   const [subject, message] = colon < 0 ? ["", line] : [line.slice(0, colon), line.slice(colon + 2)];
   return { code, subject, status, message, ...(changed === undefined ? {} : { changed }) };
 }
+
+/** The findings a command has emitted so far, each passed on to `emit` as it comes. */
+export function collect(emit: Emit): { findings: Finding[]; add: Emit } {
+  const findings: Finding[] = [];
+  return {
+    findings,
+    add(f) {
+      findings.push(f);
+      emit(f);
+    },
+  };
+}
+
+export interface Rendering<R extends { findings: Finding[] }> {
+  summary(result: R): string;
+  exit(result: R): number;
+  /** The JSON document's other fields. */
+  json(result: R): Record<string, unknown>;
+}
+
+/**
+ * Runs a command that emits findings and renders them at the edge: the lines and the summary
+ * line in text, one document in JSON (the findings that are no listing, their counts, `ok`, and
+ * the command's own fields). Returns the exit code.
+ */
+export async function rendered<R extends { findings: Finding[] }>(
+  ctx: Pick<Context, "stdout">,
+  json: boolean,
+  run: (emit: Emit) => Promise<R>,
+  how: Rendering<R>,
+): Promise<number> {
+  const out = report(ctx, json);
+  const result = await run(out.emit);
+  const code = how.exit(result);
+  out.say(how.summary(result));
+  const shown = result.findings.filter((f) => f.listing === undefined);
+  out.finish({ ...how.json(result), findings: shown.map(findingJson), summary: countFindings(shown), ok: code === 0 });
+  return code;
+}

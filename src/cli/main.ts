@@ -24,34 +24,11 @@ import { runFileSync } from "../host/run-file.js";
 import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
 import { DEFAULT_HOOKS_DIR, DEFAULT_URI } from "./paths.js";
 import { packageVersion } from "../host/package-version.js";
+import { ENVIRONMENT, EXIT_CODES, epilog } from "./help-text.js";
 
 // yargs through require(): esbuild then bundles its CommonJS build, whose help text wraps at word
 // boundaries (the ESM build's cliui breaks words in the middle).
 const yargs = require("yargs") as typeof import("yargs").default;
-
-const EXIT_CODES = `Exit codes:
-  0   success (check: everything holds; audit: no interface lacks the filter)
-  1   the command found or left a problem: check failed, audit found a 'missing'
-      interface, apply failed for some domain, install or uninstall did not complete
-  2   bad command line
-  3   invalid policy file or XML
-  4   libvirt or host error: virsh missing, daemon not running, domain not found,
-      a virsh command failed, a file could not be read or written
-  5   permission denied (run as root)
-  70  internal error (a bug)`;
-
-const ENVIRONMENT = `Policy file: --policy, else $NWFILTER_HOOK_POLICY, else the one the installed hook reads,
-else /etc/nwfilter-hook/policy.ini.
-
-Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
-NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-NWFILTER_HOOK_FILTERS_DIR, NWFILTER_HOOK_METRICS_FILE (watch --metrics-file), LIBVIRT_DEFAULT_URI
-(overridden by --connect).`;
-
-/** A command's epilog: its own note, then the exit codes. */
-function epilog(note?: string): string {
-  return note === undefined ? EXIT_CODES : `${note}\n\n${EXIT_CODES}`;
-}
 
 /** Runs the CLI with these arguments; resolves with the exit code. Never rejects. */
 export async function runCli(args: readonly string[], ctx: Context): Promise<number> {

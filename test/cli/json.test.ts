@@ -166,31 +166,7 @@ describe("--json", () => {
     const text = await run("check");
     expect(text.code).toBe(0);
     for (const line of lines(r.doc as Doc)) expect(text.stdout).toContain(`${line}\n`);
-    expect(text.stdout).toMatchInlineSnapshot(`
-      "policy <tmp>/policy.ini: ok [NWFILTER_HOOK_POLICY]
-      # effective policy (<tmp>/policy.ini)
-      [filtering]
-      EnableMACAntiSpoofingFilterRules = true
-      ClusterLevel = 4.7
-      Filter = vdsm-no-mac-spoofing
-      OnMissing = enforce
-      OnExisting = keep
-      ResyncInterval = 600
-      DomainMetadata = trust
-
-      [exempt]
-      Domains =
-      Networks =
-      Bridges =
-      MACs =
-      hook <tmp>/hooks/qemu.d/50-nwfilter-hook: ok (installed, executable, interpreter <node>)
-      startup cache <tmp>/cache/<id>.cache: ok (code cache for <node> <version>)
-      daemon: ok (libvirtd (pid 4242) on /run/libvirt/libvirt-sock, libvirt 9.0.0, runs hooks/qemu and qemu.d/*)
-      nwfilter 'vdsm-no-mac-spoofing': ok (defined)
-      watcher: not running (there is no status file <tmp>/watch.json; optional unless OnMissing = watch)
-      check: ok
-      "
-    `);
+    expect(text.stdout).toMatch(/\ncheck: ok\n$/);
   });
 
   it("check: a failure is a finding, and the exit code is 1", async () => {

@@ -13,7 +13,7 @@ import { compareVersions, isActive, type Policy } from "../../core/policy.js";
 import type { Context } from "../context.js";
 import { describeDaemon, hooksDirPlacement, reachOf } from "../../host/daemon.js";
 import { EXIT } from "../errors.js";
-import { countFindings, findingJson, report, type Emit, type Finding } from "../findings.js";
+import { collect, countFindings, rendered, type Emit, type Finding } from "../findings.js";
 import { bakedPolicyPath, findInstalledHooks, interpreterOf, isOurs } from "../hook-file.js";
 import { QEMU_D_SINCE, hookLocations } from "../paths.js";
 import { policyLocation, policyText, readPolicy } from "../policy.js";
@@ -45,37 +45,28 @@ export function checkSummary(result: Pick<CheckResult, "findings">): string {
 }
 
 export async function check(ctx: Context, options: CheckOptions): Promise<number> {
-  const out = report(ctx, options.json ?? false);
-  const result = await runCheck(ctx, options, out.emit);
-  out.say(checkSummary(result));
-  const { policy, review } = result;
-  // The listing of the policy is the "policy" object in JSON.
-  const shown = result.findings.filter((f) => f.listing === undefined);
-  out.finish({
-    policy: policy
-      ? {
-          source: policy.source,
-          filter: policy.filter,
-          onMissing: policy.onMissing,
-          onExisting: policy.onExisting,
-          active: isActive(policy),
-          sections: (review?.effects ?? []).map((e) => ({ kind: e.section.kind, name: e.section.name, filter: e.section.filter ?? null, effect: e.effect })),
-        }
-      : null,
-    findings: shown.map(findingJson),
-    summary: countFindings(shown),
-    ok: checkExit(result) === EXIT.OK,
+  return rendered<CheckResult>(ctx, options.json ?? false, (emit) => runCheck(ctx, options, emit), {
+    summary: checkSummary,
+    exit: checkExit,
+    // The policy as it takes effect: in text, the listing among the findings.
+    json: ({ policy, review }) => ({
+      policy: policy
+        ? {
+            source: policy.source,
+            filter: policy.filter,
+            onMissing: policy.onMissing,
+            onExisting: policy.onExisting,
+            active: isActive(policy),
+            sections: (review?.effects ?? []).map((e) => ({ kind: e.section.kind, name: e.section.name, filter: e.section.filter ?? null, effect: e.effect })),
+          }
+        : null,
+    }),
   });
-  return checkExit(result);
 }
 
 /** Judges the host, emitting each finding as it is known. */
 export async function runCheck(ctx: Context, options: CheckOptions, emit: Emit): Promise<CheckResult> {
-  const findings: Finding[] = [];
-  const add = (f: Finding) => {
-    findings.push(f);
-    emit(f);
-  };
+  const { findings, add } = collect(emit);
   const ok = (code: string, subject: string, message: string) => add({ code, subject, status: "ok", message });
   const fail = (code: string, subject: string, message: string) => add({ code, subject, status: "failed", message });
   const warn = (code: string, message: string) => add({ code, subject: "", status: "warning", message });

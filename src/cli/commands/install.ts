@@ -11,7 +11,7 @@ import { settingsFromEnv } from "../../core/settings.js";
 import { LibvirtError, type Virsh } from "../../host/virsh.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
-import { countFindings, findingJson, lineFinding, report, type Emit, type Finding } from "../findings.js";
+import { collect, lineFinding, rendered, type Emit, type Finding } from "../findings.js";
 import { hookContent, isOurs } from "../hook-file.js";
 import { BACKUP_SUFFIX, QEMU_D_SINCE, builtHookPath, hookLocations, shippedFilterPath } from "../paths.js";
 import { defaultPolicyText, policyLocation, readPolicy } from "../policy.js";
@@ -67,17 +67,11 @@ function backupName(ctx: Context, path: string): string {
 }
 
 export async function install(ctx: Context, options: InstallOptions): Promise<number> {
-  const out = report(ctx, options.json ?? false);
-  const result = await runInstall(ctx, options, out.emit);
-  out.say(installSummary(result));
-  out.finish({
-    findings: result.findings.map(findingJson),
-    summary: countFindings(result.findings),
-    changed: result.findings.some((f) => f.changed),
-    deferred: result.deferred,
-    ok: installExit(result) === EXIT.OK,
+  return rendered<InstallResult>(ctx, options.json ?? false, (emit) => runInstall(ctx, options, emit), {
+    summary: installSummary,
+    exit: installExit,
+    json: (r) => ({ changed: r.findings.some((f) => f.changed), deferred: r.deferred }),
   });
-  return installExit(result);
 }
 
 /** What install will do, found out before anything changes. */
@@ -141,11 +135,7 @@ async function planInstall(ctx: Context, options: InstallOptions): Promise<Insta
 }
 
 export async function runInstall(ctx: Context, options: InstallOptions, emit: Emit): Promise<InstallResult> {
-  const findings: Finding[] = [];
-  const add = (f: Finding) => {
-    findings.push(f);
-    emit(f);
-  };
+  const { findings, add } = collect(emit);
   const plan = await planInstall(ctx, options);
   const policyExisted = plan.policy !== undefined || ctx.files.exists(plan.location.path);
   const version = packageVersion(ctx.packageRoot);

@@ -5,7 +5,7 @@ import { isTimeout, type Virsh } from "../../host/virsh.js";
 import { attr, parseXml, type XmlElement } from "../../core/xml.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
-import { countFindings, findingJson, lineFinding, report, type Emit, type Finding } from "../findings.js";
+import { collect, lineFinding, rendered, type Emit, type Finding } from "../findings.js";
 import { reachOf } from "../../host/daemon.js";
 import { findInstalledHooks, isOurs } from "../hook-file.js";
 import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
@@ -39,24 +39,15 @@ export function uninstallSummary(result: UninstallResult): string {
 }
 
 export async function uninstall(ctx: Context, options: UninstallOptions): Promise<number> {
-  const out = report(ctx, options.json ?? false);
-  const result = await runUninstall(ctx, options, out.emit);
-  out.say(uninstallSummary(result));
-  out.finish({
-    findings: result.findings.map(findingJson),
-    summary: countFindings(result.findings),
-    changed: result.findings.some((f) => f.changed),
-    ok: uninstallExit(result) === EXIT.OK,
+  return rendered<UninstallResult>(ctx, options.json ?? false, (emit) => runUninstall(ctx, options, emit), {
+    summary: uninstallSummary,
+    exit: uninstallExit,
+    json: (r) => ({ changed: r.findings.some((f) => f.changed) }),
   });
-  return uninstallExit(result);
 }
 
 export async function runUninstall(ctx: Context, options: UninstallOptions, emit: Emit): Promise<UninstallResult> {
-  const findings: Finding[] = [];
-  const add = (f: Finding) => {
-    findings.push(f);
-    emit(f);
-  };
+  const { findings, add } = collect(emit);
   const done = (code: string, subject: string, message: string) => add({ code, subject, status: "ok", message, changed: true });
   const note = (code: string, subject: string, message: string) => add({ code, subject, status: "info", message });
   const reach = reachOf(options.uri);

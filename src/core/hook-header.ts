@@ -22,8 +22,8 @@ import { payloadText, startupIdLine } from "./hook-payload.js";
 
 /**
  * The V8 flags a startup snapshot is built and run with: V8 refuses a snapshot built under other
- * flags. V8 10 (Node 18) checksums a snapshot at every start by default, about 2 ms for the hook's
- * 4.6 MB, a tenth of a Node start; V8 11 and later (Node 20) do only in debug builds. The shell
+ * flags. V8 10 (Node 18) checksums a snapshot at every start by default, a good part of a Node
+ * start (bench/RESULTS.md); V8 11 and later (Node 20) do only in debug builds. The shell
  * line passes the snapshot only once its check has shown the file is the one install recorded and tried.
  */
 export const SNAPSHOT_V8_FLAGS: readonly string[] = ["--no-verify-snapshot-checksum"];

@@ -6,8 +6,8 @@
 // it against the hook's code compiled apart, so that its own functions stay out of the code cache
 // that every call loads. The sample host's files are src/host/sample-host.ts's to write.
 // The sample policy has no Domains globs and no [domain:GLOB] section: picomatch's compiled code
-// would make up a third of the cache, which every call deserializes, for a feature few hosts use
-// (those that do compile it when they need it, about 2 ms). It has a [network:NAME] choice with
+// would make up a large part of the cache, which every call deserializes, for a feature few hosts
+// use (those that do compile it when they need it; figures in bench/RESULTS.md). It has a [network:NAME] choice with
 // parameters, and the sample filters include others and use variables, so that the choice and the
 // walk of filter definitions are warm too.
 import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "../core/constants.js";

@@ -6,6 +6,8 @@
 //   xmlbuilder2; no Node built-in (eslint.config.js keeps out the globals: process, the clock,
 //   timers).
 // - src/host is the only code that touches the host: src/core, src/host and Node's built-ins.
+//   Outside it, only the programs' entries import node:fs, node:child_process, node:net or
+//   node:dgram (host-io-only-in-host, below).
 // - src/hook, src/cli and src/watch are shells over core and host and never import one another,
 //   except src/cli/commands/watch.ts, the `watch` command, which runs src/watch.
 // - No cycles anywhere, and nothing the bundles carry comes from a devDependency.
@@ -37,6 +39,23 @@ module.exports = {
       severity: "error",
       from: { path: "^src/host/" },
       to: { pathNot: "^src/(core|host)/", dependencyTypesNot: ["core"] },
+    },
+    {
+      name: "host-io-only-in-host",
+      comment:
+        "Files, processes and sockets are reached through src/host, behind interfaces the shells " +
+        "receive (the CLI's Context, the watcher's deps, the core's HostFacts), so that their judging " +
+        "code is tested with fakes. Exempt are the programs' own entries, which set those up: " +
+        "hooks/qemu.ts and src/cli/main.ts, and the two programs the build bundles apart and runs " +
+        "with no src/host module of their own to load: the installed hook's loader " +
+        "(src/hook/loader.ts, which requires node:fs lazily, only when a code cache is named) and the " +
+        "startup recorder (src/hook/startup-recorder.ts, run by install with the hook's Node).",
+      severity: "error",
+      from: {
+        path: "^(src|hooks)/",
+        pathNot: ["^src/(core|host)/", "^hooks/qemu\\.ts$", "^src/cli/main\\.ts$", "^src/hook/(loader|startup-recorder)\\.ts$"],
+      },
+      to: { dependencyTypes: ["core"], path: "^(fs|fs/promises|child_process|net|dgram)$" },
     },
     {
       name: "hook-not-to-cli-or-watch",

@@ -8,7 +8,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DEFAULT_POLICY_PATH } from "../src/core/constants.js";
 import { hookContent } from "../src/cli/hook-file.js";
-import { ENV_STARTUP, recordStartupCache, withStartupCache, type StartupContext } from "../src/cli/startup-cache.js";
+import { ENV_STARTUP, recordStartupCache, withStartupCache, type StartupContext } from "../src/host/startup-cache.js";
 
 const [bundlePath = "", nodePath = "", dir = "", kind = ""] = process.argv.slice(2);
 const ctx: StartupContext = {

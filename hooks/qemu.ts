@@ -7,7 +7,7 @@ import { runHook } from "../src/hook/main.js";
 const [, , domain = "", op, subop] = process.argv;
 const which = hookOp(op, subop);
 // Called right away rather than from a promise job: Node 18 runs the first one only a while after
-// the main module ends (0.6 ms later for the official build, 1.4 ms for Debian's; Node 20, 0.03 ms).
+// the main module ends, and Debian's later still (bench/RESULTS.md, "Figures behind the code's choices").
 if (which !== undefined) runHook(domain, which);
 
 /** For the startup recorder (src/hook/startup-recorder.ts): it warms the hook's code up with it (src/hook/warm-up.ts). */

@@ -76,7 +76,7 @@ async function importTypeScript(entries) {
  * running the decision paths on a sample (src/hook/warm-up.ts), and its loader compiles the code
  * through node:vm with that cache (src/hook/loader.ts). The cache is only valid for the Node that
  * built it; another Node rejects it and compiles the code as usual, and `install` records one for
- * the host's Node (src/cli/startup-cache.ts).
+ * the host's Node (src/host/startup-cache.ts).
  */
 async function builtHook() {
   const { builtHookText, wrapCode, codeId } = await importTypeScript(["src/core/hook-header.ts", "src/core/hook-payload.ts", "src/host/code-id.ts"]);

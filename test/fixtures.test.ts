@@ -11,7 +11,7 @@ import { makeSandbox, runQemu, stderrProblem, type Sandbox, type SandboxSpec } f
 import { FIXTURES_DIR } from "./support/paths.js";
 import { validateFiles, xmllintUsable } from "./support/xmllint.js";
 import { installedHook, type InstalledHook } from "./support/installed-hook.js";
-import { describeStartupCache } from "../src/cli/startup-cache.js";
+import { describeStartupCache } from "../src/host/startup-cache-state.js";
 import { startupContext } from "./support/installed-hook.js";
 
 interface LogSpec {

@@ -153,6 +153,52 @@ const CASES: Case[] = [
     files: { "src/watch/w-hook.ts": 'import { hook } from "../hook/ok-hook.js";\nexport const x = hook;\n' },
     rules: ["watch-not-to-hook-or-cli"],
   },
+  // Host I/O (files, processes, sockets) only in src/host and the programs' entries
+  {
+    name: "the CLI imports node:fs",
+    files: { "src/cli/l-fs.ts": 'import { readFileSync } from "node:fs";\nexport const x = readFileSync;\n' },
+    rules: ["host-io-only-in-host"],
+  },
+  {
+    name: "a CLI command imports node:fs/promises",
+    files: { "src/cli/commands/l-fsp.ts": 'import { readFile } from "node:fs/promises";\nexport const x = readFile;\n' },
+    rules: ["host-io-only-in-host"],
+  },
+  {
+    name: "the watcher imports node:child_process",
+    files: { "src/watch/w-spawn.ts": 'import { spawn } from "node:child_process";\nexport const x = spawn;\n' },
+    rules: ["host-io-only-in-host"],
+  },
+  {
+    name: "the hook's shell imports node:net and node:dgram",
+    files: {
+      "src/hook/k-net.ts": 'import { connect } from "node:net";\nimport { createSocket } from "node:dgram";\nexport const x = [connect, createSocket];\n',
+    },
+    rules: ["host-io-only-in-host"],
+  },
+  {
+    name: "the hook's shell requires fs without node:",
+    files: { "src/hook/k-require.ts": 'const fs = require("fs") as typeof import("fs");\nexport const x = fs;\n' },
+    rules: ["host-io-only-in-host"],
+  },
+  {
+    name: "the shells import node:path, node:os and node:vm",
+    files: {
+      "src/cli/l-path.ts":
+        'import { join } from "node:path";\nimport { tmpdir } from "node:os";\nimport { Script } from "node:vm";\nexport const x = [join, tmpdir, Script];\n',
+    },
+    rules: [],
+  },
+  {
+    name: "the programs' entries import node:fs and node:child_process",
+    files: {
+      "src/cli/main.ts":
+        'import { spawnSync } from "node:child_process";\nimport { realpathSync } from "node:fs";\nexport const x = [spawnSync, realpathSync];\n',
+      "src/hook/startup-recorder.ts": 'import { readFileSync } from "node:fs";\nexport const x = readFileSync;\n',
+      "src/hook/loader.ts": 'const fs = require("node:fs") as typeof import("node:fs");\nexport const x = fs;\n',
+    },
+    rules: [],
+  },
   // hooks/, the hook's entry
   {
     name: "the hook entry imports host",
@@ -261,6 +307,8 @@ describe("the import rule (dependency-cruiser)", () => {
     const r = depcruise(tree);
     expect(r.status).not.toBe(0);
     expect(r.stdout).toContain("core-is-pure: src/core/c-node.ts → fs");
+    expect(r.stdout).toContain("host-io-only-in-host: src/cli/l-fs.ts → fs");
+    expect(r.stdout).toContain("host-io-only-in-host: src/watch/w-spawn.ts → child_process");
   });
 
   it("the project's own tree keeps the rule", () => {

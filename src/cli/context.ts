@@ -1,23 +1,11 @@
 // Everything a command touches outside its arguments, in one place, so that tests can run the
 // commands in-process with their own virsh, daemon and output.
+import type { DaemonControl } from "../host/daemon.js";
+import type { HostFiles } from "../host/host-files.js";
+import type { RunOptions, RunResult } from "../host/run-file.js";
 import type { Virsh } from "../host/virsh.js";
-import type { DaemonControl } from "./daemon.js";
 
-export interface RunResult {
-  status: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  /** Set when the program could not be started at all. */
-  error?: Error;
-}
-
-export interface RunOptions {
-  input?: string;
-  env?: Record<string, string>;
-  cwd?: string;
-  timeoutMs?: number;
-}
+export type { RunOptions, RunResult } from "../host/run-file.js";
 
 export interface Context {
   env: Readonly<Record<string, string | undefined>>;
@@ -41,6 +29,8 @@ export interface Context {
   /** A virsh for a connection URI. */
   virsh(uri: string): Virsh;
   daemon: DaemonControl;
+  /** The host's files (src/host/host-files.ts). */
+  files: HostFiles;
   /** Runs a program (the installed hook, for its self-test). */
   runFile(path: string, args: readonly string[], options: RunOptions): RunResult;
   /** The environment the self-test runs the installed hook in; default: what libvirt gives a hook. */

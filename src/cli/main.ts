@@ -2,7 +2,6 @@
 // commands/, prints, and maps failures to one line and an exit code. Unlike the hook, it may
 // call libvirt (through virsh).
 import "./cwd.js";
-import { spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { MAX_XML_BYTES, PRODUCT } from "../core/constants.js";
@@ -19,38 +18,17 @@ import { install } from "./commands/install.js";
 import { uninstall } from "./commands/uninstall.js";
 import { watch } from "./commands/watch.js";
 import type { Context } from "./context.js";
-import { systemDaemonControl } from "./daemon.js";
+import { systemDaemonControl } from "../host/daemon.js";
+import { nodeHostFiles } from "../host/host-files.js";
+import { runFileSync } from "../host/run-file.js";
 import { EXIT, UsageError, exitCodeFor, fsError } from "./errors.js";
 import { DEFAULT_HOOKS_DIR, DEFAULT_URI } from "./paths.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../host/package-version.js";
+import { ENVIRONMENT, EXIT_CODES, epilog } from "./help-text.js";
 
 // yargs through require(): esbuild then bundles its CommonJS build, whose help text wraps at word
 // boundaries (the ESM build's cliui breaks words in the middle).
 const yargs = require("yargs") as typeof import("yargs").default;
-
-const EXIT_CODES = `Exit codes:
-  0   success (check: everything holds; audit: no interface lacks the filter)
-  1   the command found or left a problem: check failed, audit found a 'missing'
-      or 'stale' interface, apply failed or left an interface alone, install or
-      uninstall did not complete
-  2   bad command line
-  3   invalid policy file or XML
-  4   libvirt or host error: virsh missing, daemon not running, domain not found,
-      a virsh command failed, a file could not be read or written
-  5   permission denied (run as root)
-  70  internal error (a bug)`;
-
-const ENVIRONMENT = `Policy file: --policy, else $NWFILTER_HOOK_POLICY, else the one the installed hook reads,
-else /etc/nwfilter-hook/policy.ini.
-
-Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
-NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-NWFILTER_HOOK_FILTERS_DIR, LIBVIRT_DEFAULT_URI (overridden by --connect).`;
-
-/** A command's epilog: its own note, then the exit codes. */
-function epilog(note?: string): string {
-  return note === undefined ? EXIT_CODES : `${note}\n\n${EXIT_CODES}`;
-}
 
 /** Runs the CLI with these arguments; resolves with the exit code. Never rejects. */
 export async function runCli(args: readonly string[], ctx: Context): Promise<number> {
@@ -98,6 +76,7 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
             default: false,
             describe: "when the libvirt daemon is not running, install anyway: the hook and the filter take effect when it starts",
           })
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 install", "install for the system libvirt")
           .example("$0 install --policy /etc/nwfilter-hook/lab.ini", "install with a policy elsewhere (the hook is told where)")
           .epilog(
@@ -107,7 +86,15 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
           ),
       (a) =>
         run(() =>
-          install(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, reload: a.reload, force: a.force, uri: a.connect, deferIfDown: a["defer-if-down"] }),
+          install(ctx, {
+            hooksDir: a["hooks-dir"],
+            policy: a.policy,
+            reload: a.reload,
+            force: a.force,
+            uri: a.connect,
+            deferIfDown: a["defer-if-down"],
+            json: a.json,
+          }),
         ),
     )
     .command(
@@ -117,10 +104,11 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
         y
           .option("purge", { type: "boolean", default: false, describe: "also remove the policy, and undefine the filter when no domain references it" })
           .option("reload", { type: "boolean", default: true, describe: "reload the daemon (--no-reload: don't)" })
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 uninstall", "remove the hook; running VMs keep running")
           .example("$0 uninstall --purge", "remove the hook, the policy and the filter")
           .epilog(epilog()),
-      (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect })),
+      (a) => run(() => uninstall(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, purge: a.purge, reload: a.reload, uri: a.connect, json: a.json })),
     )
     .command(
       "define-filter [file]",
@@ -142,10 +130,12 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
       "validate the policy and print it with what each section chooses; check the hook, the daemon and the filters (exit 0 only when all hold)",
       (y) =>
         y
+          .option("json", { type: "boolean", default: false, describe: "the findings as one JSON document (as audit --json)" })
           .example("$0 check", "after editing the policy, like nginx -t")
+          .example("$0 check --json | jq '.findings[] | select(.status == \"failed\")'", "what failed, for a script")
           .example("$0 check --policy new.ini", "check a policy file before putting it in place")
           .epilog(epilog()),
-      (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect })),
+      (a) => run(() => check(ctx, { hooksDir: a["hooks-dir"], policy: a.policy, uri: a.connect, json: a.json })),
     )
     .command(
       "inject [file]",
@@ -219,6 +209,11 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
         y
           .option("status-file", { type: "string", describe: "where the watcher keeps its status", defaultDescription: "/run/nwfilter-hook/watch.json" })
           .option("syslog", { type: "boolean", default: true, describe: "also log to syslog (--no-syslog: stderr only)" })
+          .option("metrics-file", {
+            type: "string",
+            describe: "also write the watcher's state in Prometheus text format there, for node_exporter's textfile collector",
+            defaultDescription: "$NWFILTER_HOOK_METRICS_FILE, else none",
+          })
           .example("$0 watch", "in the foreground; systemd runs it as nwfilter-hook-watch.service")
           .example("kill -HUP PID", "re-read the policy (a bad one is refused and the last good one kept)")
           .epilog(
@@ -226,7 +221,17 @@ export async function runCli(args: readonly string[], ctx: Context): Promise<num
               "Resyncs every domain at start, after every reconnect and every ResyncInterval (policy), and follows libvirt's events and the definitions' files in between, fixing what lacks the filter as 'apply --live' does. With OnMissing = watch, the hook lets a start through while this runs and is healthy.",
             ),
           ),
-      (a) => run(() => watch(ctx, { policy: a.policy, hooksDir: a["hooks-dir"], uri: a.connect, statusFile: a["status-file"], syslog: a.syslog })),
+      (a) =>
+        run(() =>
+          watch(ctx, {
+            policy: a.policy,
+            hooksDir: a["hooks-dir"],
+            uri: a.connect,
+            statusFile: a["status-file"],
+            syslog: a.syslog,
+            metricsFile: a["metrics-file"],
+          }),
+        ),
     )
     .demandCommand(1, "name a command")
     .strict()
@@ -313,16 +318,8 @@ export function processContext(): Context {
     // One virsh session per connection for all of a command's calls (src/host/virsh-session.ts).
     virsh: (uri) => new Virsh(processVirshSession({ uri })),
     daemon: systemDaemonControl(),
-    runFile(path, args, options) {
-      const r = spawnSync(path, args, {
-        input: options.input,
-        env: options.env,
-        cwd: options.cwd,
-        timeout: options.timeoutMs,
-        encoding: "utf8",
-      });
-      return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(r.error ? { error: r.error } : {}) };
-    },
+    files: nodeHostFiles,
+    runFile: runFileSync,
     sleep,
   };
 }

@@ -21,7 +21,7 @@ export function policyLocation(ctx: Context, flag: string | undefined, hooksDir:
   const env = ctx.env[ENV_POLICY];
   if (env !== undefined && env !== "") return { path: env, origin: ENV_POLICY };
   if (hooksDir !== undefined) {
-    const hook = findInstalledHooks(hooksDir)[0];
+    const hook = findInstalledHooks(ctx.files, hooksDir)[0];
     if (hook) return { path: bakedPolicyPath(hook.text), origin: `read by the installed hook ${hook.path}` };
   }
   return { path: DEFAULT_POLICY_PATH, origin: "default" };

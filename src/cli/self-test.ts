@@ -5,28 +5,10 @@ import { nodeHostFacts } from "../host/node-host-facts.js";
 import { loadPolicy } from "../host/policy-file.js";
 import { settingsFromEnv } from "../core/settings.js";
 import { ENV_POLICY } from "../core/constants.js";
+import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "../core/self-test-sample.js";
 import type { Context } from "./context.js";
 
-export const SELF_TEST_DOMAIN = "nwfilter-hook-self-test";
-
-/** What libvirt gives a hook: LC_ALL=C and a fixed PATH (plus HOME, USER, LOGNAME, TMPDIR). */
-export const HOOK_ENV = { LC_ALL: "C", PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
-
-export const SAMPLE_DOMAIN = `<domain type='kvm'>
-  <name>${SELF_TEST_DOMAIN}</name>
-  <memory unit='KiB'>32768</memory>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-  </os>
-  <devices>
-    <interface type='ethernet'>
-      <mac address='52:54:00:4e:57:46'/>
-      <target dev='nwfh-selftest'/>
-      <model type='virtio'/>
-    </interface>
-  </devices>
-</domain>
-`;
+export { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "../core/self-test-sample.js";
 
 export interface SelfTestResult {
   ok: boolean;

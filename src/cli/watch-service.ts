@@ -5,16 +5,14 @@
 //   uninstall: stops, disables and removes that unit.
 //   check:     reads the watcher's status file and says whether it runs, when it last resynced
 //              and what it last failed at; a problem only when OnMissing = watch depends on it.
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_WATCH_STATUS } from "../core/constants.js";
 import { HostError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { judgeWatchStatus, readWatchStatus } from "../host/watch-status.js";
 import type { Context } from "./context.js";
+import type { Emit, Finding } from "./findings.js";
 import { fsError } from "./errors.js";
-import { readIfExists, writeAtomically } from "./hook-file.js";
 
 export const WATCH_UNIT = "nwfilter-hook-watch.service";
 const UNIT_DIR = "/etc/systemd/system";
@@ -25,66 +23,62 @@ export function watchStatusPath(ctx: Context): string {
 }
 
 function systemdRuns(ctx: Context): boolean {
-  return !ctx.env.NWFILTER_HOOK_NO_SYSTEMD && existsSync("/run/systemd/system");
+  return !ctx.env.NWFILTER_HOOK_NO_SYSTEMD && ctx.files.exists("/run/systemd/system");
 }
 
-function systemctl(args: string[]): void {
-  const r = spawnSync("systemctl", args, { encoding: "utf8", timeout: 60_000 });
+function systemctl(ctx: Context, args: string[]): void {
+  const r = ctx.runFile("systemctl", args, { timeoutMs: 60_000 });
   if (r.status !== 0) throw new HostError(`'systemctl ${args.join(" ")}' failed: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
 }
 
 /** The unit as installed: the shipped one with the absolute command of this Node and CLI. */
 export function watchUnitText(ctx: Context): string {
   const shipped = join(ctx.packageRoot, "systemd", WATCH_UNIT);
-  let text: string;
-  try {
-    text = readFileSync(shipped, "utf8");
-  } catch (error) {
-    throw fsError(error, "read the watcher's unit", shipped);
-  }
+  const text = ctx.files.readText(shipped, "read the watcher's unit");
   const command = `${ctx.execPath} ${join(ctx.bundleDir, "nwfilter-hook")}`;
   return `${UNIT_MARKER}; install again to change it.\n${text.replaceAll("@NWFILTER_HOOK@", command)}`;
 }
 
 /** Installs, enables and (re)starts the unit where systemd runs; returns whether anything changed. */
-export function installWatchService(ctx: Context, say: (line: string) => void): boolean {
+export function installWatchService(ctx: Context, emit: Emit): boolean {
   if (!systemdRuns(ctx)) return false;
   const path = join(UNIT_DIR, WATCH_UNIT);
   const wanted = watchUnitText(ctx);
-  const existing = readIfExists(path)?.text;
+  const existing = ctx.files.readIfExists(path)?.text;
   if (existing !== undefined && !existing.startsWith(UNIT_MARKER)) {
-    say(`watcher ${path}: left alone (not installed by nwfilter-hook)`);
+    emit({ code: "watcher", subject: `watcher ${path}`, status: "info", message: "left alone (not installed by nwfilter-hook)" });
     return false;
   }
   const changed = existing !== wanted;
   if (changed) {
-    writeAtomically(path, wanted, 0o644);
-    systemctl(["daemon-reload"]);
+    ctx.files.writeAtomically(path, wanted, 0o644);
+    systemctl(ctx, ["daemon-reload"]);
   }
-  systemctl(["enable", WATCH_UNIT]);
-  systemctl([changed ? "restart" : "start", WATCH_UNIT]);
-  say(`watcher ${WATCH_UNIT}: ${changed ? (existing ? "updated and restarted" : "installed and started") : "unchanged, running"}`);
+  systemctl(ctx, ["enable", WATCH_UNIT]);
+  systemctl(ctx, [changed ? "restart" : "start", WATCH_UNIT]);
+  const message = changed ? (existing ? "updated and restarted" : "installed and started") : "unchanged, running";
+  emit({ code: "watcher", subject: `watcher ${WATCH_UNIT}`, status: "ok", message, changed });
   return changed;
 }
 
-export function uninstallWatchService(ctx: Context, say: (line: string) => void): boolean {
+export function uninstallWatchService(ctx: Context, emit: Emit): boolean {
   const path = join(UNIT_DIR, WATCH_UNIT);
-  if (!readIfExists(path)?.text.startsWith(UNIT_MARKER)) return false;
+  if (!ctx.files.readIfExists(path)?.text.startsWith(UNIT_MARKER)) return false;
   const systemd = systemdRuns(ctx);
   if (systemd) {
     try {
-      systemctl(["disable", "--now", WATCH_UNIT]);
+      systemctl(ctx, ["disable", "--now", WATCH_UNIT]);
     } catch (error) {
-      say(`watcher ${WATCH_UNIT}: ${(error as Error).message}`);
+      emit({ code: "watcher", subject: `watcher ${WATCH_UNIT}`, status: "warning", message: (error as Error).message });
     }
   }
   try {
-    rmSync(path);
+    ctx.files.remove(path);
   } catch (error) {
     throw fsError(error, "remove the watcher's unit", path);
   }
-  if (systemd) systemctl(["daemon-reload"]);
-  say(`watcher ${WATCH_UNIT}: stopped and removed`);
+  if (systemd) systemctl(ctx, ["daemon-reload"]);
+  emit({ code: "watcher", subject: `watcher ${WATCH_UNIT}`, status: "ok", message: "stopped and removed", changed: true });
   return true;
 }
 
@@ -92,25 +86,25 @@ function when(ms: number, now: number): string {
   return `${new Date(ms).toISOString().replace(/\.\d+Z$/, "Z")} (${Math.max(0, Math.round((now - ms) / 1000))} s ago)`;
 }
 
-/** One line about the watcher; returns a problem when OnMissing = watch relies on a watcher that is not healthy. */
-export function checkWatcher(ctx: Context, policy: Policy | undefined, say: (line: string) => void): string | undefined {
+/** What `check` finds of the watcher: failed only when OnMissing = watch relies on a watcher that is not healthy. */
+export function checkWatcher(ctx: Context, policy: Policy | undefined, now: number): Finding {
   const path = watchStatusPath(ctx);
-  const now = Date.now();
-  const status = readWatchStatus(path);
-  const health = judgeWatchStatus(status, now, path);
-  const needed = policy?.onMissing === "watch";
-  if (!health.healthy) {
-    if (needed)
-      return `not healthy, and OnMissing = watch refuses starts without it: ${health.detail}; start it (systemctl start ${WATCH_UNIT}, or nwfilter-hook watch)`;
-    say(`watcher: not running (${health.detail}; optional unless OnMissing = watch)`);
-    return undefined;
+  const read = readWatchStatus(path);
+  const health = judgeWatchStatus(read, now, path);
+  const watcher = (status: Finding["status"], message: string): Finding => ({ code: "watcher", subject: "watcher", status, message });
+  if (!health.healthy || !read.ok) {
+    if (policy?.onMissing === "watch")
+      return watcher(
+        "failed",
+        `not healthy, and OnMissing = watch refuses starts without it: ${health.detail}; start it (systemctl start ${WATCH_UNIT}, or nwfilter-hook watch)`,
+      );
+    return watcher("info", `not running (${health.detail}; optional unless OnMissing = watch)`);
   }
-  if (typeof status === "string") return undefined;
+  const { status } = read;
   const parts = [`running, ${health.detail}`];
   if (status.inFlight) parts.push(`busy with '${status.inFlight.what}' for ${Math.max(0, Math.round((now - status.inFlight.since) / 1000))} s`);
   const r = status.lastResync;
   parts.push(r ? `last resync ${when(r.at, now)}: ${r.domains} domains, ${r.changed} changed, ${r.failed} failed, ${r.ms} ms` : "no resync yet");
   parts.push(status.lastFailure ? `last failure ${when(status.lastFailure.at, now)}: ${status.lastFailure.what}` : "no failure");
-  say(`watcher: ok (${parts.join("; ")})`);
-  return undefined;
+  return watcher("ok", `ok (${parts.join("; ")})`);
 }

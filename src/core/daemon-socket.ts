@@ -1,5 +1,5 @@
 // Which local socket a libvirt connection URI leads to, and which listening UNIX sockets a
-// process holds: the pure half of finding the daemon that a `-c URI` reaches (src/cli/daemon.ts
+// process holds: the pure half of finding the daemon that a `-c URI` reaches (src/host/daemon.ts
 // does the looking in /proc). A pid file cannot answer that question: a private daemon in its
 // own mount namespace may see the system daemon's /run/libvirtd.pid.
 

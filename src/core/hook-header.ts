@@ -15,15 +15,15 @@
 // own Node in place of `node` (libvirt runs hooks with a minimal PATH), adds the marker line that
 // says the file is ours, the policy line when the policy is not at its default path (libvirt scrubs
 // the hook's environment, so the variable cannot reach it), and the startup cache it recorded
-// (src/cli/startup-cache.ts): a snapshot's check on the shell line, or a code cache's line here.
+// (src/host/startup-cache.ts): a snapshot's check on the shell line, or a code cache's line here.
 import { DEFAULT_POLICY_PATH, ENV_LOG_FD, ENV_POLICY, PRODUCT } from "./constants.js";
 import { HostError } from "./errors.js";
 import { payloadText, startupIdLine } from "./hook-payload.js";
 
 /**
  * The V8 flags a startup snapshot is built and run with: V8 refuses a snapshot built under other
- * flags. V8 10 (Node 18) checksums a snapshot at every start by default, about 2 ms for the hook's
- * 4.6 MB, a tenth of a Node start; V8 11 and later (Node 20) do only in debug builds. The shell
+ * flags. V8 10 (Node 18) checksums a snapshot at every start by default, a good part of a Node
+ * start (bench/RESULTS.md); V8 11 and later (Node 20) do only in debug builds. The shell
  * line passes the snapshot only once its check has shown the file is the one install recorded and tried.
  */
 export const SNAPSHOT_V8_FLAGS: readonly string[] = ["--no-verify-snapshot-checksum"];

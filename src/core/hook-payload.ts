@@ -1,7 +1,7 @@
 // The hook file's body, below its header (src/core/hook-header.ts), and the first line of the code
 // cache files that `install` records for it. Written by scripts/build.mjs; read by the hook's
 // loader (src/hook/loader.ts) at every call, by the startup recorder (src/hook/startup-recorder.ts)
-// and by the CLI (src/cli/startup-cache.ts). Pure text, one definition for all of them:
+// and by the CLI (src/host/startup-cache.ts). Pure text, one definition for all of them:
 //
 //   const startupId = "0123456789abcdef";       the code's id (its sha256): names the recorded files
 //   ...the loader...

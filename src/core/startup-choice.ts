@@ -1,4 +1,4 @@
-// Which startup artefact `install` records for the Node the hook names (src/cli/startup-cache.ts),
+// Which startup artefact `install` records for the Node the hook names (src/host/startup-cache.ts),
 // from what the startup recorder (src/hook/startup-recorder.ts) finds out about that Node.
 import type { StartupKind } from "./hook-header.js";
 

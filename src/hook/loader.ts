@@ -2,7 +2,7 @@
 // src/core/hook-payload.ts), bundled into dist/qemu by scripts/build.mjs. Most of a call's own
 // cost would be V8 compiling the hook's code, so the file carries that code together with V8's code
 // cache for it, and this compiles it through node:vm with a cache: the one `install` recorded for
-// this host's Node (src/cli/startup-cache.ts) when it can be trusted, else the build's. V8 rejects
+// this host's Node (src/host/startup-cache.ts) when it can be trusted, else the build's. V8 rejects
 // a cache made by another Node or under other flags and compiles from the source: slower, same result.
 //
 // It runs at the top of the hook file, a CommonJS module, beside the header's `startupCache` and

@@ -1,5 +1,5 @@
 // The hook as a user-land startup snapshot (`node --snapshot-blob FILE --build-snapshot ENTRY`,
-// Node >= 18.8), which `install` records on hosts whose Node gains from it (src/cli/startup-cache.ts):
+// Node >= 18.8), which `install` records on hosts whose Node gains from it (src/host/startup-cache.ts):
 // Node then starts from a heap that already holds the hook's code, compiled and warmed up by a
 // run on a sample host, instead of bootstrapping itself and loading the hook. On Debian's nodejs,
 // which has no startup snapshot of its own, a call then costs less than its `node -e 0`.

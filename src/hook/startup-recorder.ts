@@ -1,7 +1,7 @@
 // The startup recorder: a program that scripts/build.mjs bundles into dist/startup-recorder.js,
 // run by the Node a hook names, since what it finds and records holds for that Node only. The
 // build runs it to record the code cache the hook file carries; `install` and `check` run it
-// (src/cli/startup-cache.ts) for the Node of the installed hook:
+// (src/host/startup-cache.ts) for the Node of the installed hook:
 //
 //   node startup-recorder.js facts                        the Node's facts, as JSON (NodeFacts)
 //   node startup-recorder.js file-identity FILE           FILE's identity as the loader sees it

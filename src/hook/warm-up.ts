@@ -4,16 +4,14 @@
 // sample host (policy, nwfilter, sysfs, networks, stdin) is a temporary directory, so that the code
 // that reads them is compiled as well. It is given the hook's own `hookOutcome`: the recorder runs
 // it against the hook's code compiled apart, so that its own functions stay out of the code cache
-// that every call loads.
+// that every call loads. The sample host's files are src/host/sample-host.ts's to write.
 // The sample policy has no Domains globs and no [domain:GLOB] section: picomatch's compiled code
-// would make up a third of the cache, which every call deserializes, for a feature few hosts use
-// (those that do compile it when they need it, about 2 ms). It has a [network:NAME] choice with
+// would make up a large part of the cache, which every call deserializes, for a feature few hosts
+// use (those that do compile it when they need it; figures in bench/RESULTS.md). It has a [network:NAME] choice with
 // parameters, and the sample filters include others and use variables, so that the choice and the
 // walk of filter definitions are warm too.
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DEFAULT_FILTER, ENV_NETWORK_DIRS, ENV_NWFILTER_DIR, ENV_POLICY, ENV_SYSFS_NET } from "../core/constants.js";
+import { withSampleHost } from "../host/sample-host.js";
 import type { hookOutcome } from "./main.js";
 
 const SAMPLE_POLICY = `[filtering]
@@ -76,38 +74,22 @@ function sampleDomain(filterref: boolean): string {
 }
 
 export function warmUp(outcome: typeof hookOutcome): void {
-  const dir = mkdtempSync(join(tmpdir(), "nwfilter-hook-warm-up-"));
-  try {
-    const put = (rel: string, text: string) => {
-      mkdirSync(join(dir, rel, ".."), { recursive: true });
-      writeFileSync(join(dir, rel), text, { mode: 0o644 });
-    };
-    put("policy.ini", SAMPLE_POLICY);
-    for (const [name, text] of Object.entries(SAMPLE_FILTERS)) put(`nwfilter/${name}.xml`, text);
-    put("networks/default.xml", SAMPLE_NETWORK);
-    mkdirSync(join(dir, "net/br0/bridge"), { recursive: true });
-    put("compliant.xml", sampleDomain(true));
-    put("open.xml", sampleDomain(false));
+  const files: Record<string, string> = { "policy.ini": SAMPLE_POLICY, "networks/default.xml": SAMPLE_NETWORK };
+  for (const [name, text] of Object.entries(SAMPLE_FILTERS)) files[`nwfilter/${name}.xml`] = text;
+  files["compliant.xml"] = sampleDomain(true);
+  files["open.xml"] = sampleDomain(false);
+  withSampleHost(files, ["net/br0/bridge"], (host) => {
     const env = {
-      [ENV_POLICY]: join(dir, "policy.ini"),
-      [ENV_NWFILTER_DIR]: join(dir, "nwfilter"),
-      [ENV_NETWORK_DIRS]: join(dir, "networks"),
-      [ENV_SYSFS_NET]: join(dir, "net"),
+      [ENV_POLICY]: `${host.dir}/policy.ini`,
+      [ENV_NWFILTER_DIR]: `${host.dir}/nwfilter`,
+      [ENV_NETWORK_DIRS]: `${host.dir}/networks`,
+      [ENV_SYSFS_NET]: `${host.dir}/net`,
     };
     const calls = [
       ["prepare", "compliant"],
       ["prepare", "open"],
       ["migrate", "open"],
     ] as const;
-    for (const [op, file] of calls) {
-      const fd = openSync(join(dir, `${file}.xml`), "r");
-      try {
-        outcome("sample", op, env, fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    for (const [op, file] of calls) host.withInput(`${file}.xml`, (fd) => void outcome("sample", op, env, fd));
+  });
 }

@@ -1,8 +1,9 @@
 // Synchronous standard input and output: all of stdin as bytes, with a ceiling on their number
 // (checked as it is read for the CLI, after one read for the hook), and all of a text or of
 // bytes to stdout before the process ends.
-import { fstatSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { XmlError } from "../core/errors.js";
+import { fsError } from "./fs-error.js";
 import type { Utf8Decoder } from "../core/xml-bytes.js";
 
 const CHUNK = 64 * 1024;
@@ -96,4 +97,19 @@ export function writeAllSync(fd: number, data: string | Uint8Array): void {
 /** Blocks the thread for `ms` milliseconds (the callers are synchronous by design). */
 export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+} /**
+ * A file (or a pipe: `<(virsh dumpxml ...)`) read as readAllLimited reads stdin, bounded as it is
+ * read; an XmlError when it is too large, a one-line error naming the file otherwise.
+ */
+export function readFileLimited(file: string, limit: number, doing: string): Buffer {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    return readAllLimited(fd, limit, file);
+  } catch (error) {
+    if (error instanceof XmlError) throw error;
+    throw fsError(error, doing, file);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

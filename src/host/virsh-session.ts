@@ -1,5 +1,5 @@
 // One long-lived interactive virsh for many commands. Starting virsh and connecting to the
-// daemon costs far more than a command (about 20 ms against 1 ms for a dumpxml), so bulk reads
+// daemon costs far more than a command (bench/RESULTS.md, "Figures behind the code's choices"), so bulk reads
 // (audit, apply --all, the watcher) send their commands to one `virsh` reading stdin.
 //
 // virsh's stdin, stdout and stderr are ordinary pipes, read asynchronously: the event loop turns

@@ -39,21 +39,25 @@ export function writeWatchStatus(path: string, status: WatchStatus): void {
   renameSync(temp, path);
 }
 
+/** The status file as read: the status, or why there is none to read. */
+export type WatchStatusRead = { ok: true; status: WatchStatus } | { ok: false; why: string };
+
 /** The status, or why there is none to read. */
-export function readWatchStatus(path: string): WatchStatus | string {
+export function readWatchStatus(path: string): WatchStatusRead {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? `there is no status file ${path}` : `cannot read its status file ${path}: ${code ?? String(error)}`;
+    return { ok: false, why: code === "ENOENT" ? `there is no status file ${path}` : `cannot read its status file ${path}: ${code ?? String(error)}` };
   }
   try {
     const s = JSON.parse(text) as WatchStatus;
-    if (!Number.isInteger(s.pid) || typeof s.state !== "string" || typeof s.heartbeat !== "number") return `its status file ${path} is not valid`;
-    return s;
+    if (!Number.isInteger(s.pid) || typeof s.state !== "string" || typeof s.heartbeat !== "number")
+      return { ok: false, why: `its status file ${path} is not valid` };
+    return { ok: true, status: s };
   } catch {
-    return `its status file ${path} is not valid JSON`;
+    return { ok: false, why: `its status file ${path} is not valid JSON` };
   }
 }
 
@@ -73,8 +77,9 @@ const s = (ms: number) => Math.max(0, Math.round(ms / 1000));
  * libvirt or has been waiting for it for less than the grace (it resyncs every domain once
  * connected, which adds the filter to every running NIC).
  */
-export function judgeWatchStatus(status: WatchStatus | string, now: number, path: string, alive: (pid: number) => boolean = processExists): WatcherHealth {
-  if (typeof status === "string") return { healthy: false, detail: status };
+export function judgeWatchStatus(read: WatchStatusRead, now: number, path: string, alive: (pid: number) => boolean = processExists): WatcherHealth {
+  if (!read.ok) return { healthy: false, detail: read.why };
+  const { status } = read;
   const age = s(now - status.heartbeat);
   if (status.state === "stopped") return { healthy: false, detail: `it stopped (pid ${status.pid}, ${path})` };
   if (!alive(status.pid)) return { healthy: false, detail: `its process ${status.pid} is gone (${path})` };

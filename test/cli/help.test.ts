@@ -70,7 +70,8 @@ describe("nwfilter-hook --help", () => {
 
       Environment: NWFILTER_HOOK_POLICY (policy path, overridden by --policy),
       NWFILTER_HOOK_NETWORK_DIRS, NWFILTER_HOOK_NWFILTER_DIR, NWFILTER_HOOK_SYSFS_NET,
-      NWFILTER_HOOK_FILTERS_DIR, LIBVIRT_DEFAULT_URI (overridden by --connect).
+      NWFILTER_HOOK_FILTERS_DIR, NWFILTER_HOOK_METRICS_FILE (watch --metrics-file), LIBVIRT_DEFAULT_URI
+      (overridden by --connect).
       "
     `);
   });

@@ -1,11 +1,12 @@
-// The startup snapshot and code cache that `install` records (src/cli/startup-cache.ts): the
+// The startup snapshot and code cache that `install` records (src/host/startup-cache.ts): the
 // installed hook uses them when they are as install left them, and otherwise starts the plain
 // way with the same results: a group-writable, corrupted or foreign one is never used.
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeStartupCache, hookCode, preferredKind, recordStartupCache, removeStartupCache, startupCacheOf } from "../../src/cli/startup-cache.js";
+import { describeStartupCache } from "../../src/host/startup-cache-state.js";
+import { hookCode, preferredKind, recordStartupCache, removeStartupCache, startupCacheOf } from "../../src/host/startup-cache.js";
 import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
 import { SNAPSHOT_V8_FLAGS, hookContent, withStartupCache } from "../../src/core/hook-header.js";
 import { fileIdentity, payloadPart, payloadStart, payloadText, startupIdLine, startupIdOf } from "../../src/core/hook-payload.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileFunction } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
-import { hooksDirProblem, systemDaemonControl, type RunningDaemon } from "../../src/cli/daemon.js";
+import { hooksDirPlacement, systemDaemonControl, type RunningDaemon } from "../../src/host/daemon.js";
 import { EXIT, exitCodeFor } from "../../src/cli/errors.js";
 import { bakedPolicyPath, hookContent, interpreterOf, isOurs } from "../../src/cli/hook-file.js";
 import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
@@ -206,6 +206,10 @@ describe("the daemon", () => {
   });
 
   it("judges the hooks directory as the daemon sees it", () => {
+    const hooksDirProblem = (d: RunningDaemon, dir: string) => {
+      const placement = hooksDirPlacement(d, dir);
+      return placement.misplaced ? placement.why : undefined;
+    };
     const host = fakeHost([{ name: "libvirtd", pid: 100 }]);
     const daemon = host.control.locate(host.uriOf(100)).daemon as RunningDaemon;
     const own = join(host.root, "ns100", "etc", "libvirt", "hooks");

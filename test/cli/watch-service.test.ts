@@ -8,12 +8,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { WATCH_UNIT, watchUnitText } from "../../src/cli/watch-service.js";
 import type { Context } from "../../src/cli/context.js";
+import { nodeHostFiles } from "../../src/host/host-files.js";
 import { REPO_ROOT } from "./support/build.js";
 
 const HAVE_ANALYZE = spawnSync("systemd-analyze", ["--version"]).status === 0;
 
 describe(WATCH_UNIT, () => {
-  const ctx = { execPath: process.execPath, bundleDir: `${REPO_ROOT}/dist`, packageRoot: REPO_ROOT, env: {} } as unknown as Context;
+  const ctx = { execPath: process.execPath, bundleDir: `${REPO_ROOT}/dist`, packageRoot: REPO_ROOT, env: {}, files: nodeHostFiles } as unknown as Context;
   const text = watchUnitText(ctx);
 
   it("runs this Node and this CLI by absolute path, and says who installed it", () => {

@@ -1,5 +1,5 @@
 // The built hook as `install` leaves it on a host: the absolute path of a Node on its shell line
-// and the startup snapshot or code cache recorded for that Node (src/cli/startup-cache.ts), in a
+// and the startup snapshot or code cache recorded for that Node (src/host/startup-cache.ts), in a
 // temporary directory, without libvirt. The policy path stays the default, so that the
 // NWFILTER_HOOK_POLICY of a sandbox reaches the hook.
 import { spawnSync } from "node:child_process";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_POLICY_PATH } from "../../src/core/constants.js";
 import { hookContent } from "../../src/cli/hook-file.js";
-import { ENV_STARTUP, recordStartupCache, withStartupCache, type Recorded, type StartupContext, type StartupKind } from "../../src/cli/startup-cache.js";
+import { ENV_STARTUP, recordStartupCache, withStartupCache, type Recorded, type StartupContext, type StartupKind } from "../../src/host/startup-cache.js";
 import { DIST } from "./build.js";
 import { DIST_QEMU } from "./paths.js";
 

@@ -2,18 +2,17 @@
 // <interface> for hot-plug, printed (or shown as a unified diff): each NIC gets the filterref the
 // policy chooses for it (with --domain, as in that domain: its name and metadata count). Without
 // --domain, libvirt is not called.
-import { closeSync, openSync } from "node:fs";
 import { MAX_XML_BYTES } from "../../core/constants.js";
 import { XmlError } from "../../core/errors.js";
 import { describeNic } from "../../core/decide.js";
 import { problemText, wantedText, whereToGive } from "../../core/filter-messages.js";
 import { nodeHostFacts } from "../../host/node-host-facts.js";
 import { settingsFromEnv } from "../../core/settings.js";
-import { nodeUtf8, readAllLimited } from "../../host/stdio.js";
+import { nodeUtf8, readFileLimited } from "../../host/stdio.js";
 import { decodeXml, type XmlBytes } from "../../core/xml-bytes.js";
 import { transform } from "../../core/transform.js";
 import type { Context } from "../context.js";
-import { EXIT, UsageError, fsError } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { reasonText, unifiedDiff } from "../format.js";
 import { policyLocation, readPolicy } from "../policy.js";
 
@@ -35,18 +34,8 @@ function readInput(ctx: Context, file: string | undefined): { doc: XmlBytes; nam
     if (ctx.stdinIsTTY) throw new UsageError("no input: give a FILE, or pipe the XML into stdin ('-')");
     return { doc: decodeXml(ctx.readStdin(), "stdin", nodeUtf8), name: "stdin" };
   }
-  let fd: number | undefined;
-  let bytes: Buffer;
-  try {
-    fd = openSync(file, "r");
-    // Bounded as it is read, like stdin: FILE may be a pipe (<(virsh dumpxml ...)) as well.
-    bytes = readAllLimited(fd, MAX_XML_BYTES, file);
-  } catch (error) {
-    if (error instanceof XmlError) throw error;
-    throw fsError(error, "read the XML", file);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  // Bounded as it is read, like stdin: FILE may be a pipe (<(virsh dumpxml ...)) as well.
+  const bytes = readFileLimited(file, MAX_XML_BYTES, "read the XML");
   return { doc: decodeXml(bytes, file, nodeUtf8), name: file };
 }
 

@@ -1,16 +1,16 @@
 // `uninstall [--purge]`: removes only what `install` put there (files marked as ours); with
 // --purge also the policy, and the filter when nothing references it any more.
-import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { isTimeout, type Virsh } from "../../host/virsh.js";
 import { attr, parseXml, type XmlElement } from "../../core/xml.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError, fsError } from "../errors.js";
-import { notOnThisHost } from "../daemon.js";
-import { findInstalledHooks, isOurs, readIfExists } from "../hook-file.js";
+import { collect, lineFinding, rendered, type Emit, type Finding } from "../findings.js";
+import { reachOf } from "../../host/daemon.js";
+import { findInstalledHooks, isOurs } from "../hook-file.js";
 import { BACKUP_SUFFIX, hookLocations, shippedFilterPath } from "../paths.js";
 import { policyLocation } from "../policy.js";
-import { removeStartupCache } from "../startup-cache.js";
+import { removeStartupCache } from "../../host/startup-cache.js";
 import { readFilterFile } from "./define-filter.js";
 import { waitForDaemon } from "./install.js";
 import { uninstallWatchService } from "../watch-service.js";
@@ -21,98 +21,113 @@ export interface UninstallOptions {
   purge: boolean;
   reload: boolean;
   uri: string;
+  json?: boolean;
+}
+
+export interface UninstallResult {
+  findings: Finding[];
+}
+
+/** uninstall's exit code: 1 when something it should remove stayed (the filter), else 0. */
+export function uninstallExit(result: UninstallResult): number {
+  return result.findings.some((f) => f.status === "failed") ? EXIT.FINDINGS : EXIT.OK;
+}
+
+export function uninstallSummary(result: UninstallResult): string {
+  if (!result.findings.some((f) => f.changed)) return "uninstall: nothing to remove";
+  return uninstallExit(result) === EXIT.OK ? "uninstall: done" : "uninstall: incomplete (see above)";
 }
 
 export async function uninstall(ctx: Context, options: UninstallOptions): Promise<number> {
-  const say = (line: string) => ctx.stdout(`${line}\n`);
-  const elsewhere = notOnThisHost(options.uri);
-  if (elsewhere) throw new UsageError(`uninstall works on this host's libvirt daemon: ${elsewhere}`);
+  return rendered<UninstallResult>(ctx, options.json ?? false, (emit) => runUninstall(ctx, options, emit), {
+    summary: uninstallSummary,
+    exit: uninstallExit,
+    json: (r) => ({ changed: r.findings.some((f) => f.changed) }),
+  });
+}
+
+export async function runUninstall(ctx: Context, options: UninstallOptions, emit: Emit): Promise<UninstallResult> {
+  const { findings, add } = collect(emit);
+  const done = (code: string, subject: string, message: string) => add({ code, subject, status: "ok", message, changed: true });
+  const note = (code: string, subject: string, message: string) => add({ code, subject, status: "info", message });
+  const reach = reachOf(options.uri);
+  if (reach.elsewhere) throw new UsageError(`uninstall works on this host's libvirt daemon: ${reach.why}`);
   const where = hookLocations(options.hooksDir);
   // Read before the hook goes: it may name the policy it reads.
   const location = policyLocation(ctx, options.policy, options.hooksDir);
-  let status: number = EXIT.OK;
-  let removed = 0;
 
   // The watcher first: it would otherwise go on fixing domains (src/cli/watch-service.ts).
-  if (uninstallWatchService(ctx, say)) removed++;
+  uninstallWatchService(ctx, add);
 
-  for (const hook of findInstalledHooks(options.hooksDir)) {
+  for (const hook of findInstalledHooks(ctx.files, options.hooksDir)) {
     try {
-      rmSync(hook.path);
+      ctx.files.remove(hook.path);
     } catch (error) {
       throw fsError(error, "remove the hook", hook.path);
     }
-    say(`hook ${hook.path}: removed`);
-    removed++;
+    done("hook", `hook ${hook.path}`, "removed");
     const cache = removeStartupCache(hook.text);
-    if (cache) say(cache);
+    if (cache) add(lineFinding("startup-cache", cache, "ok", true));
     const backup = `${hook.path}${BACKUP_SUFFIX}`;
-    if (existsSync(backup)) {
+    if (ctx.files.exists(backup)) {
       try {
-        renameSync(backup, hook.path);
+        ctx.files.rename(backup, hook.path);
       } catch (error) {
         throw fsError(error, "restore the hook that install replaced", hook.path);
       }
-      say(`hook ${hook.path}: restored the hook that 'install --force' had replaced`);
+      done("hook", `hook ${hook.path}`, "restored the hook that 'install --force' had replaced");
     }
   }
-  const foreign = readIfExists(where.qemuD);
-  if (foreign && !isOurs(foreign.text)) say(`hook ${where.qemuD}: left alone (not installed by nwfilter-hook)`);
+  const foreign = ctx.files.readIfExists(where.qemuD);
+  if (foreign && !isOurs(foreign.text)) note("hook", `hook ${where.qemuD}`, "left alone (not installed by nwfilter-hook)");
 
-  if (removed > 0) {
-    if (!options.reload) {
-      say("daemon: not reloaded (--no-reload)");
-    } else {
-      const { daemon, why } = ctx.daemon.locate(options.uri);
-      if (!daemon) say(`daemon: not reloaded: ${why || "not found"} (a removed hook is simply not run)`);
-      else {
-        say(`daemon: ${ctx.daemon.reload(daemon)}`);
-        try {
-          await waitForDaemon(ctx, ctx.virsh(options.uri));
-        } catch {
-          // Not needed for the removal; a daemon that does not answer is not ours to fix here.
-        }
-      }
+  if (findings.some((f) => f.changed)) await reloadAfterRemoval(ctx, options, add);
+  if (options.purge) await purge(ctx, options, location.path, add);
+  return { findings };
+}
+
+async function reloadAfterRemoval(ctx: Context, options: UninstallOptions, add: Emit): Promise<void> {
+  const say = (status: Finding["status"], message: string) => add({ code: "daemon", subject: "daemon", status, message });
+  if (!options.reload) return say("info", "not reloaded (--no-reload)");
+  const { daemon, why } = ctx.daemon.locate(options.uri);
+  if (!daemon) return say("info", `not reloaded: ${why || "not found"} (a removed hook is simply not run)`);
+  say("ok", ctx.daemon.reload(daemon));
+  try {
+    await waitForDaemon(ctx, ctx.virsh(options.uri));
+  } catch {
+    // Not needed for the removal; a daemon that does not answer is not ours to fix here.
+  }
+}
+
+/** --purge: the policy (and its directory when install made it and it is empty), and the filter when nothing uses it. */
+async function purge(ctx: Context, options: UninstallOptions, policyPath: string, add: Emit): Promise<void> {
+  if (ctx.files.exists(policyPath)) {
+    try {
+      ctx.files.remove(policyPath);
+    } catch (error) {
+      throw fsError(error, "remove the policy", policyPath);
+    }
+    add({ code: "policy", subject: `policy ${policyPath}`, status: "ok", message: "removed", changed: true });
+    // The directory install made for it, when it is now empty.
+    const dir = dirname(policyPath);
+    if (basename(dir) === "nwfilter-hook" && ctx.files.list(dir).length === 0) {
+      ctx.files.removeDir(dir);
+      add({ code: "policy", subject: `policy directory ${dir}`, status: "ok", message: "removed", changed: true });
     }
   }
-
-  if (options.purge) {
-    if (existsSync(location.path)) {
-      try {
-        rmSync(location.path);
-      } catch (error) {
-        throw fsError(error, "remove the policy", location.path);
-      }
-      say(`policy ${location.path}: removed`);
-      removed++;
-      // The directory install made for it, when it is now empty.
-      const dir = dirname(location.path);
-      if (basename(dir) === "nwfilter-hook" && readdirSync(dir).length === 0) {
-        rmdirSync(dir);
-        say(`policy directory ${dir}: removed`);
-      }
-    }
-    const virsh = ctx.virsh(options.uri);
-    const { name } = readFilterFile(shippedFilterPath(ctx));
-    if ((await virsh.nwfilterXml(name)) !== undefined) {
-      const users = await filterUsers(virsh, name);
-      if (users.length > 0) {
-        say(`nwfilter '${name}': kept, referenced by ${users.join(", ")}`);
-      } else {
-        try {
-          await virsh.nwfilterUndefine(name);
-          say(`nwfilter '${name}': undefined`);
-          removed++;
-        } catch (error) {
-          say(`nwfilter '${name}': kept: ${(error as Error).message}`);
-          status = EXIT.FINDINGS;
-        }
-      }
-    }
+  const virsh = ctx.virsh(options.uri);
+  const { name } = readFilterFile(shippedFilterPath(ctx));
+  if ((await virsh.nwfilterXml(name)) === undefined) return;
+  const subject = `nwfilter '${name}'`;
+  const users = await filterUsers(virsh, name);
+  if (users.length > 0) return add({ code: "nwfilter", subject, status: "info", message: `kept, referenced by ${users.join(", ")}` });
+  try {
+    await virsh.nwfilterUndefine(name);
+    add({ code: "nwfilter", subject, status: "ok", message: "undefined", changed: true });
+  } catch (error) {
+    // Printed as "FAILED: kept: ..." (it was "kept: ..." alone): the exit code says it failed, and so does the line now.
+    add({ code: "nwfilter", subject, status: "failed", message: `kept: ${(error as Error).message}` });
   }
-
-  say(removed === 0 ? "uninstall: nothing to remove" : status === EXIT.OK ? "uninstall: done" : "uninstall: incomplete (see above)");
-  return status;
 }
 
 /** Domains (persistent or live definitions) and active bindings that reference the filter. */

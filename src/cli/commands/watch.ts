@@ -4,6 +4,8 @@ import { settingsFromEnv } from "../../core/settings.js";
 import { sleep } from "../../host/stdio.js";
 import { Watcher } from "../../watch/watcher.js";
 import { watchLogger } from "../../watch/log.js";
+import { countingLogger, renderMetrics } from "../../watch/metrics.js";
+import { metricsFile } from "../../host/metrics-file.js";
 import { defaultConfigDir, systemWatcherDeps } from "../../watch/watcher-deps.js";
 import type { Context } from "../context.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -17,7 +19,12 @@ export interface WatchOptions {
   uri: string;
   statusFile: string | undefined;
   syslog: boolean;
+  /** Where to write the Prometheus textfile (--metrics-file, else NWFILTER_HOOK_METRICS_FILE); none when unset. */
+  metricsFile?: string | undefined;
 }
+
+/** The Prometheus textfile's path, when --metrics-file is not given; unset (or empty): none. */
+export const ENV_METRICS_FILE = "NWFILTER_HOOK_METRICS_FILE";
 
 /** Environment variable for tests: hold each define this many ms after reading the definition. */
 export const ENV_TEST_DEFINE_DELAY = "NWFILTER_HOOK_TEST_DEFINE_DELAY_MS";
@@ -36,8 +43,20 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<number
   const policy = readPolicy(ctx, location);
   const delay = milliseconds(ctx, ENV_TEST_DEFINE_DELAY);
   const blockAfter = milliseconds(ctx, ENV_TEST_BLOCK_LOOP);
-  const log = watchLogger({ syslog: options.syslog });
+  const metricsPath = options.metricsFile ?? (ctx.env[ENV_METRICS_FILE] || undefined);
+  const writer = watchLogger({ syslog: options.syslog });
+  // The metrics' counters come from what the watcher logs (src/watch/metrics.ts).
+  const log = Object.assign(countingLogger(writer), { close: () => writer.close() });
   const env = { ...ctx.env };
+  const deps = systemWatcherDeps(env, ctx.euid, log);
+  if (metricsPath !== undefined) {
+    const file = metricsFile(metricsPath, (message) => log("warning", message));
+    const writeStatus = deps.writeStatus.bind(deps);
+    deps.writeStatus = (path, status) => {
+      writeStatus(path, status);
+      file.write(renderMetrics({ status, ...log.counts() }));
+    };
+  }
   const watcher = new Watcher(
     {
       uri: options.uri,
@@ -51,7 +70,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<number
       log,
       defineDelayMs: delay,
     },
-    systemWatcherDeps(env, ctx.euid, log),
+    deps,
   );
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void watcher.stop(signal));
   process.on("SIGHUP", () => watcher.reload());

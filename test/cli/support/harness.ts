@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../../../src/cli/context.js";
-import type { DaemonControl } from "../../../src/cli/daemon.js";
+import type { DaemonControl } from "../../../src/host/daemon.js";
+import { nodeHostFiles } from "../../../src/host/host-files.js";
 import { runCli } from "../../../src/cli/main.js";
 import { HOOK_ENV } from "../../../src/cli/self-test.js";
 import { Virsh, processVirsh } from "../../../src/host/virsh.js";
@@ -118,6 +119,7 @@ export function makeHarness(): Harness {
         packageRoot: REPO_ROOT,
         virsh: (uri) => new Virsh(processVirsh({ uri, binary: join(FAKE_VIRSH_DIR, "virsh"), env: { ...process.env, FAKE_VIRSH_DIR: state } })),
         daemon,
+        files: nodeHostFiles,
         runFile(path, fileArgs, o) {
           const r = spawnSync(path, fileArgs, { input: o.input, env: o.env, cwd: o.cwd, timeout: o.timeoutMs, encoding: "utf8" });
           return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(r.error ? { error: r.error } : {}) };

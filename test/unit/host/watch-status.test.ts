@@ -25,7 +25,7 @@ const gone = () => false;
 
 describe("judgeWatchStatus", () => {
   it.each([
-    ["no status file", "there is no status file /x", living, { healthy: false, detail: "there is no status file /x" }],
+    ["no status file", { ok: false as const, why: "there is no status file /x" }, living, { healthy: false, detail: "there is no status file /x" }],
     ["watching, fresh", status({}), living, { healthy: true, detail: "pid 4242, last heard from 2 s ago" }],
     [
       "watching, a call out (the heartbeat is fresh all the same)",
@@ -76,19 +76,19 @@ describe("judgeWatchStatus", () => {
     ],
     ["an unknown state", status({ state: "disconnected" as WatchStatus["state"] }), living, { healthy: false, detail: "it is disconnected (pid 4242)" }],
   ])("%s", (_, s, alive, expected) => {
-    expect(judgeWatchStatus(s, NOW, PATH, alive)).toEqual(expected);
+    expect(judgeWatchStatus("ok" in s ? s : { ok: true, status: s }, NOW, PATH, alive)).toEqual(expected);
   });
 
   it("the grace runs from waitingSince, not from the start of the process", () => {
     const s = status({ state: "connecting", startedAt: NOW - 3_600_000, waitingSince: NOW - 10_000 });
-    expect(judgeWatchStatus(s, NOW, PATH, living).healthy).toBe(true);
-    expect(judgeWatchStatus(s, NOW + WATCH_CONNECT_GRACE_MS - 10_001, PATH, living).healthy).toBe(false);
+    expect(judgeWatchStatus({ ok: true, status: s }, NOW, PATH, living).healthy).toBe(true);
+    expect(judgeWatchStatus({ ok: true, status: s }, NOW + WATCH_CONNECT_GRACE_MS - 10_001, PATH, living).healthy).toBe(false);
   });
 
   it("asks whether the pid lives only for a status that is not stopped", () => {
     const asked: number[] = [];
-    judgeWatchStatus(status({ state: "stopped" }), NOW, PATH, (pid) => (asked.push(pid), true));
-    judgeWatchStatus(status({}), NOW, PATH, (pid) => (asked.push(pid), true));
+    judgeWatchStatus({ ok: true, status: status({ state: "stopped" }) }, NOW, PATH, (pid) => (asked.push(pid), true));
+    judgeWatchStatus({ ok: true, status: status({}) }, NOW, PATH, (pid) => (asked.push(pid), true));
     expect(asked).toEqual([4242]);
   });
 });

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, readlinkSync, statSync, type Stats } from "n
 import { dirname, join } from "node:path";
 import { DEFAULT_SOCKET_DIR, listeningUnixSockets, socketForUri, socketInode } from "../core/daemon-socket.js";
 import { HostError } from "../core/errors.js";
-import { PermissionError } from "./errors.js";
+import { PermissionError } from "./fs-error.js";
 import { DEFAULT_URI } from "../core/constants.js";
 
 /** The daemons that run qemu hooks. virtproxyd only forwards to virtqemud. */
@@ -71,12 +71,20 @@ function sameFile(a: Stats, b: Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
+/** Whether a hooks directory is the daemon's: misplaced, with why, or not (also when it cannot be told). */
+export type HooksDirPlacement = { misplaced: false } | { misplaced: true; why: string };
+
 /**
- * Why `hooksDir` is not where the daemon looks for hooks, or undefined when it is (or cannot be
- * told). Compared as files (device and inode), through the daemon's own root, so that a
- * bind mount or a private mount namespace is judged as the daemon sees it.
+ * Whether `hooksDir` is where the daemon looks for hooks (or cannot be told). Compared as files
+ * (device and inode), through the daemon's own root, so that a bind mount or a private mount
+ * namespace is judged as the daemon sees it.
  */
-export function hooksDirProblem(daemon: RunningDaemon, hooksDir: string): string | undefined {
+export function hooksDirPlacement(daemon: RunningDaemon, hooksDir: string): HooksDirPlacement {
+  const why = misplacement(daemon, hooksDir);
+  return why === undefined ? { misplaced: false } : { misplaced: true, why };
+}
+
+function misplacement(daemon: RunningDaemon, hooksDir: string): string | undefined {
   // Without access to the daemon's root (not root ourselves), there is nothing to compare.
   if (daemon.root === undefined || statOf(daemon.root) === undefined) return undefined;
   const theirs = `${daemon.root}${DAEMON_HOOKS_DIR}`;
@@ -96,10 +104,12 @@ export function hooksDirProblem(daemon: RunningDaemon, hooksDir: string): string
   return undefined;
 }
 
-/** Why `uri` does not reach a system-mode qemu daemon on this host (whose hooks we install), if it does not. */
-export function notOnThisHost(uri: string): string | undefined {
+/** Whether `uri` reaches a daemon on this host (whose hooks we install), or elsewhere and why. */
+export type Reach = { elsewhere: false } | { elsewhere: true; why: string };
+
+export function reachOf(uri: string): Reach {
   const target = socketForUri(uri, () => false);
-  return target.kind === "elsewhere" ? target.why : undefined;
+  return target.kind === "elsewhere" ? { elsewhere: true, why: target.why } : { elsewhere: false };
 }
 
 export function systemDaemonControl(options: SystemDaemonOptions = {}): DaemonControl {

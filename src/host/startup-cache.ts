@@ -39,11 +39,11 @@ import { ENV_NWFILTER_DIR, ENV_POLICY } from "../core/constants.js";
 import { SNAPSHOT_V8_FLAGS, STAT_FORMAT, snapshotCheck, startupCacheOf, type StartupCache, type StartupKind } from "../core/hook-header.js";
 import { payloadPart, snapshotEntry, startupIdOf } from "../core/hook-payload.js";
 import { preferredKind, type NodeFacts } from "../core/startup-choice.js";
-import { codeId } from "../host/code-id.js";
-import { distrust } from "../host/trust.js";
-import type { Context, RunResult } from "./context.js";
-import { writeAtomically } from "./hook-file.js";
-import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "./self-test.js";
+import { HOOK_ENV, SAMPLE_DOMAIN, SELF_TEST_DOMAIN } from "../core/self-test-sample.js";
+import { codeId } from "./code-id.js";
+import { writeAtomically } from "./host-files.js";
+import type { RunOptions, RunResult } from "./run-file.js";
+import { distrust } from "./trust.js";
 
 export { startupCacheOf, withStartupCache, type StartupCache, type StartupKind } from "../core/hook-header.js";
 export { preferredKind } from "../core/startup-choice.js";
@@ -57,7 +57,12 @@ export const ENV_STARTUP = "NWFILTER_HOOK_STARTUP";
 export const STARTUP_RECORDER = "startup-recorder.js";
 
 /** What of the CLI's context this needs: the benchmark and tests give just that. */
-export type StartupContext = Pick<Context, "env" | "euid" | "runFile" | "bundleDir">;
+export interface StartupContext {
+  env: Readonly<Record<string, string | undefined>>;
+  euid: number | undefined;
+  bundleDir: string;
+  runFile(path: string, args: readonly string[], options: RunOptions): RunResult;
+}
 
 export interface Recorded {
   cache: StartupCache | undefined;
@@ -75,7 +80,7 @@ export function cacheDir(ctx: StartupContext): string {
 }
 
 /** Runs the startup recorder with the Node at `nodePath`: its answer, or why it gave none. */
-function recorder(ctx: StartupContext, nodePath: string, args: string[], cwd = "/"): { answer: string } | { failed: string } {
+export function recorder(ctx: StartupContext, nodePath: string, args: string[], cwd = "/"): { answer: string } | { failed: string } {
   const r = ctx.runFile(nodePath, [join(ctx.bundleDir, STARTUP_RECORDER), ...args], { env: HOOK_ENV, cwd, timeoutMs: 120_000 });
   return r.status === 0 ? { answer: r.stdout } : { failed: `${nodePath} ${STARTUP_RECORDER} ${args[0] ?? ""}: ${whyFailed(r)}` };
 }
@@ -95,7 +100,7 @@ function probeNode(ctx: StartupContext, nodePath: string, cwd: string): NodeFact
 }
 
 /** A file's identity as the hook's loader computes it, computed by the Node that will run it. */
-function fileIdentityFor(ctx: StartupContext, nodePath: string, file: string): string | undefined {
+export function fileIdentityFor(ctx: StartupContext, nodePath: string, file: string): string | undefined {
   const r = recorder(ctx, nodePath, ["file-identity", file]);
   return "answer" in r && r.answer !== "" ? r.answer : undefined;
 }
@@ -287,33 +292,6 @@ function writeFileSync0600(path: string, text: string): void {
 
 function firstLine(s: string): string {
   return s.trim().split("\n")[0] ?? "";
-}
-
-/** For `check`: whether the installed hook will use its artefact. A warning at worst, never a failure. */
-export function describeStartupCache(ctx: StartupContext, text: string, nodePath: string | undefined): string {
-  const cache = startupCacheOf(text);
-  if (!cache) return "startup cache: none recorded (the hook starts the plain way; install records one)";
-  const label = `startup cache ${cache.file}`;
-  const stale = (why: string) => `${label}: not used (${why}): run nwfilter-hook install again`;
-  try {
-    const bad = distrust(lstatSync(cache.file), ctx.euid) ?? distrust(lstatSync(dirname(cache.file)), ctx.euid);
-    if (bad) return stale(`it or its directory is ${bad.reason}`);
-  } catch {
-    return stale("missing");
-  }
-  if (cache.kind === "snapshot") {
-    const r = ctx.runFile("/bin/sh", ["-c", `s=; ${cache.shellCheck} [ -n "$s" ]`], { env: HOOK_ENV, cwd: "/", timeoutMs: 10_000 });
-    return r.status === 0
-      ? `${label}: ok (startup snapshot for ${nodePath ?? "its Node"})`
-      : stale("Node, the snapshot or its directory changed since install");
-  }
-  if (nodePath && fileIdentityFor(ctx, nodePath, cache.file) !== cache.identity) return stale("the file changed since install");
-  const head = readFileSync(cache.file).subarray(0, 512).toString("latin1").split("\n")[0] ?? "";
-  // The line the hook's loader will compare the file's first line with, for the hook's code.
-  const r = nodePath ? recorder(ctx, nodePath, ["head", startupIdOf(text) ?? ""]) : undefined;
-  const [version = "", want] = r && "answer" in r ? r.answer.split("\n") : [];
-  if (head !== want) return stale(`recorded for other code or by another Node than ${nodePath ?? "the hook's"}`);
-  return `${label}: ok (code cache for ${nodePath} ${version})`;
 }
 
 function metaOf(file: string): string {

@@ -1,8 +1,8 @@
 // The filter's definition for a daemon that is not running yet (`install --defer-if-down`).
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { readFilterFile } from "./commands/define-filter.js";
-import { fsError } from "./errors.js";
+import { fsError } from "./fs-error.js";
+import { readFilterFile } from "./nwfilter-define.js";
 
 /**
  * With no daemon running, the filter cannot be defined through libvirt: its definition goes into

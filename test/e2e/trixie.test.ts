@@ -304,8 +304,8 @@ describe.skipIf(!CAN_RUN)(`Debian 13: the package in a trixie root, its libvirtd
 
     const audit = admin("audit", VM.bare);
     expect(audit.code, audit.stdout + audit.stderr).toBe(1);
-    expect(audit.stdout).toMatch(new RegExp(`${VM.bare}\\s+running\\s+config\\s+${MAC.bare}\\s+bridge\\s+${TRIXIE_BRIDGE}\\s+-\\s+missing`));
-    expect(audit.stdout).toMatch(new RegExp(`${VM.bare}\\s+running\\s+live\\s+${MAC.bare}\\s+bridge\\s+${TRIXIE_BRIDGE}\\s+-\\s+missing`));
+    expect(audit.stdout).toMatch(new RegExp(`${VM.bare}\\s+running\\s+config\\s+${MAC.bare}\\s+bridge\\s+${TRIXIE_BRIDGE}\\s+${FILTER}\\s+-\\s+missing`));
+    expect(audit.stdout).toMatch(new RegExp(`${VM.bare}\\s+running\\s+live\\s+${MAC.bare}\\s+bridge\\s+${TRIXIE_BRIDGE}\\s+${FILTER}\\s+-\\s+missing`));
 
     const id = tx.virsh("domid", VM.bare).trim();
     const applied = admin("apply", "--live", VM.bare);

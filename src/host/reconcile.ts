@@ -122,6 +122,23 @@ export interface ReconcileResult {
   changed: boolean;
   /** NICs left alone because libvirt would refuse their wanted filterref, per view. */
   leftAlone: number;
+  /** NIC views (definition, running) given their wanted filterref (or, in a dry run, that would be). */
+  fixed: number;
+  /**
+   * The domain's NICs by status once done: as it runs when it runs, else as it is defined; a NIC
+   * that was given its filterref counts as compliant.
+   */
+  nics: Record<NicStatus, number>;
+}
+
+/** The statuses of `nics` once the `fixed` ones carry their wanted filterref. */
+function settled(nics: readonly NicReport[], fixed: readonly NicReport[]): Record<NicStatus, number> {
+  const counts = countStatuses(nics);
+  for (const n of fixed) {
+    counts[n.status]--;
+    counts.compliant++;
+  }
+  return counts;
 }
 
 /**
@@ -140,6 +157,9 @@ export async function reconcileDomain(
 ): Promise<ReconcileResult> {
   let changed = false;
   let leftAlone = 0;
+  let fixed = 0;
+  let defined: Record<NicStatus, number> | undefined;
+  let running: Record<NicStatus, number> | undefined;
   const ref = d.uuid ?? d.name;
   /** The NICs to change, and says which are left alone. */
   const split = (nics: readonly NicReport[], where: string) => {
@@ -156,6 +176,7 @@ export async function reconcileDomain(
       const before = await virsh.dumpxml(ref, "config");
       const r = transform(before, policy, host, { file, root: "domain" });
       const { todo, refused } = split(r.nics, "definition");
+      defined = settled(r.nics, todo);
       if (todo.length === 0) {
         if (refused.length === 0) say(`${d.name}: definition: ${nothingToDo(r.nics)}`);
         break;
@@ -177,6 +198,7 @@ export async function reconcileDomain(
       }
       say(`${d.name}: definition: ${changesText(todo, options.dryRun)}`);
       changed = true;
+      fixed += todo.length;
       break;
     }
   }
@@ -186,6 +208,7 @@ export async function reconcileDomain(
     const before = await virsh.dumpxml(ref, "live");
     const r = transform(before, policy, host, { file, root: "domain" });
     const { todo, refused } = split(r.nics, "running");
+    running = settled(r.nics, options.live ? todo : []);
     if (todo.length === 0) {
       if (refused.length === 0) say(`${d.name}: running: ${nothingToDo(r.nics)}`);
     } else if (!options.live) {
@@ -211,8 +234,9 @@ export async function reconcileDomain(
       }
       say(`${d.name}: running: ${changesText(todo, options.dryRun)}`);
       changed = true;
+      fixed += todo.length;
     }
   }
   if (!d.persistent && !d.active) say(`${d.name}: neither defined nor running any more`);
-  return { changed, leftAlone };
+  return { changed, leftAlone, fixed, nics: running ?? defined ?? countStatuses([]) };
 }

@@ -28,8 +28,11 @@ export interface WatchStatus {
   waitingSince: number | null;
   /** The virsh call out at the last heartbeat (a call within its deadline counts as a sign of life). */
   inFlight: { what: string; since: number } | null;
-  lastResync: { at: number; domains: number; changed: number; failed: number; ms: number } | null;
+  /** `nics`: the NICs by status once that resync was done with them (absent in older watchers' files). */
+  lastResync: { at: number; domains: number; changed: number; failed: number; ms: number; nics?: Record<string, number> } | null;
   lastFailure: { at: number; what: string } | null;
+  /** NIC views (definition or running) the watcher gave their filterref since it started. */
+  fixes?: number;
 }
 
 export function writeWatchStatus(path: string, status: WatchStatus): void {

@@ -3,6 +3,7 @@
 import { HostError, XmlError, formatError } from "../core/errors.js";
 import type { HostFacts } from "../core/host-facts.js";
 import type { Policy } from "../core/policy.js";
+import type { NicStatus } from "../core/transform.js";
 import { delay, type Clock } from "../host/clock.js";
 import { defineFilterFile, describeDefine, filtersToDefine, readFilterFile, type FilterFile } from "../host/nwfilter-define.js";
 import { reconcileDomain } from "../host/reconcile.js";
@@ -40,12 +41,21 @@ export interface PassOptions {
   holdDefineMs?: number;
 }
 
+export interface PassResult {
+  name: string;
+  changed: boolean;
+  /** NIC views given their filterref. */
+  fixed: number;
+  /** Its NICs by status once done (src/host/reconcile.ts). */
+  nics: Record<NicStatus, number>;
+}
+
 /**
- * One domain by UUID: "gone" when there is none any more, else whether it changed. Logs the
+ * One domain by UUID: "gone" when there is none any more, else what the pass did. Logs the
  * actions only ("nothing to do" for every domain at every resync would drown them). Rejects when
  * virsh or the domain's XML fails.
  */
-export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Promise<{ name: string; changed: boolean } | "gone"> {
+export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Promise<PassResult | "gone"> {
   const d = await virsh.domainInfo(uuid);
   if (d === undefined) return "gone";
   const hold = o.holdDefineMs ?? 0;
@@ -56,11 +66,11 @@ export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Prom
           await delay(o.clock, hold);
         }
       : undefined;
-  const { changed } = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
+  const { changed, fixed, nics } = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
     if (/: (added|set|changed by someone else)/.test(line)) o.log("notice", line);
     // A NIC whose chosen filter is missing is left alone (a reference to it would make the domain
     // unstartable), and the watcher says so at every pass until it is there.
     else if (/: left alone/.test(line)) o.log("warning", line);
   });
-  return { name: d.name, changed };
+  return { name: d.name, changed, fixed, nics };
 }

@@ -1,15 +1,15 @@
 // The watcher's state for Prometheus (node_exporter's textfile collector), rendered from the
-// status it writes and two counters kept from its log: text exposition format 0.0.4, a HELP and
-// a TYPE line per metric. Pure: src/host/metrics-file.ts writes it, at every status write.
+// status it writes (its state, the last resync with the host's NICs by status, the NICs it fixed)
+// and the errors it logged: text exposition format 0.0.4, a HELP and a TYPE line per metric.
+// Pure: src/host/metrics-file.ts writes it, at every status write.
 import type { WatchState, WatchStatus } from "../host/watch-status.js";
+import { STATUSES } from "../host/reconcile.js";
 import type { Logger } from "./log.js";
 
 export const WATCH_STATES: readonly WatchState[] = ["connecting", "watching", "stopped"];
 
 export interface MetricsInput {
   status: WatchStatus;
-  /** NICs the watcher gave their filter (persistent or live) since it started. */
-  fixes: number;
   /** Errors it logged since it started. */
   errors: number;
 }
@@ -23,7 +23,7 @@ function metric(name: string, type: "gauge" | "counter", help: string, samples: 
 
 const seconds = (ms: number) => ms / 1000;
 
-export function renderMetrics({ status, fixes, errors }: MetricsInput): string {
+export function renderMetrics({ status, errors }: MetricsInput): string {
   const r = status.lastResync;
   const up = status.state === "stopped" ? 0 : 1;
   return [
@@ -45,7 +45,15 @@ export function renderMetrics({ status, fixes, errors }: MetricsInput): string {
       "Domains in the last resync: all of them, those it changed, those it failed on.",
       (["total", "changed", "failed"] as const).map((k): Sample => [`{outcome="${k}"}`, r ? (k === "total" ? r.domains : r[k]) : 0]),
     ),
-    metric("nwfilter_hook_fixes_total", "counter", "NIC definitions (persistent or live) the watcher gave their filter since it started.", [["", fixes]]),
+    metric(
+      "nwfilter_hook_last_resync_nics",
+      "gauge",
+      "The host's NICs by status once the last resync was done with them (as they run, else as defined); a NIC it fixed counts as compliant.",
+      STATUSES.map((k): Sample => [`{status="${k}"}`, r?.nics?.[k] ?? 0]),
+    ),
+    metric("nwfilter_hook_fixes_total", "counter", "NIC definitions (persistent or live) the watcher gave their filter since it started.", [
+      ["", status.fixes ?? 0],
+    ]),
     metric("nwfilter_hook_errors_total", "counter", "Errors the watcher logged since it started.", [["", errors]]),
     metric("nwfilter_hook_last_failure_timestamp_seconds", "gauge", "When the watcher last failed at something; 0 if never.", [
       ["", status.lastFailure ? seconds(status.lastFailure.at) : 0],
@@ -53,19 +61,13 @@ export function renderMetrics({ status, fixes, errors }: MetricsInput): string {
   ].join("");
 }
 
-/**
- * The counters, kept from what the watcher logs: an error is a line at priority "err"; a fix is
- * the notice a domain's pass logs for a NIC it gave the filter ("...: added ..."; see
- * src/watch/domain-pass.ts), not one that someone else changed.
- */
-export function countingLogger(log: Logger): Logger & { counts(): { fixes: number; errors: number } } {
-  let fixes = 0;
+/** The errors counter, kept from what the watcher logs: a line at priority "err". */
+export function countingLogger(log: Logger): Logger & { counts(): { errors: number } } {
   let errors = 0;
   const counted = ((priority, message) => {
     if (priority === "err") errors++;
-    else if (priority === "notice" && /: added\b/.test(message)) fixes++;
     log(priority, message);
-  }) as Logger & { counts(): { fixes: number; errors: number } };
-  counted.counts = () => ({ fixes, errors });
+  }) as Logger & { counts(): { errors: number } };
+  counted.counts = () => ({ errors });
   return counted;
 }

@@ -1,7 +1,12 @@
 // Keeping count of a full resync: every domain listed at its start is queued, and the resync ends
 // when each has had its pass (or turned out gone), with how many changed and how many failed. A
 // resync is abandoned when the connection goes: the one after the reconnect starts over.
+import type { NicStatus } from "../core/transform.js";
 import type { Clock } from "../host/clock.js";
+
+export type NicCounts = Record<NicStatus, number>;
+
+const noNics = (): NicCounts => ({ compliant: 0, missing: 0, stale: 0, exempt: 0, ineligible: 0, "other-filter": 0 });
 
 export interface ResyncSummary {
   why: string;
@@ -10,10 +15,12 @@ export interface ResyncSummary {
   changed: number;
   failed: number;
   ms: number;
+  /** The NICs of the domains it passed over, by status once done (none of those it failed on). */
+  nics: NicCounts;
 }
 
 export class ResyncTracker {
-  private current: { why: string; started: number; left: Set<string>; changed: number; failed: number; domains: number } | undefined;
+  private current: { why: string; started: number; left: Set<string>; changed: number; failed: number; domains: number; nics: NicCounts } | undefined;
 
   constructor(private readonly clock: Pick<Clock, "now">) {}
 
@@ -24,16 +31,17 @@ export class ResyncTracker {
   /** Starts counting these domains; returns the summary at once when there are none. */
   begin(why: string, uuids: Iterable<string>): ResyncSummary | undefined {
     const left = new Set(uuids);
-    this.current = { why, started: this.clock.now(), left, changed: 0, failed: 0, domains: left.size };
+    this.current = { why, started: this.clock.now(), left, changed: 0, failed: 0, domains: left.size, nics: noNics() };
     return left.size === 0 ? this.finish() : undefined;
   }
 
   /** A domain's pass ended; returns the summary when it was the last one. */
-  done(uuid: string, outcome: { changed: boolean; failed: boolean }): ResyncSummary | undefined {
+  done(uuid: string, outcome: { changed: boolean; failed: boolean; nics?: NicCounts }): ResyncSummary | undefined {
     const r = this.current;
     if (!r || !r.left.delete(uuid)) return undefined;
     if (outcome.changed) r.changed++;
     if (outcome.failed) r.failed++;
+    if (outcome.nics) for (const [status, n] of Object.entries(outcome.nics) as [NicStatus, number][]) r.nics[status] += n;
     return r.left.size === 0 ? this.finish() : undefined;
   }
 
@@ -46,6 +54,6 @@ export class ResyncTracker {
     if (!r) return undefined;
     this.current = undefined;
     const at = this.clock.now();
-    return { why: r.why, at, domains: r.domains, changed: r.changed, failed: r.failed, ms: at - r.started };
+    return { why: r.why, at, domains: r.domains, changed: r.changed, failed: r.failed, ms: at - r.started, nics: r.nics };
   }
 }

@@ -42,6 +42,7 @@ export class StatusFile {
       inFlight: null,
       lastResync: null,
       lastFailure: null,
+      fixes: 0,
     };
   }
 

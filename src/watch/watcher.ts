@@ -256,7 +256,7 @@ export class Watcher {
 
   private resynced(r: ResyncSummary | undefined): void {
     if (!r) return;
-    this.status.status.lastResync = { at: r.at, domains: r.domains, changed: r.changed, failed: r.failed, ms: r.ms };
+    this.status.status.lastResync = { at: r.at, domains: r.domains, changed: r.changed, failed: r.failed, ms: r.ms, nics: r.nics };
     this.log("info", `resync: ${r.domains} domain${r.domains === 1 ? "" : "s"}: ${r.changed} changed, ${r.failed} failed (${r.ms} ms)`);
     this.connection.covered();
     this.writeStatus();
@@ -278,8 +278,8 @@ export class Watcher {
       const { policy, options, deps } = this;
       const host = deps.hostFacts(options.settings);
       const r = await passOver(this.virsh, uuid, { policy, host, log: options.log, clock: deps.clock, holdDefineMs: options.defineDelayMs });
-      if (r !== "gone") name = r.name;
-      this.resynced(this.resync.done(uuid, { changed: r !== "gone" && r.changed, failed: false }));
+      if (r !== "gone") [name, this.status.status.fixes] = [r.name, (this.status.status.fixes ?? 0) + r.fixed];
+      this.resynced(this.resync.done(uuid, { changed: r !== "gone" && r.changed, failed: false, nics: r === "gone" ? undefined : r.nics }));
       return true;
     } catch (error) {
       if (this.stopping) return true;

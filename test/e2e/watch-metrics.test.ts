@@ -1,6 +1,6 @@
 // The watcher's Prometheus textfile (`watch --metrics-file`) with the real libvirtd: the file
-// appears once the watcher runs, says it is up and watching, when it last resynced, and counts
-// the NIC it gave the filter; SIGTERM leaves it saying the watcher is down.
+// appears once the watcher runs, says it is up and watching, when it last resynced and the host's
+// NICs by status, and counts the NIC it gave the filter; SIGTERM leaves it saying the watcher is down.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,6 +56,10 @@ describe.skipIf(!HAVE_LIBVIRT)("the watcher's metrics file with the real libvirt
     expect(s.get("nwfilter_hook_last_resync_timestamp_seconds")).toBeGreaterThanOrEqual(Math.floor(started) - 1);
     expect(s.get("nwfilter_hook_last_resync_timestamp_seconds")).toBeLessThanOrEqual(Date.now() / 1000 + 1);
     expect(s.get("nwfilter_hook_errors_total")).toBe(0);
+    // The host's NICs by status, as the resync left them: every status has its series.
+    for (const status of ["compliant", "missing", "stale", "exempt", "ineligible", "other-filter"]) {
+      expect(s.get(`nwfilter_hook_last_resync_nics{status="${status}"}`)).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it("counts the NIC it gave the filter", async () => {

@@ -45,7 +45,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<number
   const blockAfter = milliseconds(ctx, ENV_TEST_BLOCK_LOOP);
   const metricsPath = options.metricsFile ?? (ctx.env[ENV_METRICS_FILE] || undefined);
   const writer = watchLogger({ syslog: options.syslog });
-  // The metrics' counters come from what the watcher logs (src/watch/metrics.ts).
+  // The errors counter comes from what the watcher logs, the rest from its status (src/watch/metrics.ts).
   const log = Object.assign(countingLogger(writer), { close: () => writer.close() });
   const env = { ...ctx.env };
   const deps = systemWatcherDeps(env, ctx.euid, log);

@@ -41,13 +41,20 @@ function fake(reads: string[]) {
   return { virsh, calls, defined };
 }
 
+const NO_NICS = { compliant: 0, missing: 0, stale: 0, exempt: 0, ineligible: 0, "other-filter": 0 };
 const d = { name: "web1", uuid: "00000000-0000-4000-8000-000000000001", active: false, persistent: true };
 
 describe("reconcileDomain", () => {
   it("a definition changed between the read and the define: read again, their change kept, the filter added on top", async () => {
     const f = fake([domain("ours"), domain("theirs"), domain("theirs"), domain("theirs")]);
     const said: string[] = [];
-    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({ changed: true, leftAlone: 0 });
+    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({
+      changed: true,
+      leftAlone: 0,
+      fixed: 1,
+      // The NIC it gave the filter counts as compliant.
+      nics: { ...NO_NICS, compliant: 1 },
+    });
     expect(f.calls).toEqual([
       `dumpxml --inactive --security-info ${d.uuid}`,
       `dumpxml --inactive --security-info ${d.uuid}`,
@@ -85,10 +92,26 @@ describe("reconcileDomain", () => {
     expect(order).toEqual(["dumpxml", "hold", "dumpxml", "define"]);
   });
 
+  it("a dry run counts what it would fix, and the NIC as it stands", async () => {
+    const f = fake([domain("ours")]);
+    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: true }, () => {})).toEqual({
+      changed: true,
+      leftAlone: 0,
+      fixed: 1,
+      nics: { ...NO_NICS, compliant: 1 },
+    });
+    expect(f.defined).toEqual([]);
+  });
+
   it("a compliant definition gets no write", async () => {
     const f = fake([domain("ours", true)]);
     const said: string[] = [];
-    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({ changed: false, leftAlone: 0 });
+    expect(await reconcileDomain(f.virsh, d, policy, host, { live: false, dryRun: false }, (l) => said.push(l))).toEqual({
+      changed: false,
+      leftAlone: 0,
+      fixed: 0,
+      nics: { ...NO_NICS, compliant: 1 },
+    });
     expect(f.calls).toEqual([`dumpxml --inactive --security-info ${d.uuid}`]);
     expect(said).toEqual(["web1: definition: nothing to do (1 compliant)"]);
   });

@@ -152,6 +152,7 @@ describe("StatusFile", () => {
         inFlight: null,
         lastResync: null,
         lastFailure: null,
+        fixes: 0,
       },
       expect.objectContaining({ state: "watching", heartbeat: 6_000, waitingSince: 1_000, inFlight: { what: "virsh list", since: 5_500 } }),
       expect.objectContaining({

@@ -117,6 +117,8 @@ describe("Watcher", () => {
     void t.watcher.start();
     await t.advance(100);
     expect(t.status()).toMatchObject({ state: "watching", waitingSince: null, lastResync: { domains: 2, changed: 1, failed: 0 } });
+    // Both NICs compliant once done; the bare one's definition and running NIC were fixed.
+    expect(t.status()).toMatchObject({ lastResync: { nics: { compliant: 2, missing: 0 } }, fixes: 2 });
     expect(bare.config).toContain(FILTER_REF);
     expect(bare.live).toContain(FILTER_REF);
     expect(t.libvirt.calls.filter((c) => c.startsWith("define") || c.startsWith("update-device"))).toEqual([

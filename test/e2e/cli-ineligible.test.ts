@@ -38,7 +38,9 @@ describe.skipIf(!HAVE_LIBVIRT)("interfaces the policy leaves alone, with the rea
 
     const audit = cli(["audit", name, "--policy", host.policy]);
     expect(audit.code, audit.stdout + audit.stderr).toBe(0);
-    expect(audit.stdout).toMatch(new RegExp(`config\\s+${MACVTAP_MAC}\\s+network\\s+${NETWORK}\\s+-\\s+-\\s+ineligible \\(macvtap \\(forward mode bridge\\)\\)`));
+    expect(audit.stdout).toMatch(
+      new RegExp(`config\\s+${MACVTAP_MAC}\\s+network\\s+${NETWORK}\\s+-\\s+-\\s+ineligible \\(macvtap \\(forward mode bridge\\)\\)`),
+    );
 
     const apply = cli(["apply", name, "--policy", host.policy]);
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);

@@ -1,7 +1,7 @@
 // End-to-end helpers for the Debian package: build it (scripts/package.mjs over the built dist/),
 // run dpkg, say whether the tools are there, and list the host's files to compare before and after.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
@@ -161,6 +161,11 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
   // A hook from an earlier install (README's first command) would make the package's install an
   // update and its removal a loss: the suites start without it, and it comes back afterwards.
   for (const path of hooks.keys()) rmSync(path, { force: true });
+  // The package owns qemu.d, so dpkg removes it at purge when it is empty, as it may be when an
+  // earlier suite's install made it: the suites start without an empty one, and it comes back.
+  const hooksDir = dirname(HOOK_PATH);
+  const emptyHooksDir = existsSync(hooksDir) && readdirSync(hooksDir).length === 0;
+  if (emptyHooksDir) rmdirSync(hooksDir);
   const filterBefore = filterXml();
   for (const name of domains) destroyAndUndefine(name);
   // A policy left by an earlier manual install would become the package's and go with its purge:
@@ -191,6 +196,7 @@ export function saveHost(domains: string[]): { filterBefore: string | undefined;
           }
         });
       }
+      if (emptyHooksDir) attempt(`restore ${hooksDir}`, () => mkdirSync(hooksDir, { recursive: true, mode: 0o755 }));
       attempt(`filter ${FILTER}`, () => {
         if (filterBefore === undefined && filterXml() !== undefined) virsh("nwfilter-undefine", FILTER);
         if (filterBefore !== undefined && filterXml() === undefined) virshWithXmlFile("nwfilter-define", filterBefore);

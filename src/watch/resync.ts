@@ -3,10 +3,9 @@
 // resync is abandoned when the connection goes: the one after the reconnect starts over.
 import type { NicStatus } from "../core/transform.js";
 import type { Clock } from "../host/clock.js";
+import { countStatuses } from "../host/reconcile.js";
 
 export type NicCounts = Record<NicStatus, number>;
-
-const noNics = (): NicCounts => ({ compliant: 0, missing: 0, stale: 0, exempt: 0, ineligible: 0, "other-filter": 0 });
 
 export interface ResyncSummary {
   why: string;
@@ -31,7 +30,7 @@ export class ResyncTracker {
   /** Starts counting these domains; returns the summary at once when there are none. */
   begin(why: string, uuids: Iterable<string>): ResyncSummary | undefined {
     const left = new Set(uuids);
-    this.current = { why, started: this.clock.now(), left, changed: 0, failed: 0, domains: left.size, nics: noNics() };
+    this.current = { why, started: this.clock.now(), left, changed: 0, failed: 0, domains: left.size, nics: countStatuses([]) };
     return left.size === 0 ? this.finish() : undefined;
   }
 

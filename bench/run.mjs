@@ -94,9 +94,9 @@ import { createHash } from "node:crypto";
 import { accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { bundleTool } from "./bundle-tool.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FILTER = "vdsm-no-mac-spoofing";
@@ -278,17 +278,7 @@ function inRoots(argv, roots, chroot) {
 const inRoot = (root, argv) => (root ? inRoots(argv, [root], root) : [argv[0], argv.slice(1)]);
 
 function makeNodes() {
-  const { buildSync } = createRequire(import.meta.url)("esbuild");
-  const tool = path.join(TMP, "hook-for-node.cjs");
-  buildSync({
-    entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")],
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node18",
-    outfile: tool,
-    logLevel: "warning",
-  });
+  const tool = bundleTool({ entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")], outfile: path.join(TMP, "hook-for-node.cjs") });
   const specs = [...NODE_PATHS.map((p) => ({ nodePath: p })), ...ROOT_NODES.map((root) => ({ nodePath: "/usr/bin/node", root }))];
   return specs.map(({ nodePath, root }, i) => {
     const probe = spawnSync(...inRoot(root, [nodePath, "-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"]), {

@@ -14,12 +14,12 @@
 // It reuses the attack suite's own helpers (test/e2e/helpers/attack-*.ts), bundled here with
 // esbuild; a round whose own frames did not arrive, or whose spoofed frames arrived after the
 // filter was in place, is a broken run: exit 3.
-import { createRequire } from "node:module";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { bundleTool } from "./bundle-tool.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const { values: opt } = parseArgs({ options: { rounds: { type: "string", default: "5" }, out: { type: "string", default: "bench/ATTACK-RESULTS.md" } } });
@@ -32,15 +32,11 @@ if (process.getuid?.() !== 0) throw new Error("run as root (it drives the system
 const bundle = join(ROOT, "node_modules", ".cache", "nwfh-bench-attack", "helpers.mjs");
 mkdirSync(join(bundle, ".."), { recursive: true });
 const helpers = ["attack-guest", "attack-victim", "attack-paths", "attack-count", "cli", "watcher", "libvirt"];
-createRequire(import.meta.url)("esbuild").buildSync({
+bundleTool({
   stdin: { contents: helpers.map((h) => `export * from "./test/e2e/helpers/${h}.ts";`).join("\n"), resolveDir: ROOT, loader: "ts" },
-  bundle: true,
-  platform: "node",
   format: "esm",
-  target: "node18",
   outfile: bundle,
   define: { "import.meta.url": JSON.stringify(pathToFileURL(join(ROOT, "test", "support", "paths.ts")).href) },
-  logLevel: "warning",
 });
 const h = await import(pathToFileURL(bundle).href);
 

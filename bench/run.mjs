@@ -94,9 +94,9 @@ import { createHash } from "node:crypto";
 import { accessSync, chmodSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { bundleTool } from "./bundle-tool.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FILTER = "vdsm-no-mac-spoofing";
@@ -142,6 +142,8 @@ if (opt.help) {
 }
 const ROUNDS = positiveInt(opt.rounds, "--rounds");
 const HOOK = path.resolve(opt.hook);
+/** The startup recorder that install runs, beside the built hook (scripts/build.mjs). */
+const RECORDER = "startup-recorder.js";
 const PYTHON = opt.python ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const BASELINE = path.join(ROOT, "bench", "baselines", "qemu_hook_elementtree.py");
 const TIMER = path.join(ROOT, "bench", "timer.py");
@@ -278,17 +280,7 @@ function inRoots(argv, roots, chroot) {
 const inRoot = (root, argv) => (root ? inRoots(argv, [root], root) : [argv[0], argv.slice(1)]);
 
 function makeNodes() {
-  const { buildSync } = createRequire(import.meta.url)("esbuild");
-  const tool = path.join(TMP, "hook-for-node.cjs");
-  buildSync({
-    entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")],
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node18",
-    outfile: tool,
-    logLevel: "warning",
-  });
+  const tool = bundleTool({ entryPoints: [path.join(ROOT, "bench", "hook-for-node.ts")], outfile: path.join(TMP, "hook-for-node.cjs") });
   const specs = [...NODE_PATHS.map((p) => ({ nodePath: p })), ...ROOT_NODES.map((root) => ({ nodePath: "/usr/bin/node", root }))];
   return specs.map(({ nodePath, root }, i) => {
     const probe = spawnSync(...inRoot(root, [nodePath, "-p", "JSON.stringify([process.version, process.config.variables.node_use_node_snapshot !== false])"]), {
@@ -298,11 +290,19 @@ function makeNodes() {
     const [version, ownSnapshot] = JSON.parse(probe.stdout);
     const dir = path.join(TMP, "nodes", String(i));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // In a root, the root's Node records its cache as install does there, from a copy of the hook.
-    const bundle = root ? put(`nodes/${i}-bundle`, readFileSync(HOOK)) : HOOK;
+    // In a root, the root's Node records its cache as install does there, from a copy of the hook
+    // with the startup recorder beside it (install runs the one beside the hook it installs).
+    let bundle = HOOK;
+    if (root) {
+      bundle = put(`nodes/${i}-dist/qemu`, readFileSync(HOOK));
+      put(`nodes/${i}-dist/${RECORDER}`, readFileSync(path.join(path.dirname(HOOK), RECORDER)));
+    }
     const r = spawnSync(...inRoot(root, [root ? nodePath : process.execPath, tool, bundle, nodePath, dir, opt.startup ?? ""]), { encoding: "utf8" });
     if (r.status !== 0) die(`cannot make the hook for ${nodePath}: ${r.stderr}`);
     const made = JSON.parse(r.stdout);
+    // A hook that starts the plain way where install would have recorded its cache is not the hook
+    // as installed: its figures would be the wrong ones.
+    if (made.kind === "none" && opt.startup !== "none") die(`${nodePath}${root ? ` in ${root}` : ""}: ${made.message}`);
     const major = Number(version.slice(1).split(".")[0]);
     // The targets of issue 11: a Node without its own startup snapshot (Debian's), Node 18, later.
     const cls = !ownSnapshot ? "no-snapshot" : major <= 18 ? "node18" : "later";

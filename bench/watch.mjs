@@ -15,11 +15,11 @@
 // --no-storm leaves the storm out (CI's smoke run: the e2e suite watch-storm runs it there).
 //   npm run bench:watch [-- --rounds N] [--out FILE] [--no-fail] [--no-storm]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { bundleTool } from "./bundle-tool.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -185,17 +185,7 @@ async function storm(label, filter) {
 
 /** What a command costs through the session and as a process of its own (bench/session-cost.ts, bundled). */
 function sessionCost() {
-  const { buildSync } = createRequire(import.meta.url)("esbuild");
-  const tool = join(dir, "session-cost.cjs");
-  buildSync({
-    entryPoints: [join(ROOT, "bench", "session-cost.ts")],
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node18",
-    outfile: tool,
-    logLevel: "warning",
-  });
+  const tool = bundleTool({ entryPoints: [join(ROOT, "bench", "session-cost.ts")], outfile: join(dir, "session-cost.cjs") });
   const r = spawnSync(process.execPath, [tool, "qemu:///system", "500"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`session-cost: ${r.stderr}`);
   return JSON.parse(r.stdout);

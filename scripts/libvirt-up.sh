@@ -40,19 +40,24 @@ touch "$STATE"
 
 record() { echo "$*" >>"$STATE"; }
 
-# Prints the pid of a running process whose command name is exactly $1 (no procps needed:
-# minimal Debian images have no pgrep). Prefers the daemon's pid file.
+# Prints the pid of a running process whose command name is exactly $1 and that shares this
+# shell's mount namespace (no procps needed: minimal Debian images have no pgrep). The test
+# suites' private daemons run under the same names in mount namespaces of their own, with their
+# own /run/libvirt: one left over by a killed run is not the system daemon and must not be taken
+# for it. Prefers the daemon's pid file.
 running_pid() {
-  local name=$1 pidfile=/run/$1.pid pid
+  local name=$1 pidfile=/run/$1.pid pid mine
+  mine=$(readlink /proc/self/ns/mnt)
+  ours() { [ "$(cat "/proc/$1/comm" 2>/dev/null || true)" = "$name" ] && [ "$(readlink "/proc/$1/ns/mnt" 2>/dev/null || true)" = "$mine" ]; }
   if [ -r "$pidfile" ]; then
     pid=$(cat "$pidfile" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = "$name" ]; then
+    if [ -n "$pid" ] && ours "$pid"; then
       echo "$pid"; return 0
     fi
   fi
   local d
   for d in /proc/[0-9]*; do
-    if [ "$(cat "$d/comm" 2>/dev/null || true)" = "$name" ]; then
+    if ours "${d#/proc/}"; then
       echo "${d#/proc/}"; return 0
     fi
   done

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER, cli, macPattern, type CliResult } from "./helpers/cli.js";
 import { bindingList, bridgeNic, domainTaps, ebtablesNat, tinyDomainXml } from "./helpers/libvirt.js";
+import { cliOn, expectMigrationRefusedForMissingFilter } from "./helpers/migration.js";
 import { MIGRATION_BRIDGE, TwoDaemons, requirePrivateDaemons, type PrivateDaemon } from "./helpers/two-daemons.js";
 import { WatcherProcess, waitFor } from "./helpers/watcher.js";
 
@@ -32,7 +33,7 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
     two = TwoDaemons.start();
     ({ a, b } = two);
     bEnv = b.outsideEnv;
-    onB = (args, input) => cli(["-c", b.uri, "--hooks-dir", b.hooksDir, "--policy", b.policy, ...args], { input, env: bEnv });
+    onB = cliOn(b);
   });
   afterAll(() => two?.stop());
 
@@ -101,19 +102,7 @@ describe.skipIf(!CAN_RUN)("live migration between two private libvirt daemons", 
 
     it("b's hook refuses it when the filter is not defined on b, and the VM keeps running on a", async () => {
       b.virsh("nwfilter-undefine", FILTER);
-      const id = a.virsh("domid", vm).trim();
-      const error = await two.migrate(vm, a, b).then(
-        () => undefined,
-        (e: Error) => e,
-      );
-      expect(error?.message).toMatch(
-        new RegExp(
-          `Hook script execution failed: .*nwfilter-hook: refusing to migrate domain '${vm}': nwfilter '${FILTER}' is not defined on this host; define it with: nwfilter-hook define-filter`,
-        ),
-      );
-      expect(a.domState(vm)).toBe("running");
-      expect(a.virsh("domid", vm).trim()).toBe(id);
-      expect(b.virsh("list", "--all", "--name")).not.toContain(vm);
+      await expectMigrationRefusedForMissingFilter(two, vm, a, b, FILTER);
 
       const d = onB(["define-filter"]);
       ok(d);

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WATCH_STALE_MS } from "../../src/core/constants.js";
+import { collect } from "./helpers/child-output.js";
 import { E2eHost, FILTER } from "./helpers/cli.js";
 import { bridgeNic, requireLibvirt, tinyDomainXml } from "./helpers/libvirt.js";
 import { STATUS_FILE, WatcherProcess, saveStatus, stopAll, waitFor } from "./helpers/watcher.js";
@@ -34,13 +35,10 @@ function boundDomains(): Set<string> {
   return bound;
 }
 
-function shell(script: string): Promise<{ code: number | null; stderr: string; endedAt: number }> {
-  return new Promise((resolve) => {
-    const child = spawn("sh", ["-c", script], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("close", (code) => resolve({ code, stderr, endedAt: Date.now() }));
-  });
+async function shell(script: string): Promise<{ code: number | null; stderr: string; endedAt: number }> {
+  const child = spawn("sh", ["-c", script], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+  const { code, stderr } = await collect(child);
+  return { code, stderr, endedAt: Date.now() };
 }
 
 describe.skipIf(!HAVE_LIBVIRT)(`a storm: ${COUNT} domains defined and started at once under OnMissing = watch`, () => {

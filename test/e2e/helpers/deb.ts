@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { ensureBuilt } from "../../cli/support/build.js";
 import { REPO_ROOT } from "../../support/paths.js";
 import { attempts } from "./attempt.js";
+import { collect } from "./child-output.js";
 import { FILTER, HOOK_PATH, MAIN_HOOK_PATH, filterXml } from "./cli.js";
 import { destroyAndUndefine, libvirtAvailable, virsh, virshWithXmlFile } from "./libvirt.js";
 
@@ -34,19 +35,12 @@ export function run(command: string, args: string[], env: Record<string, string>
  * loop free, so that the test runner's worker keeps talking to its parent meanwhile.
  */
 export function runAsync(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: timeoutMs,
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: timeoutMs,
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C", ...env },
   });
+  return collect(child);
 }
 
 export function runOk(command: string, args: string[], env: Record<string, string> = {}): string {

@@ -25,6 +25,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { collect } from "./child-output.js";
 import { VirshError } from "./libvirt.js";
 import { VirshHost } from "./virsh-host.js";
 import { PrivateDaemon, claimStateDir, startPrivateDaemon, ownedByAnotherRun, pidIn, privateDaemonsUnavailable, runs, stopPid } from "./two-daemons.js";
@@ -261,17 +262,10 @@ export class TrixieHost extends VirshHost {
 
   /** run() without blocking the event loop, for the long ones (apt-get, dpkg, migrations). */
   runAsync(argv: string[], options: RunOptions = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const [command, args] = this.nsenter(argv);
-      const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...ROOT_ENV, ...options.env }, timeout: options.timeoutMs ?? 300_000 });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(options.input ?? "");
-    });
+    const [command, args] = this.nsenter(argv);
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...ROOT_ENV, ...options.env }, timeout: options.timeoutMs ?? 300_000 });
+    child.stdin.end(options.input ?? "");
+    return collect(child);
   }
 
   /**

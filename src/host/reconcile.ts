@@ -142,6 +142,13 @@ function settled(nics: readonly NicReport[], fixed: readonly NicReport[]): Recor
 }
 
 /**
+ * What a line of reconcileDomain() reports, so that a caller can weigh it without reading its
+ * words: a change made (or, in a dry run, that would be), a NIC left alone, a definition read
+ * again because someone else changed it, or anything else.
+ */
+export type ReconcileLine = "change" | "left-alone" | "retry" | "info";
+
+/**
  * Makes one domain's NICs carry their chosen filterref. `d.uuid`, when known, names the domain to
  * virsh (a rename cannot then send a write to another domain); messages use the name. A NIC whose
  * chosen filter libvirt could not instantiate (not defined, a variable not given) is left alone
@@ -153,7 +160,7 @@ export async function reconcileDomain(
   policy: Policy,
   host: HostFacts,
   options: ReconcileOptions,
-  say: (line: string) => void,
+  say: (line: string, kind: ReconcileLine) => void,
 ): Promise<ReconcileResult> {
   let changed = false;
   let leftAlone = 0;
@@ -165,7 +172,7 @@ export async function reconcileDomain(
   const split = (nics: readonly NicReport[], where: string) => {
     const todo = nics.filter((n) => n.action !== undefined);
     const refused = todo.filter((n) => n.problem !== undefined);
-    for (const nic of refused) say(`${d.name}: ${where}: ${leftAloneText(nic, policy.domainMetadata)}`);
+    for (const nic of refused) say(`${d.name}: ${where}: ${leftAloneText(nic, policy.domainMetadata)}`, "left-alone");
     leftAlone += refused.length;
     return { todo: todo.filter((n) => n.problem === undefined), refused };
   };
@@ -178,7 +185,7 @@ export async function reconcileDomain(
       const { todo, refused } = split(r.nics, "definition");
       defined = settled(r.nics, todo);
       if (todo.length === 0) {
-        if (refused.length === 0) say(`${d.name}: definition: ${nothingToDo(r.nics)}`);
+        if (refused.length === 0) say(`${d.name}: definition: ${nothingToDo(r.nics)}`, "info");
         break;
       }
       const xml = refused.length === 0 ? r.xml : undoEdits(before, r.xml, refused);
@@ -190,13 +197,13 @@ export async function reconcileDomain(
         // define, and start over when someone else changed it meanwhile, so as not to undo them.
         if ((await virsh.dumpxml(ref, "config")) !== before) {
           if (attempt >= ATTEMPTS) throw new HostError(`the definition kept changing while it was being fixed (${ATTEMPTS} attempts): left alone`);
-          say(`${d.name}: definition: changed by someone else meanwhile; reading it again`);
+          say(`${d.name}: definition: changed by someone else meanwhile; reading it again`, "retry");
           leftAlone -= refused.length;
           continue;
         }
         await virsh.define(xml, d.name);
       }
-      say(`${d.name}: definition: ${changesText(todo, options.dryRun)}`);
+      say(`${d.name}: definition: ${changesText(todo, options.dryRun)}`, "change");
       changed = true;
       fixed += todo.length;
       break;
@@ -210,10 +217,11 @@ export async function reconcileDomain(
     const { todo, refused } = split(r.nics, "running");
     running = settled(r.nics, options.live ? todo : []);
     if (todo.length === 0) {
-      if (refused.length === 0) say(`${d.name}: running: ${nothingToDo(r.nics)}`);
+      if (refused.length === 0) say(`${d.name}: running: ${nothingToDo(r.nics)}`, "info");
     } else if (!options.live) {
       say(
         `${d.name}: running: ${todo.length} interface(s) lack their filter or carry a stale one until the domain restarts; add --live to fix them now: ${nicList(todo)}`,
+        "info",
       );
     } else {
       for (const nic of todo) {
@@ -232,11 +240,11 @@ export async function reconcileDomain(
           throw new HostError(`libvirt accepted update-device but the running interface does not carry its wanted filter: ${what}`);
         }
       }
-      say(`${d.name}: running: ${changesText(todo, options.dryRun)}`);
+      say(`${d.name}: running: ${changesText(todo, options.dryRun)}`, "change");
       changed = true;
       fixed += todo.length;
     }
   }
-  if (!d.persistent && !d.active) say(`${d.name}: neither defined nor running any more`);
+  if (!d.persistent && !d.active) say(`${d.name}: neither defined nor running any more`, "info");
   return { changed, leftAlone, fixed, nics: running ?? defined ?? countStatuses([]) };
 }

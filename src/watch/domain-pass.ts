@@ -66,11 +66,11 @@ export async function passOver(virsh: Virsh, uuid: string, o: PassOptions): Prom
           await delay(o.clock, hold);
         }
       : undefined;
-  const { changed, fixed, nics } = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line) => {
-    if (/: (added|set|changed by someone else)/.test(line)) o.log("notice", line);
+  const { changed, fixed, nics } = await reconcileDomain(virsh, d, o.policy, o.host, { live: true, dryRun: false, beforeDefine }, (line, kind) => {
+    if (kind === "change" || kind === "retry") o.log("notice", line);
     // A NIC whose chosen filter is missing is left alone (a reference to it would make the domain
     // unstartable), and the watcher says so at every pass until it is there.
-    else if (/: left alone/.test(line)) o.log("warning", line);
+    else if (kind === "left-alone") o.log("warning", line);
   });
   return { name: d.name, changed, fixed, nics };
 }
